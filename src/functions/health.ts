@@ -1,0 +1,32 @@
+import { app, type HttpResponseInit } from '@azure/functions';
+import { getConfig } from '../config';
+
+/** Liveness plus a summary of the effective configuration — never a secret, never an Azure call. */
+export async function healthHandler(): Promise<HttpResponseInit> {
+  const config = getConfig();
+  return {
+    status: 200,
+    jsonBody: {
+      status: 'ok',
+      name: 'servicebus-cmk-guardian',
+      version: config.version,
+      config: {
+        cloud: config.cloud,
+        resourceManager: config.endpoints.resourceManager,
+        keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
+        sweep: {
+          schedule: config.sweep.schedule,
+          subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
+        },
+        alertRules: config.alerts.rules,
+        pinnedVersionPolicy: config.pinnedVersionPolicy,
+        keyExpiryWarningDays: config.keyExpiryWarningDays,
+        keyPollMinutes: config.keyPollMinutes,
+        uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
+        reportsContainer: config.reportsContainer,
+      },
+    },
+  };
+}
+
+app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: healthHandler });
