@@ -1,7 +1,12 @@
 // Three suites: pure logic, real SDK clients against the sandbox, and the app driven over HTTP.
 // e2e and integration run against the compiled `dist/` (npm test builds first), as in Azure.
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }];
-const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest }, moduleFileExtensions: ['ts', 'js', 'json'] };
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
+const common = {
+  testEnvironment: 'node',
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  transform: { '^.+\\.ts$': tsJest },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 
 module.exports = {
   projects: [

@@ -130,8 +130,15 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
         listing.push({ name, trigger: 'eventGrid', detail: `${origin}/runtime/webhooks/eventgrid?functionName=${name}` });
         break;
       case 'timerTrigger': {
-        const expression = resolveSetting(String(trigger.schedule ?? ''), process.env);
-        const schedule = parseSchedule(expression);
+        let schedule;
+        try {
+          schedule = parseSchedule(resolveSetting(String(trigger.schedule ?? ''), process.env));
+        } catch (error) {
+          // As in Azure: the function is in error and never runs; the rest of the app keeps working.
+          log('error', `The '${name}' function is in error: ${(error as Error).message}`);
+          listing.push({ name, trigger: 'timer', detail: `in error: ${(error as Error).message}` });
+          break;
+        }
         listing.push({ name, trigger: 'timer', detail: schedule.description });
         timerStarts.push(() => {
           const { next } = timers.start({

@@ -1,0 +1,69 @@
+/**
+ * The product's own Function App (package.json "main") on the local host: health, the operations
+ * status function, and start-up validation of settings — over HTTP only.
+ */
+import { ROOT, TEST_KEYS, startHostProcess, type HostProcess } from '../support/hostProcess';
+
+describe('the Function App on the local host', () => {
+  let host: HostProcess;
+  beforeAll(async () => {
+    host = await startHostProcess({ app: ROOT, env: { KEY_EXPIRY_WARNING_DAYS: '45', SWEEP_SUBSCRIPTIONS: '*' } });
+  });
+  afterAll(async () => host?.stop());
+
+  it('GET /api/health is anonymous and summarises the configuration without secrets', async () => {
+    const response = await host.json<Record<string, unknown>>('/api/health');
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      status: 'ok',
+      name: 'servicebus-cmk-guardian',
+      config: { cloud: 'AzurePublicCloud', keyVaultDnsSuffix: 'vault.azure.net', keyExpiryWarningDays: 45, alertRules: 'external' },
+    });
+    expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);
+    expect(JSON.stringify(response.body)).not.toMatch(/key=|secret|password|AccountKey/i);
+  });
+
+  it('GET /api/operations/{id} needs a function key', async () => {
+    expect((await host.fetch('/api/operations/abc')).status).toBe(401);
+  });
+
+  it('GET /api/operations/{id} answers 404 problem+json for an unknown operation', async () => {
+    const response = await host.fetch('/api/operations/does-not-exist', { headers: { 'x-functions-key': TEST_KEYS.function } });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ status: 404, title: 'Operation not found' });
+  });
+
+  it('GET /api/operations/{id} refuses a malformed id with 400 before touching Durable', async () => {
+    const response = await host.fetch(`/api/operations/${encodeURIComponent('bad id&x=1')}`, { headers: { 'x-functions-key': TEST_KEYS.function } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ title: 'Invalid operation id' });
+  });
+});
+
+describe('start-up validation', () => {
+  it('refuses to start with a malformed setting and names it', async () => {
+    await expect(startHostProcess({ app: ROOT, env: { KEY_EXPIRY_WARNING_DAYS: 'soon' } })).rejects.toThrow(/KEY_EXPIRY_WARNING_DAYS must be a whole number \(got "soon"\)/);
+  });
+
+  it('refuses a Custom cloud without its endpoints and names each missing one', async () => {
+    const failure = startHostProcess({ app: ROOT, env: { AZURE_CLOUD: 'Custom' } });
+    await expect(failure).rejects.toThrow(/ARM_ENDPOINT is required when AZURE_CLOUD=Custom/);
+    await expect(failure).rejects.toThrow(/KEYVAULT_DNS_SUFFIX is required when AZURE_CLOUD=Custom/);
+  });
+});
+
+describe('chaos: activities run twice', () => {
+  let host: HostProcess;
+  beforeAll(async () => {
+    host = await startHostProcess({ args: ['--chaos', 'duplicate-activities'] });
+  });
+  afterAll(async () => host?.stop());
+
+  it('runs every activity twice and records the second result, as an at-least-once redelivery would', async () => {
+    const response = await host.json<number>('/api/fixture/run/chaos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"k1"' });
+    expect(response.status).toBe(200);
+    expect(response.body).toBe(2);
+    expect(host.logs.some((l) => l.includes("[chaos] running activity 'countExecutions' again"))).toBe(true);
+  });
+});
