@@ -8,6 +8,9 @@
  * - `VirtualClock`: time stands still until `advance()`; due callbacks run in time order, and after each
  *   one the clock waits for registered "settlers" (e.g. the Durable engine becoming idle) so work caused
  *   by one event finishes — and may schedule more — before time moves on. Deterministic, no sleeps.
+ *   Work that itself waits for a later clock time (an activity polling an LRO that completes "on the
+ *   clock") would block time forever, so each wait is bounded by `settleTimeoutMs` of real time; past
+ *   it the work counts as "waiting on the clock" and time moves on.
  */
 
 export type Cancel = () => void;
@@ -36,9 +39,11 @@ export class VirtualClock implements Clock {
   private readonly queue: Scheduled[] = [];
   private readonly settlers: Array<() => Promise<void>> = [];
   private advancing: Promise<void> = Promise.resolve();
+  private readonly settleTimeoutMs: number;
 
-  constructor(start: number | Date = Date.UTC(2026, 0, 1)) {
+  constructor(start: number | Date = Date.UTC(2026, 0, 1), options: { settleTimeoutMs?: number } = {}) {
     this.current = typeof start === 'number' ? start : start.getTime();
+    this.settleTimeoutMs = options.settleTimeoutMs ?? 2000;
   }
 
   now(): number {
@@ -99,15 +104,29 @@ export class VirtualClock implements Clock {
       if (!due || due.at > target) break;
       this.queue.shift();
       this.current = Math.max(this.current, due.at);
-      try {
-        await due.callback();
-      } catch (error) {
-        console.error(`[clock] scheduled ${due.label} failed:`, error);
-      }
+      await this.bounded(due.callback, due.label);
       await this.settleAll();
     }
     this.current = Math.max(this.current, target);
     await this.settleAll();
+  }
+
+  /** Runs `work`, waiting at most `settleTimeoutMs` (real time) for it; errors are logged, not thrown. */
+  private async bounded(work: () => void | Promise<void>, label: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.settleTimeoutMs);
+    });
+    try {
+      await Promise.race([
+        Promise.resolve()
+          .then(work)
+          .catch((error: unknown) => console.error(`[clock] ${label} failed:`, error)),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async settleAll(): Promise<void> {
@@ -115,16 +134,12 @@ export class VirtualClock implements Clock {
     // a full pass changes nothing. Bounded so a runaway loop surfaces instead of hanging a test.
     for (let pass = 0; pass < 10_000; pass++) {
       const before = this.seq;
-      for (const settle of this.settlers) await settle();
+      for (const settle of this.settlers) await this.bounded(settle, 'settler');
       const due = this.queue[0];
       if (this.seq === before && !(due && due.at <= this.current)) return;
       if (due && due.at <= this.current) {
         this.queue.shift();
-        try {
-          await due.callback();
-        } catch (error) {
-          console.error(`[clock] scheduled ${due.label} failed:`, error);
-        }
+        await this.bounded(due.callback, due.label);
       }
     }
     throw new Error('clock: work did not settle after 10000 passes');

@@ -79,10 +79,14 @@ export class TimerScheduler {
   start(timer: TimerRegistration): { next: number } {
     let last = this.clock.now();
     let running: Promise<void> | undefined;
+    let lastStartedAt = -Infinity;
     const fire = async (scheduledAt: number, pastDueFloor = false): Promise<void> => {
       if (this.stopped) return;
-      if (running) await running; // never overlap a previous run
+      while (running) await running; // never overlap a previous run
       const now = this.clock.now();
+      // A delayed run that started at or after this occurrence already covered it (coalesce).
+      if (lastStartedAt >= scheduledAt) return;
+      lastStartedAt = now;
       const next = timer.schedule.next(Math.max(now, scheduledAt));
       const info: TimerInfo = {
         Schedule: { AdjustForDST: true },
