@@ -188,6 +188,17 @@ export class KeyVaultModel {
 
   constructor(private readonly options: KeyVaultModelOptions) {}
 
+  /** Forgets every vault (control-API reset): cancels their clock timers first. */
+  reset(): void {
+    for (const vault of this.vaults.values()) {
+      for (const key of vault.keys.values()) this.cancelTimers(key);
+      for (const d of vault.deletedKeys.values()) d.purgeTimer();
+    }
+    for (const d of this.deletedVaults.values()) d.purgeTimer();
+    this.vaults.clear();
+    this.deletedVaults.clear();
+  }
+
   private now(): number {
     return this.options.clock.now();
   }

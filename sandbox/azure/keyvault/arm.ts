@@ -1,0 +1,287 @@
+/**
+ * Microsoft.KeyVault management routes (ARM): vaults CRUD, access-policy updates, deleted vaults and
+ * name availability. Authorisation is the core's RBAC over the route's action (`vaults/write`,
+ * `vaults/read`, `vaults/accessPolicies/write`, …) — management operations are always RBAC, whatever
+ * permission model the vault uses for its data plane.
+ */
+import { reply, type RequestContext } from '../context';
+import type { SandboxCore } from '../core';
+import { requireResourceGroup, requireSubscription } from '../arm/resources';
+import { page } from '../arm/paging';
+import { toSandboxError } from './dataplane';
+import { armErrors } from './errors';
+import { KeyVaultModel, normaliseLocation, type DeletedVault, type Vault } from './model';
+
+/** Published Microsoft.KeyVault api-versions from 2021 on, plus the one @azure/arm-keyvault 5.0.0 sends. */
+export const KEYVAULT_ARM_API_VERSIONS = [
+  '2021-04-01-preview',
+  '2021-06-01-preview',
+  '2021-10-01',
+  '2021-11-01-preview',
+  '2022-02-01-preview',
+  '2022-07-01',
+  '2022-11-01',
+  '2023-02-01',
+  '2023-07-01',
+  '2023-08-01-preview',
+  '2024-04-01-preview',
+  '2024-11-01',
+  '2024-12-01-preview',
+  '2025-05-01',
+  '2026-02-01',
+];
+
+const VAULT =
+  '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KeyVault/vaults/:vaultName';
+
+export function vaultBody(vault: Vault): Record<string, unknown> {
+  const p = vault.properties;
+  return {
+    id: vault.id,
+    name: vault.name,
+    type: 'Microsoft.KeyVault/vaults',
+    location: normaliseLocation(vault.location),
+    tags: { ...vault.tags },
+    systemData: {
+      createdBy: vault.createdBy,
+      createdByType: 'Application',
+      createdAt: new Date(vault.createdAt).toISOString(),
+      lastModifiedBy: vault.lastModifiedBy,
+      lastModifiedByType: 'Application',
+      lastModifiedAt: new Date(vault.lastModifiedAt).toISOString(),
+    },
+    properties: {
+      sku: { ...p.sku },
+      tenantId: p.tenantId,
+      ...(p.networkAcls ? { networkAcls: JSON.parse(JSON.stringify(p.networkAcls)) as unknown } : {}),
+      accessPolicies: JSON.parse(JSON.stringify(p.accessPolicies)) as unknown,
+      enabledForDeployment: p.enabledForDeployment,
+      enabledForDiskEncryption: p.enabledForDiskEncryption,
+      enabledForTemplateDeployment: p.enabledForTemplateDeployment,
+      enableSoftDelete: p.enableSoftDelete,
+      softDeleteRetentionInDays: p.softDeleteRetentionInDays,
+      enableRbacAuthorization: p.enableRbacAuthorization,
+      ...(p.enablePurgeProtection ? { enablePurgeProtection: true } : {}),
+      vaultUri: p.vaultUri,
+      provisioningState: p.provisioningState,
+      publicNetworkAccess: p.publicNetworkAccess,
+    },
+  };
+}
+
+export function deletedVaultBody(d: DeletedVault): Record<string, unknown> {
+  const location = normaliseLocation(d.vault.location);
+  return {
+    id: `/subscriptions/${d.vault.subscriptionId}/providers/Microsoft.KeyVault/locations/${location}/deletedVaults/${d.vault.name}`,
+    name: d.vault.name,
+    type: 'Microsoft.KeyVault/deletedVaults',
+    properties: {
+      vaultId: d.vault.id,
+      location,
+      deletionDate: new Date(d.deletionDate).toISOString(),
+      scheduledPurgeDate: new Date(d.scheduledPurgeDate).toISOString(),
+      tags: { ...d.vault.tags },
+      purgeProtectionEnabled: d.vault.properties.enablePurgeProtection === true,
+    },
+  };
+}
+
+/** `$top` on the vault lists caps the page size, as the Key Vault RP does. */
+function top(ctx: RequestContext): number | undefined {
+  const t = ctx.query.get('$top');
+  if (t === null) return undefined;
+  const n = Number(t);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
+  core.apiVersions.register('Microsoft.KeyVault', KEYVAULT_ARM_API_VERSIONS);
+  const guard =
+    <T>(fn: (ctx: RequestContext) => T | Promise<T>) =>
+    async (ctx: RequestContext): Promise<T> => {
+      try {
+        return await fn(ctx);
+      } catch (error) {
+        throw toSandboxError(error);
+      }
+    };
+  const p = (ctx: RequestContext, key: string): string => ctx.params[key] ?? '';
+
+  core.routes.arm({
+    method: 'PUT',
+    path: VAULT,
+    operation: 'Microsoft.KeyVault/vaults/write',
+    handler: guard((ctx) => {
+      requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
+      const principal = ctx.principal?.objectId ?? '';
+      const { vault, created } = model.putVault(
+        p(ctx, 'subscriptionId'),
+        p(ctx, 'resourceGroupName'),
+        p(ctx, 'vaultName'),
+        ctx.json(),
+        principal,
+      );
+      if (!created) return reply.ok(vaultBody(vault));
+      // A new vault registers its DNS name before it is ready: the PUT is a long-running operation
+      // that completes on the clock (Azure-AsyncOperation), and GET shows RegisteringDns until then.
+      vault.properties.provisioningState = 'RegisteringDns';
+      const { headers } = core.operations.begin(ctx, {
+        resourceId: vault.id,
+        namespace: 'Microsoft.KeyVault',
+        location: vault.location,
+        complete: () => {
+          vault.properties.provisioningState = 'Succeeded';
+        },
+        result: () => vaultBody(vault),
+      });
+      return reply.created(vaultBody(vault), headers);
+    }),
+  });
+
+  core.routes.arm({
+    method: 'PATCH',
+    path: VAULT,
+    operation: 'Microsoft.KeyVault/vaults/write',
+    handler: guard((ctx) =>
+      reply.ok(
+        vaultBody(
+          model.patchVault(
+            p(ctx, 'subscriptionId'),
+            p(ctx, 'resourceGroupName'),
+            p(ctx, 'vaultName'),
+            ctx.json(),
+            ctx.principal?.objectId ?? '',
+          ),
+        ),
+      ),
+    ),
+  });
+
+  core.routes.arm({
+    method: 'GET',
+    path: VAULT,
+    operation: 'Microsoft.KeyVault/vaults/read',
+    handler: guard((ctx) =>
+      reply.ok(
+        vaultBody(model.getVault(p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'), p(ctx, 'vaultName'))),
+      ),
+    ),
+  });
+
+  core.routes.arm({
+    method: 'DELETE',
+    path: VAULT,
+    operation: 'Microsoft.KeyVault/vaults/delete',
+    handler: guard((ctx) => {
+      requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
+      const deleted = model.deleteVault(
+        p(ctx, 'subscriptionId'),
+        p(ctx, 'resourceGroupName'),
+        p(ctx, 'vaultName'),
+      );
+      return deleted ? { status: 200 } : reply.noContent();
+    }),
+  });
+
+  core.routes.arm({
+    method: 'PUT',
+    path: `${VAULT}/accessPolicies/:operationKind`,
+    operation: 'Microsoft.KeyVault/vaults/accessPolicies/write',
+    handler: guard((ctx) => {
+      const kind = p(ctx, 'operationKind');
+      const { vault, accessPolicies } = model.updateAccessPolicy(
+        p(ctx, 'subscriptionId'),
+        p(ctx, 'resourceGroupName'),
+        p(ctx, 'vaultName'),
+        kind,
+        ctx.json(),
+        ctx.principal?.objectId ?? '',
+      );
+      return reply.ok({
+        id: `${vault.id}/accessPolicies/${kind}`,
+        name: kind,
+        type: 'Microsoft.KeyVault/vaults/accessPolicies',
+        location: normaliseLocation(vault.location),
+        properties: { accessPolicies },
+      });
+    }),
+  });
+
+  core.routes.arm({
+    method: 'GET',
+    path: '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KeyVault/vaults',
+    operation: 'Microsoft.KeyVault/vaults/read',
+    handler: guard((ctx) => {
+      requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
+      const vaults = model.listVaults(p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName')).map(vaultBody);
+      return reply.ok(page(ctx, vaults, top(ctx)));
+    }),
+  });
+
+  core.routes.arm({
+    method: 'GET',
+    path: '/subscriptions/:subscriptionId/providers/Microsoft.KeyVault/vaults',
+    operation: 'Microsoft.KeyVault/vaults/read',
+    handler: guard((ctx) => {
+      requireSubscription(core, p(ctx, 'subscriptionId'));
+      const vaults = model.listVaults(p(ctx, 'subscriptionId')).map(vaultBody);
+      return reply.ok(page(ctx, vaults, top(ctx)));
+    }),
+  });
+
+  core.routes.arm({
+    method: 'POST',
+    path: '/subscriptions/:subscriptionId/providers/Microsoft.KeyVault/checkNameAvailability',
+    operation: 'Microsoft.KeyVault/checkNameAvailability/read',
+    handler: guard((ctx) => {
+      const body = ctx.json() as { name?: unknown; type?: unknown } | undefined;
+      if (!body || typeof body.name !== 'string' || body.type !== 'Microsoft.KeyVault/vaults') {
+        throw armErrors.badRequest("The request needs 'name' and 'type': 'Microsoft.KeyVault/vaults'.");
+      }
+      return reply.ok(model.checkNameAvailability(body.name));
+    }),
+  });
+
+  core.routes.arm({
+    method: 'GET',
+    path: '/subscriptions/:subscriptionId/providers/Microsoft.KeyVault/deletedVaults',
+    operation: 'Microsoft.KeyVault/deletedVaults/read',
+    handler: guard((ctx) =>
+      reply.ok(page(ctx, model.listDeletedVaults(p(ctx, 'subscriptionId')).map(deletedVaultBody))),
+    ),
+  });
+
+  core.routes.arm({
+    method: 'GET',
+    path: '/subscriptions/:subscriptionId/providers/Microsoft.KeyVault/locations/:location/deletedVaults/:vaultName',
+    operation: 'Microsoft.KeyVault/locations/deletedVaults/read',
+    handler: guard((ctx) =>
+      reply.ok(
+        deletedVaultBody(
+          model.getDeletedVault(p(ctx, 'subscriptionId'), p(ctx, 'location'), p(ctx, 'vaultName')),
+        ),
+      ),
+    ),
+  });
+
+  core.routes.arm({
+    method: 'POST',
+    path: '/subscriptions/:subscriptionId/providers/Microsoft.KeyVault/locations/:location/deletedVaults/:vaultName/purge',
+    operation: 'Microsoft.KeyVault/locations/deletedVaults/purge/action',
+    handler: guard((ctx) => {
+      const sub = p(ctx, 'subscriptionId');
+      const location = p(ctx, 'location');
+      const name = p(ctx, 'vaultName');
+      // Validate now (404, purge protection) so the refusal is synchronous; the purge itself is an LRO.
+      const d = model.getDeletedVault(sub, location, name);
+      if (d.vault.properties.enablePurgeProtection) model.purgeDeletedVault(sub, location, name);
+      const { headers } = core.operations.begin(ctx, {
+        resourceId: `/subscriptions/${sub}/providers/Microsoft.KeyVault/locations/${location}/deletedVaults/${name}`,
+        namespace: 'Microsoft.KeyVault',
+        location,
+        complete: () => model.purgeDeletedVault(sub, location, name),
+      });
+      return reply.accepted(headers);
+    }),
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The Key Vault resource provider of the sandbox: one model (model.ts) behind two surfaces — ARM
+ * routes for Microsoft.KeyVault/vaults (arm.ts) and the keys data plane on `<vault>.<suffix>`
+ * (dataplane.ts). Registered with `core.use(new KeyVaultProvider())`; other providers (Service Bus
+ * CMK) reach keys through `provider.model` with a `Caller`, so they meet the same checks.
+ */
+import type { ResourceProvider, SandboxCore } from '../core';
+import { registerArm } from './arm';
+import { registerDataPlane } from './dataplane';
+import { KeyVaultModel, type KeyVaultEvent } from './model';
+
+export class KeyVaultProvider implements ResourceProvider {
+  readonly name = 'Microsoft.KeyVault';
+  private current?: KeyVaultModel;
+  private readonly listeners: Array<(event: KeyVaultEvent) => void> = [];
+
+  get model(): KeyVaultModel {
+    if (!this.current) throw new Error('KeyVaultProvider used before register(core)');
+    return this.current;
+  }
+
+  /** Subscribes to Key Vault events (KeyNewVersionCreated, KeyNearExpiry, KeyExpired, VaultAccessPolicyChanged). */
+  onEvent(listener: (event: KeyVaultEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  register(core: SandboxCore): void {
+    const model = new KeyVaultModel({
+      clock: core.clock,
+      vaultUri: (name) => core.urls.vaultUri(name),
+      // RBAC vaults: data actions through the core's role assignments (inherited down the scope tree,
+      // propagation delay included).
+      checkDataAction: (caller, dataAction, scope) =>
+        core.rbac.isAllowed(caller.objectId, dataAction, scope, 'dataAction'),
+      onEvent: (event) => {
+        for (const listener of this.listeners) listener(event);
+      },
+    });
+    this.current = model;
+    registerArm(core, model);
+    registerDataPlane({ core, model });
+  }
+
+  reset(): void {
+    this.current?.reset();
+  }
+}
+
+export { KeyVaultModel } from './model';
+export type { Caller } from './permissions';

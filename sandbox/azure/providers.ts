@@ -1,0 +1,13 @@
+import { resourcesProvider } from './arm/resources';
+import type { ResourceProvider } from './core';
+import { managedIdentityProvider } from './identity/userAssigned';
+import { authorizationProvider } from './rbac/provider';
+
+/**
+ * The resource providers every sandbox runs. A new provider (Key Vault, Service Bus, Monitor, Event
+ * Grid) is one module exporting a `ResourceProvider`, added to this list — that is the only line of
+ * the core it touches.
+ */
+export function defaultProviders(): ResourceProvider[] {
+  return [resourcesProvider, authorizationProvider, managedIdentityProvider];
+}

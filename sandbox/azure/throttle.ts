@@ -1,0 +1,100 @@
+import type { Clock } from '../clock';
+
+/**
+ * ARM's throttling model since 2024: token buckets per region, keyed by subscription + principal +
+ * operation type (reads 250 burst / 25 per s, writes 200 / 10, deletes 200 / 10). Refill is computed
+ * from the sandbox clock at each take, so in virtual time a bucket refills only when a test advances
+ * the clock — never from a timer.
+ */
+export interface BucketSpec {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+export interface ThrottleProfile {
+  reads: BucketSpec;
+  writes: BucketSpec;
+  deletes: BucketSpec;
+}
+
+export type OperationType = keyof ThrottleProfile;
+
+export const AZURE_ARM_LIMITS: ThrottleProfile = {
+  reads: { capacity: 250, refillPerSecond: 25 },
+  writes: { capacity: 200, refillPerSecond: 10 },
+  deletes: { capacity: 200, refillPerSecond: 10 },
+};
+
+/** A token bucket whose state is a pure function of (tokens, last refill time, now). */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    readonly spec: BucketSpec,
+    now: number,
+  ) {
+    this.tokens = spec.capacity;
+    this.updatedAt = now;
+  }
+
+  private refill(now: number): void {
+    if (now > this.updatedAt) {
+      this.tokens = Math.min(
+        this.spec.capacity,
+        this.tokens + ((now - this.updatedAt) / 1000) * this.spec.refillPerSecond,
+      );
+      this.updatedAt = now;
+    }
+  }
+
+  /** Takes one token if there is one. `retryAfterSeconds` says when the next token exists (≥ 1 s, as ARM rounds). */
+  take(now: number): { ok: boolean; remaining: number; retryAfterSeconds: number } {
+    this.refill(now);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return { ok: true, remaining: Math.floor(this.tokens), retryAfterSeconds: 0 };
+    }
+    const wait = this.spec.refillPerSecond > 0 ? (1 - this.tokens) / this.spec.refillPerSecond : Infinity;
+    return { ok: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(wait)) };
+  }
+
+  remaining(now: number): number {
+    this.refill(now);
+    return Math.floor(this.tokens);
+  }
+}
+
+export class Throttler {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  /** `profile` undefined = throttling off (fast tests); set through options or the control API. */
+  constructor(
+    private readonly clock: Clock,
+    public profile: ThrottleProfile | undefined,
+  ) {}
+
+  setProfile(profile: ThrottleProfile | undefined): void {
+    this.profile = profile;
+    this.buckets.clear();
+  }
+
+  /** Takes a token for `key` (e.g. subscription + principal). Undefined when throttling is off. */
+  take(key: string, type: OperationType): ReturnType<TokenBucket['take']> | undefined {
+    if (!this.profile) return undefined;
+    const id = `${key.toLowerCase()}|${type}`;
+    let bucket = this.buckets.get(id);
+    if (!bucket) this.buckets.set(id, (bucket = new TokenBucket(this.profile[type], this.clock.now())));
+    return bucket.take(this.clock.now());
+  }
+
+  reset(): void {
+    this.buckets.clear();
+  }
+}
+
+/** ARM's operation type for a method: GET/HEAD read, DELETE delete, everything else write. */
+export function operationType(method: string): OperationType {
+  const m = method.toUpperCase();
+  return m === 'GET' || m === 'HEAD' ? 'reads' : m === 'DELETE' ? 'deletes' : 'writes';
+}
