@@ -193,21 +193,21 @@ function pageOf<T>(
   items: T[],
 ): { value: T[]; nextLink: string | null } {
   const size = maxResults(ctx);
-  const token = ctx.query.get('$skiptoken');
+  const skip = ctx.query.get('$skiptoken');
   let start = 0;
-  if (token) {
-    const decoded = Number.parseInt(Buffer.from(token, 'base64url').toString('utf8'), 10);
+  if (skip) {
+    const decoded = Number.parseInt(Buffer.from(skip, 'base64url').toString('utf8'), 10);
     if (!Number.isInteger(decoded) || decoded < 0)
       throw kvErrors.badParameter('The $skiptoken is not valid.');
     start = decoded;
   }
   const value = items.slice(start, start + size);
   if (start + size >= items.length) return { value, nextLink: null };
-  const next = new URL(`${vault.properties.vaultUri.replace(/\/$/, '')}${path}`);
-  next.searchParams.set('api-version', ctx.query.get('api-version') ?? LATEST);
-  next.searchParams.set('$skiptoken', Buffer.from(String(start + size), 'utf8').toString('base64url'));
-  next.searchParams.set('maxresults', String(size));
-  return { value, nextLink: next.toString() };
+  // Built by hand: Key Vault's nextLink carries a literal `$skiptoken` (URLSearchParams would encode `$`).
+  const apiVersion = encodeURIComponent(ctx.query.get('api-version') ?? LATEST);
+  const token = Buffer.from(String(start + size), 'utf8').toString('base64url');
+  const nextLink = `${vault.properties.vaultUri.replace(/\/$/, '')}${path}?api-version=${apiVersion}&$skiptoken=${token}&maxresults=${size}`;
+  return { value, nextLink };
 }
 
 function kvReply(ctx: RequestContext, vault: Vault, status: number, body?: unknown): Reply {
