@@ -28,7 +28,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@azure/*', 'durable-functions', '../azure/*', '../functions/*', '../orchestrations/*'] },
+        {
+          patterns: ['@azure/*', 'durable-functions', '../azure/*', '../functions/*', '../orchestrations/*'],
+        },
       ],
     },
   },

@@ -16,8 +16,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 7071);
   const speed = Number(process.env.CLOCK_SPEED ?? 1);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a TCP port number (got "${process.env.PORT}")`);
-  if (!(speed > 0)) throw new Error(`CLOCK_SPEED must be a positive number (got "${process.env.CLOCK_SPEED}")`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a TCP port number (got "${process.env.PORT}")`);
+  if (!(speed > 0))
+    throw new Error(`CLOCK_SPEED must be a positive number (got "${process.env.CLOCK_SPEED}")`);
   const clock = new WallClock(speed);
 
   const settings = readLocalSettings(ROOT);

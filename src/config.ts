@@ -52,12 +52,18 @@ const httpsUrl = z
   .string()
   .trim()
   .url()
-  .refine((u) => u.startsWith('https://'), 'must be an https:// URL (Azure SDKs refuse bearer tokens over http)')
+  .refine(
+    (u) => u.startsWith('https://'),
+    'must be an https:// URL (Azure SDKs refuse bearer tokens over http)',
+  )
   .transform((u) => u.replace(/\/+$/, ''));
 const dnsSuffix = z
   .string()
   .trim()
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'must be a DNS suffix like vault.azure.net')
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
+    'must be a DNS suffix like vault.azure.net',
+  )
   .transform((s) => s.toLowerCase());
 const intIn = (min: number, max: number, fallback: number) =>
   z
@@ -82,7 +88,10 @@ const schema = z
       .trim()
       .default('*')
       .transform((s) => (s === '*' ? ('*' as const) : s.split(/[\s,;]+/).filter(Boolean)))
-      .refine((v) => v === '*' || (v.length > 0 && v.every((s) => guid.test(s))), 'must be * or a comma-separated list of subscription ids'),
+      .refine(
+        (v) => v === '*' || (v.length > 0 && v.every((s) => guid.test(s))),
+        'must be * or a comma-separated list of subscription ids',
+      ),
     SWEEP_SCHEDULE: z
       .string()
       .trim()
@@ -107,17 +116,25 @@ const schema = z
     REPORTS_CONTAINER: z
       .string()
       .trim()
-      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name (3-63 lowercase letters, digits, hyphens)')
+      .regex(
+        /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+        'must be a valid blob container name (3-63 lowercase letters, digits, hyphens)',
+      )
       .default('cmk-reports'),
   })
   .superRefine((s, ctx) => {
     if (s.AZURE_CLOUD === 'Custom') {
       for (const name of ['ARM_ENDPOINT', 'KEYVAULT_DNS_SUFFIX'] as const) {
-        if (!s[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required when AZURE_CLOUD=Custom' });
+        if (!s[name])
+          ctx.addIssue({ code: 'custom', path: [name], message: 'is required when AZURE_CLOUD=Custom' });
       }
     }
     if (s.ALERT_RULES === 'managed' && !s.ALERT_ACTION_GROUP_ID) {
-      ctx.addIssue({ code: 'custom', path: ['ALERT_ACTION_GROUP_ID'], message: 'is required when ALERT_RULES=managed' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ALERT_ACTION_GROUP_ID'],
+        message: 'is required when ALERT_RULES=managed',
+      });
     }
   });
 
@@ -180,7 +197,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       authorityHost: s.AZURE_AUTHORITY_HOST ?? base.authorityHost,
     },
     sweep: { subscriptions: s.SWEEP_SUBSCRIPTIONS, schedule: s.SWEEP_SCHEDULE },
-    alerts: { rules: s.ALERT_RULES, ...(s.ALERT_ACTION_GROUP_ID ? { actionGroupId: s.ALERT_ACTION_GROUP_ID } : {}) },
+    alerts: {
+      rules: s.ALERT_RULES,
+      ...(s.ALERT_ACTION_GROUP_ID ? { actionGroupId: s.ALERT_ACTION_GROUP_ID } : {}),
+    },
     pinnedVersionPolicy: s.PINNED_VERSION_POLICY,
     keyExpiryWarningDays: s.KEY_EXPIRY_WARNING_DAYS,
     keyPollMinutes: s.KEY_POLL_MINUTES,

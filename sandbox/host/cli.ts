@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   applySettings(settings.values);
   const start = values['clock-start'] ? Date.parse(values['clock-start']) : Date.now();
   if (Number.isNaN(start)) throw new Error(`--clock-start must be an ISO date-time`);
-  const clock: Clock = values.clock === 'virtual' ? new VirtualClock(start) : new WallClock(Number(values['clock-speed']));
+  const clock: Clock =
+    values.clock === 'virtual' ? new VirtualClock(start) : new WallClock(Number(values['clock-speed']));
   const host = await startFunctionsHost({
     app: appDir,
     port: values.port !== undefined ? Number(values.port) : (settings.port ?? 7071),
@@ -43,9 +44,19 @@ async function main(): Promise<void> {
     log: consoleLogger(values['log-level'] as HostLogLevel, () => clock.now()),
   });
   if (values['ready-json']) {
-    process.stdout.write(JSON.stringify({ event: 'ready', url: host.url, port: host.port, keys: host.keys, functions: host.functions }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        event: 'ready',
+        url: host.url,
+        port: host.port,
+        keys: host.keys,
+        functions: host.functions,
+      }) + '\n',
+    );
   } else {
-    process.stdout.write(`\nFunctions:\n${host.functions.map((f) => `  ${f.name}: [${f.trigger}] ${f.detail}`).join('\n')}\n\n`);
+    process.stdout.write(
+      `\nFunctions:\n${host.functions.map((f) => `  ${f.name}: [${f.trigger}] ${f.detail}`).join('\n')}\n\n`,
+    );
     process.stdout.write(`Host listening on ${host.url} (master key ${host.keys.master})\n`);
   }
   const stop = (): void => {

@@ -75,6 +75,7 @@ export class Registry {
 
   /** The object `require('@azure/functions-core')` returns inside the app. */
   coreApi(): Record<string, unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the core API is a plain object, as the worker's
     const registry = this;
     class Disposable {
       constructor(private readonly dispose_: () => void) {}
@@ -125,7 +126,8 @@ export class Registry {
   /** The trigger binding of a function (exactly one per function). */
   static trigger(fn: RegisteredFunction): { name: string; binding: BindingInfo } {
     for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
-      if (binding.direction !== 'out' && binding.type.toLowerCase().endsWith('trigger')) return { name, binding };
+      if (binding.direction !== 'out' && binding.type.toLowerCase().endsWith('trigger'))
+        return { name, binding };
     }
     throw new Error(`Function ${fn.metadata.name} has no trigger binding`);
   }

@@ -25,7 +25,10 @@ export class DeliveryError extends Error {
 
 const VALIDATION_EVENT = 'microsoft.eventgrid.subscriptionvalidationevent';
 
-export function parseDelivery(headers: Record<string, string | string[] | undefined>, body: string): EventGridDelivery {
+export function parseDelivery(
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): EventGridDelivery {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -34,7 +37,11 @@ export function parseDelivery(headers: Record<string, string | string[] | undefi
   }
   const events = (Array.isArray(parsed) ? parsed : [parsed]) as unknown[];
   if (events.length === 0) throw new DeliveryError(400, 'The request contains no events.');
-  if (!events.every((e): e is Record<string, unknown> => typeof e === 'object' && e !== null && !Array.isArray(e))) {
+  if (
+    !events.every(
+      (e): e is Record<string, unknown> => typeof e === 'object' && e !== null && !Array.isArray(e),
+    )
+  ) {
     throw new DeliveryError(400, 'Every event must be a JSON object.');
   }
   const isCloudEvents = events.every((e) => typeof e.specversion === 'string');
@@ -48,19 +55,29 @@ export function parseDelivery(headers: Record<string, string | string[] | undefi
   }
   for (const e of events) {
     if (typeof e.id !== 'string' || typeof e.eventType !== 'string' || typeof e.subject !== 'string') {
-      throw new DeliveryError(400, 'An Event Grid event needs id, eventType, subject, eventTime, data and dataVersion.');
+      throw new DeliveryError(
+        400,
+        'An Event Grid event needs id, eventType, subject, eventTime, data and dataVersion.',
+      );
     }
   }
   const eventTypeHeader = String(headers['aeg-event-type'] ?? '').toLowerCase();
   const first = events[0]!;
-  if (eventTypeHeader === 'subscriptionvalidation' || String(first.eventType).toLowerCase() === VALIDATION_EVENT) {
+  if (
+    eventTypeHeader === 'subscriptionvalidation' ||
+    String(first.eventType).toLowerCase() === VALIDATION_EVENT
+  ) {
     const data = first.data as Record<string, unknown> | undefined;
     const code = data?.validationCode;
-    if (typeof code !== 'string' || !code) throw new DeliveryError(400, 'The validation event has no validationCode.');
+    if (typeof code !== 'string' || !code)
+      throw new DeliveryError(400, 'The validation event has no validationCode.');
     return { kind: 'validation', validationCode: code, events, schema: 'EventGridSchema' };
   }
   if (eventTypeHeader !== 'notification') {
-    throw new DeliveryError(400, `The aeg-event-type header must be Notification or SubscriptionValidation (got '${eventTypeHeader || 'none'}').`);
+    throw new DeliveryError(
+      400,
+      `The aeg-event-type header must be Notification or SubscriptionValidation (got '${eventTypeHeader || 'none'}').`,
+    );
   }
   return { kind: 'events', events, schema: 'EventGridSchema' };
 }

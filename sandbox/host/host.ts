@@ -24,7 +24,14 @@ import { DurableHttpApi, RPC_PREFIX, WEBHOOK_PREFIX, clientBindingData } from '.
 import { DurableEngine } from './durable/engine';
 import { DeliveryError, parseDelivery } from './eventGrid';
 import { FunctionInvocationError, Invoker, fromTypedData } from './invoker';
-import { authorizeFunction, authorizeSystem, generateKeys, presentedKey, type AuthLevel, type HostKeys } from './keys';
+import {
+  authorizeFunction,
+  authorizeSystem,
+  generateKeys,
+  presentedKey,
+  type AuthLevel,
+  type HostKeys,
+} from './keys';
 import { consoleLogger, type HostLogger } from './log';
 import { RouteTable } from './routes';
 import { TimerScheduler, parseSchedule, resolveSetting, type TimerInfo } from './timers';
@@ -95,18 +102,25 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
   const port = (server.address() as AddressInfo).port;
   const origin = `http://localhost:${port}`;
   process.env.WEBSITE_HOSTNAME = `localhost:${port}`;
-  const binding = (): Record<string, unknown> => clientBindingData({ origin, taskHub, systemKey: keys.durableTaskExtension });
+  const binding = (): Record<string, unknown> =>
+    clientBindingData({ origin, taskHub, systemKey: keys.durableTaskExtension });
   const durableApi = new DurableHttpApi(engine, binding);
 
   try {
+    // Loading the app by path at run time is the host's job (the worker does the same).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require(entry);
   } catch (error) {
     server.close();
-    throw new Error(`The Function App failed to load (${path.relative(process.cwd(), entry)}): ${(error as Error).message}`);
+    throw new Error(
+      `The Function App failed to load (${path.relative(process.cwd(), entry)}): ${(error as Error).message}`,
+    );
   }
   if (!registry.programmingModel) {
     server.close();
-    throw new Error('The app did not load @azure/functions (no programming model was set); is "main" the compiled entry?');
+    throw new Error(
+      'The app did not load @azure/functions (no programming model was set); is "main" the compiled entry?',
+    );
   }
 
   // Index the functions by trigger.
@@ -123,16 +137,24 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
         const methods = Array.isArray(trigger.methods) ? (trigger.methods as string[]) : undefined;
         routes.add(route, methods, fn);
         const template = `/${[routePrefix, route.replace(/^\/+/, '')].filter(Boolean).join('/')}`;
-        listing.push({ name, trigger: 'http', detail: `${(methods ?? ['*']).join(',')} ${origin}${template} (${String(trigger.authLevel ?? 'function')})` });
+        listing.push({
+          name,
+          trigger: 'http',
+          detail: `${(methods ?? ['*']).join(',')} ${origin}${template} (${bindingString(trigger.authLevel, 'function')})`,
+        });
         break;
       }
       case 'eventGridTrigger':
-        listing.push({ name, trigger: 'eventGrid', detail: `${origin}/runtime/webhooks/eventgrid?functionName=${name}` });
+        listing.push({
+          name,
+          trigger: 'eventGrid',
+          detail: `${origin}/runtime/webhooks/eventgrid?functionName=${name}`,
+        });
         break;
       case 'timerTrigger': {
         let schedule;
         try {
-          schedule = parseSchedule(resolveSetting(String(trigger.schedule ?? ''), process.env));
+          schedule = parseSchedule(resolveSetting(bindingString(trigger.schedule, ''), process.env));
         } catch (error) {
           // As in Azure: the function is in error and never runs; the rest of the app keeps working.
           log('error', `The '${name}' function is in error: ${(error as Error).message}`);
@@ -146,7 +168,11 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
             schedule,
             runOnStartup: trigger.runOnStartup === true,
             invoke: async (timer: TimerInfo) => {
-              await invokeWithClient(fn, { name: Registry.trigger(fn).name, data: { json: JSON.stringify(timer) } }, 'Timer fired at ' + new Date(clock.now()).toISOString()).catch(() => undefined);
+              await invokeWithClient(
+                fn,
+                { name: Registry.trigger(fn).name, data: { json: JSON.stringify(timer) } },
+                'Timer fired at ' + new Date(clock.now()).toISOString(),
+              ).catch(() => undefined);
             },
           });
           log('information', `The next occurrence of '${name}' is ${new Date(next).toISOString()}`);
@@ -160,12 +186,20 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
         listing.push({ name, trigger: 'activity', detail: '' });
         break;
       default:
-        listing.push({ name, trigger: trigger.type, detail: 'not supported by the local host (never invoked)' });
+        listing.push({
+          name,
+          trigger: trigger.type,
+          detail: 'not supported by the local host (never invoked)',
+        });
     }
   }
 
   /** Invokes a function, adding the durable client binding data when it declares one. */
-  async function invokeWithClient(fn: RegisteredFunction, triggerData: { name: string; data: RpcTypedData }, reason: string) {
+  async function invokeWithClient(
+    fn: RegisteredFunction,
+    triggerData: { name: string; data: RpcTypedData },
+    reason: string,
+  ) {
     const inputData = [triggerData];
     for (const [name, b] of Object.entries(fn.metadata.bindings)) {
       if (b.direction === 'in' && (b.type === 'durableClient' || b.type === 'orchestrationClient')) {
@@ -177,7 +211,10 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
-      log('error', `Unhandled host error for ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      log(
+        'error',
+        `Unhandled host error for ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`,
+      );
       if (!res.headersSent) sendJson(res, 500, { error: 'Internal host error' });
       else res.destroy();
     });
@@ -190,39 +227,57 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
 
     if (pathname.startsWith(RPC_PREFIX)) {
       // The rpc endpoint is the worker's private channel to the extension: loopback only.
-      if (!isLoopback(req)) return sendJson(res, 403, { Message: 'The Durable rpc endpoint is only reachable from the host.' });
+      if (!isLoopback(req))
+        return sendJson(res, 403, { Message: 'The Durable rpc endpoint is only reachable from the host.' });
       const body = await readBody(req, maxBody);
       if (body === undefined) return sendJson(res, 413, { Message: 'Request body too large.' });
-      if (!(await durableApi.handle(req, res, pathname.slice(RPC_PREFIX.length), url, body))) sendJson(res, 404, { Message: 'Not found.' });
+      if (!(await durableApi.handle(req, res, pathname.slice(RPC_PREFIX.length), url, body)))
+        sendJson(res, 404, { Message: 'Not found.' });
       return;
     }
     if (pathname.startsWith(WEBHOOK_PREFIX)) {
-      if (!authorizeSystem(keys, 'durabletask', presentedKey(req.headers, url))) return sendJson(res, 401, { Message: 'A valid durabletask_extension system key (code) is required.' });
+      if (!authorizeSystem(keys, 'durabletask', presentedKey(req.headers, url)))
+        return sendJson(res, 401, {
+          Message: 'A valid durabletask_extension system key (code) is required.',
+        });
       const body = await readBody(req, maxBody);
       if (body === undefined) return sendJson(res, 413, { Message: 'Request body too large.' });
-      if (!(await durableApi.handle(req, res, pathname.slice(WEBHOOK_PREFIX.length), url, body))) sendJson(res, 404, { Message: 'Not found.' });
+      if (!(await durableApi.handle(req, res, pathname.slice(WEBHOOK_PREFIX.length), url, body)))
+        sendJson(res, 404, { Message: 'Not found.' });
       return;
     }
-    if (pathname === '/runtime/webhooks/eventgrid' || pathname === '/runtime/webhooks/EventGrid') return handleEventGrid(req, res, url);
+    if (pathname === '/runtime/webhooks/eventgrid' || pathname === '/runtime/webhooks/EventGrid')
+      return handleEventGrid(req, res, url);
     if (pathname === '/admin' || pathname.startsWith('/admin/')) return handleAdmin(req, res, url, method);
     if (pathname === '/' && method === 'GET') {
-      return sendJson(res, 200, { status: 'Running', functions: listing.map((f) => ({ name: f.name, trigger: f.trigger })) });
+      return sendJson(res, 200, {
+        status: 'Running',
+        functions: listing.map((f) => ({ name: f.name, trigger: f.trigger })),
+      });
     }
     return handleHttpTrigger(req, res, url, method);
   }
 
-  async function handleHttpTrigger(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
+  async function handleHttpTrigger(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+  ): Promise<void> {
     const match = routes.match(method, url.pathname);
-    if (match === 'methodNotAllowed') return sendJson(res, 405, { error: `Method ${method} is not allowed for ${url.pathname}.` });
+    if (match === 'methodNotAllowed')
+      return sendJson(res, 405, { error: `Method ${method} is not allowed for ${url.pathname}.` });
     if (!match) return sendEmpty(res, 404);
     const fn = match.target;
     const trigger = Registry.trigger(fn);
-    const level = String(trigger.binding.authLevel ?? 'function').toLowerCase() as AuthLevel;
-    if (!authorizeFunction(keys, level, fn.metadata.name, presentedKey(req.headers, url))) return sendEmpty(res, 401);
+    const level = bindingString(trigger.binding.authLevel, 'function').toLowerCase() as AuthLevel;
+    if (!authorizeFunction(keys, level, fn.metadata.name, presentedKey(req.headers, url)))
+      return sendEmpty(res, 401);
     const raw = await readRaw(req, maxBody);
     if (raw === undefined) return sendJson(res, 413, { error: 'Request body too large.' });
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = v;
     const httpData = {
@@ -235,12 +290,17 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     };
     let result;
     try {
-      result = await invokeWithClient(fn, { name: trigger.name, data: { http: httpData } }, `This function was programmatically called via the host APIs.`);
+      result = await invokeWithClient(
+        fn,
+        { name: trigger.name, data: { http: httpData } },
+        `This function was programmatically called via the host APIs.`,
+      );
     } catch (error) {
       if (error instanceof FunctionInvocationError) return sendEmpty(res, 500);
       throw error;
     }
-    const out = result.response.returnValue?.http ?? result.response.outputData?.find((o) => o.data?.http)?.data?.http;
+    const out =
+      result.response.returnValue?.http ?? result.response.outputData?.find((o) => o.data?.http)?.data?.http;
     if (!out) return sendEmpty(res, 204);
     const status = Number(out.statusCode ?? 200) || 200;
     const responseHeaders: Record<string, string> = { ...(out.headers ?? {}) };
@@ -251,7 +311,8 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
 
   async function handleEventGrid(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = (req.method ?? 'POST').toUpperCase();
-    if (!authorizeSystem(keys, 'eventgrid', presentedKey(req.headers, url))) return sendJson(res, 401, { error: 'A valid eventgrid_extension system key (code) is required.' });
+    if (!authorizeSystem(keys, 'eventgrid', presentedKey(req.headers, url)))
+      return sendJson(res, 401, { error: 'A valid eventgrid_extension system key (code) is required.' });
     const name = url.searchParams.get('functionName') ?? '';
     const fn = registry.find(name);
     if (!fn || Registry.trigger(fn).binding.type !== 'eventGridTrigger') {
@@ -261,13 +322,18 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       // CloudEvents 1.0 webhook abuse protection: echo the origin we are willing to accept.
       const origin = req.headers['webhook-request-origin'];
       if (!origin) return sendJson(res, 400, { error: 'The WebHook-Request-Origin header is required.' });
-      res.writeHead(200, { 'WebHook-Allowed-Origin': String(origin), 'WebHook-Allowed-Rate': '*', Allow: 'POST, OPTIONS' });
+      res.writeHead(200, {
+        'WebHook-Allowed-Origin': String(origin),
+        'WebHook-Allowed-Rate': '*',
+        Allow: 'POST, OPTIONS',
+      });
       res.end();
       return;
     }
     if (method !== 'POST') return sendJson(res, 405, { error: `Method ${method} is not allowed.` });
     const body = await readBody(req, TEXT_LIMIT_EVENT_GRID);
-    if (body === undefined) return sendJson(res, 413, { error: 'An Event Grid delivery is limited to 1 MB.' });
+    if (body === undefined)
+      return sendJson(res, 413, { error: 'An Event Grid delivery is limited to 1 MB.' });
     let delivery;
     try {
       delivery = parseDelivery(req.headers, body);
@@ -283,29 +349,49 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     const failures: string[] = [];
     for (const e of delivery.events) {
       try {
-        await invokeWithClient(fn, { name: triggerName, data: { json: JSON.stringify(e) } }, `EventGrid trigger fired at ${new Date(clock.now()).toISOString()}`);
+        await invokeWithClient(
+          fn,
+          { name: triggerName, data: { json: JSON.stringify(e) } },
+          `EventGrid trigger fired at ${new Date(clock.now()).toISOString()}`,
+        );
       } catch (error) {
         failures.push(`${String(e.id)}: ${(error as Error).message}`);
       }
     }
-    if (failures.length > 0) return sendJson(res, 500, { error: `${failures.length} of ${delivery.events.length} events failed`, failures });
+    if (failures.length > 0)
+      return sendJson(res, 500, {
+        error: `${failures.length} of ${delivery.events.length} events failed`,
+        failures,
+      });
     return sendEmpty(res, 202);
   }
 
-  async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
+  async function handleAdmin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+  ): Promise<void> {
     if (!authorizeFunction(keys, 'admin', '', presentedKey(req.headers, url))) return sendEmpty(res, 401);
     const parts = url.pathname.split('/').filter(Boolean).slice(1);
     if (parts[0] === 'host' && parts[1] === 'status' && method === 'GET') {
-      return sendJson(res, 200, { state: 'Running', version: '4.x-local', processUptime: Math.round(process.uptime() * 1000), ...engine.stats });
+      return sendJson(res, 200, {
+        state: 'Running',
+        version: '4.x-local',
+        processUptime: Math.round(process.uptime() * 1000),
+        ...engine.stats,
+      });
     }
     if (parts[0] === 'host' && parts[1] === 'clock') return handleClock(req, res, method);
-    if (parts[0] === 'functions' && parts.length === 1 && method === 'GET') return sendJson(res, 200, listing);
+    if (parts[0] === 'functions' && parts.length === 1 && method === 'GET')
+      return sendJson(res, 200, listing);
     if (parts[0] === 'functions' && parts[1] && method === 'POST') {
       // Core Tools' "run a non-HTTP function now": body { "input": "<string>" }.
       const fn = registry.find(decodeURIComponent(parts[1]));
       if (!fn) return sendJson(res, 404, { error: `No function named '${parts[1]}'.` });
       const trigger = Registry.trigger(fn);
-      if (trigger.binding.type === 'httpTrigger') return sendJson(res, 400, { error: 'Call HTTP functions through their route.' });
+      if (trigger.binding.type === 'httpTrigger')
+        return sendJson(res, 400, { error: 'Call HTTP functions through their route.' });
       const body = await readBody(req, maxBody);
       let input: unknown = null;
       try {
@@ -315,11 +401,21 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       }
       const data: RpcTypedData =
         trigger.binding.type === 'timerTrigger'
-          ? { json: JSON.stringify({ Schedule: { AdjustForDST: true }, ScheduleStatus: null, IsPastDue: false }) }
+          ? {
+              json: JSON.stringify({
+                Schedule: { AdjustForDST: true },
+                ScheduleStatus: null,
+                IsPastDue: false,
+              }),
+            }
           : typeof input === 'string'
             ? { string: input }
             : { json: JSON.stringify(input) };
-      void invokeWithClient(fn, { name: trigger.name, data }, 'This function was programmatically called via the host APIs.').catch(() => undefined);
+      void invokeWithClient(
+        fn,
+        { name: trigger.name, data },
+        'This function was programmatically called via the host APIs.',
+      ).catch(() => undefined);
       return sendEmpty(res, 202);
     }
     return sendEmpty(res, 404);
@@ -333,7 +429,10 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     });
     if (method === 'GET') return sendJson(res, 200, view());
     if (method !== 'POST') return sendEmpty(res, 405);
-    if (!(clock instanceof VirtualClock)) return sendJson(res, 409, { error: 'The host runs on the wall clock; start it with a virtual clock to move time.' });
+    if (!(clock instanceof VirtualClock))
+      return sendJson(res, 409, {
+        error: 'The host runs on the wall clock; start it with a virtual clock to move time.',
+      });
     const body = await readBody(req, 4096);
     let request: { advanceMs?: unknown; advanceTo?: unknown; toNextDue?: unknown };
     try {
@@ -341,12 +440,17 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     } catch {
       return sendJson(res, 400, { error: 'The request body is not valid JSON.' });
     }
-    if (typeof request.advanceMs === 'number' && request.advanceMs >= 0) await clock.advanceBy(request.advanceMs);
-    else if (typeof request.advanceTo === 'string' && !Number.isNaN(Date.parse(request.advanceTo))) await clock.advanceTo(Date.parse(request.advanceTo));
+    if (typeof request.advanceMs === 'number' && request.advanceMs >= 0)
+      await clock.advanceBy(request.advanceMs);
+    else if (typeof request.advanceTo === 'string' && !Number.isNaN(Date.parse(request.advanceTo)))
+      await clock.advanceTo(Date.parse(request.advanceTo));
     else if (request.toNextDue === true) {
       const due = clock.nextDue();
       if (due !== undefined) await clock.advanceTo(due);
-    } else return sendJson(res, 400, { error: 'Give advanceMs (number ≥ 0), advanceTo (ISO time) or toNextDue: true.' });
+    } else
+      return sendJson(res, 400, {
+        error: 'Give advanceMs (number ≥ 0), advanceTo (ISO time) or toNextDue: true.',
+      });
     return sendJson(res, 200, view());
   }
 
@@ -370,17 +474,28 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
   };
 }
 
+/** A string option of a binding (metadata values are untyped). */
+function bindingString(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}
+
 function resolveApp(app: string): { entry: string; root: string } {
   const absolute = path.resolve(app);
   if (existsSync(absolute) && statSync(absolute).isDirectory()) {
     const pkg = JSON.parse(readFileSync(path.join(absolute, 'package.json'), 'utf8')) as { main?: string };
-    if (!pkg.main) throw new Error(`${absolute}/package.json has no "main" (the compiled Function App entry).`);
-    if (/[*{]/.test(pkg.main)) throw new Error(`A glob "main" (${pkg.main}) is not supported by the local host; point "main" at one entry file.`);
+    if (!pkg.main)
+      throw new Error(`${absolute}/package.json has no "main" (the compiled Function App entry).`);
+    if (/[*{]/.test(pkg.main))
+      throw new Error(
+        `A glob "main" (${pkg.main}) is not supported by the local host; point "main" at one entry file.`,
+      );
     const entry = path.join(absolute, pkg.main);
-    if (!existsSync(entry)) throw new Error(`The app entry ${entry} does not exist. Run "npm run build" first.`);
+    if (!existsSync(entry))
+      throw new Error(`The app entry ${entry} does not exist. Run "npm run build" first.`);
     return { entry, root: absolute };
   }
-  if (!existsSync(absolute)) throw new Error(`The app entry ${absolute} does not exist. Run "npm run build" first.`);
+  if (!existsSync(absolute))
+    throw new Error(`The app entry ${absolute} does not exist. Run "npm run build" first.`);
   return { entry: absolute, root: findRoot(path.dirname(absolute)) };
 }
 
@@ -424,7 +539,9 @@ function typedDataBytes(data: RpcTypedData | null | undefined): Buffer | undefin
   if (data.bytes) return Buffer.from(data.bytes);
   if (typeof data.string === 'string') return Buffer.from(data.string);
   const value = fromTypedData(data);
-  return value === undefined ? undefined : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+  return value === undefined
+    ? undefined
+    : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -88,7 +88,13 @@ export class Invoker {
       let args = inputs;
       coreCtx.state = 'preInvocationHooks';
       for (const hook of this.registry.hooks.get('preInvocation') ?? []) {
-        const hookCtx = { hookData, appHookData: this.hookData, invocationContext: context, functionCallback: callback, inputs: args };
+        const hookCtx = {
+          hookData,
+          appHookData: this.hookData,
+          invocationContext: context,
+          functionCallback: callback,
+          inputs: args,
+        };
         await hook(hookCtx);
         callback = hookCtx.functionCallback;
         args = hookCtx.inputs;
@@ -101,7 +107,14 @@ export class Invoker {
       }
       coreCtx.state = 'postInvocationHooks';
       for (const hook of this.registry.hooks.get('postInvocation') ?? []) {
-        const hookCtx = { hookData, appHookData: this.hookData, invocationContext: context, inputs: args, result, error };
+        const hookCtx = {
+          hookData,
+          appHookData: this.hookData,
+          invocationContext: context,
+          inputs: args,
+          result,
+          error,
+        };
         await hook(hookCtx);
         result = hookCtx.result;
         error = hookCtx.error;
@@ -120,7 +133,10 @@ export class Invoker {
       );
       throw new FunctionInvocationError(name, invocationId, error);
     }
-    this.log('information', `Executed 'Functions.${name}' (Succeeded, Id=${invocationId}, Duration=${durationMs}ms)`);
+    this.log(
+      'information',
+      `Executed 'Functions.${name}' (Succeeded, Id=${invocationId}, Duration=${durationMs}ms)`,
+    );
     return { invocationId, response, durationMs };
   }
 

@@ -31,7 +31,10 @@ export function generateKeys(partial: Partial<HostKeys> = {}): HostKeys {
 }
 
 /** The key a request presents, if any: `x-functions-key` header first, then `code` query. */
-export function presentedKey(headers: Record<string, string | string[] | undefined>, url: URL): string | undefined {
+export function presentedKey(
+  headers: Record<string, string | string[] | undefined>,
+  url: URL,
+): string | undefined {
   const header = headers['x-functions-key'];
   const value = Array.isArray(header) ? header[0] : header;
   return value ?? url.searchParams.get('code') ?? undefined;
@@ -43,17 +46,31 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function authorizeFunction(keys: HostKeys, level: AuthLevel, functionName: string, key: string | undefined): boolean {
+export function authorizeFunction(
+  keys: HostKeys,
+  level: AuthLevel,
+  functionName: string,
+  key: string | undefined,
+): boolean {
   if (level === 'anonymous') return true;
   if (!key) return false;
   if (same(key, keys.master)) return true;
   if (level === 'admin') return false;
   if (same(key, keys.function)) return true;
-  const own = Object.entries(keys.functions ?? {}).find(([name]) => name.toLowerCase() === functionName.toLowerCase());
+  const own = Object.entries(keys.functions ?? {}).find(
+    ([name]) => name.toLowerCase() === functionName.toLowerCase(),
+  );
   return own !== undefined && same(key, own[1]);
 }
 
-export function authorizeSystem(keys: HostKeys, which: 'eventgrid' | 'durabletask', key: string | undefined): boolean {
+export function authorizeSystem(
+  keys: HostKeys,
+  which: 'eventgrid' | 'durabletask',
+  key: string | undefined,
+): boolean {
   if (!key) return false;
-  return same(key, keys.master) || same(key, which === 'eventgrid' ? keys.eventGridExtension : keys.durableTaskExtension);
+  return (
+    same(key, keys.master) ||
+    same(key, which === 'eventgrid' ? keys.eventGridExtension : keys.durableTaskExtension)
+  );
 }

@@ -22,7 +22,9 @@ export function consoleLogger(
 ): HostLogger {
   return (level, message) => {
     if (ORDER[level] < ORDER[minimum]) return;
-    write(`[${new Date(now()).toISOString()}] ${level === 'information' ? '' : level.toUpperCase() + ': '}${message}`);
+    write(
+      `[${new Date(now()).toISOString()}] ${level === 'information' ? '' : level.toUpperCase() + ': '}${message}`,
+    );
   };
 }
 

@@ -29,7 +29,11 @@ interface Entry<T> {
 }
 
 export class RouteTable<T> {
-  private readonly router = findMyWay({ caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
+  private readonly router = findMyWay({
+    caseSensitive: false,
+    ignoreTrailingSlash: true,
+    ignoreDuplicateSlashes: true,
+  });
 
   constructor(private readonly prefix: string) {}
 
@@ -41,18 +45,28 @@ export class RouteTable<T> {
       .replace(/^\/+|\/+$/g, '')
       .split('/')
       .map((segment) =>
-        segment.replace(/\{(\*)?([A-Za-z0-9_]+)(?::([a-z]+)(?:\([^)]*\))?)?(\?)?\}/g, (_m, star: string | undefined, name: string, constraint: string | undefined, optional: string | undefined) => {
-          if (constraint && CONSTRAINTS[constraint]) constraints[name] = CONSTRAINTS[constraint];
-          if (star) {
-            catchAll = name;
-            return '*';
-          }
-          return `:${name}${optional ? '?' : ''}`;
-        }),
+        segment.replace(
+          /\{(\*)?([A-Za-z0-9_]+)(?::([a-z]+)(?:\([^)]*\))?)?(\?)?\}/g,
+          (
+            _m,
+            star: string | undefined,
+            name: string,
+            constraint: string | undefined,
+            optional: string | undefined,
+          ) => {
+            if (constraint && CONSTRAINTS[constraint]) constraints[name] = CONSTRAINTS[constraint];
+            if (star) {
+              catchAll = name;
+              return '*';
+            }
+            return `:${name}${optional ? '?' : ''}`;
+          },
+        ),
       );
     const path = `/${[this.prefix, ...segments].filter(Boolean).join('/')}`;
     const entry: Entry<T> = { target, constraints, catchAll };
-    const verbs = methods && methods.length > 0 ? methods.map((m) => m.toUpperCase() as HTTPMethod) : ALL_METHODS;
+    const verbs =
+      methods && methods.length > 0 ? methods.map((m) => m.toUpperCase() as HTTPMethod) : ALL_METHODS;
     for (const verb of verbs) this.router.on(verb, path, () => undefined, entry);
     return path;
   }

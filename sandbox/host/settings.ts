@@ -21,7 +21,9 @@ interface LocalSettingsFile {
 }
 
 export function readLocalSettings(root: string, file?: string): LocalSettings {
-  const candidates = file ? [path.resolve(file)] : [path.join(root, 'local.settings.json'), path.join(root, 'local.settings.sample.json')];
+  const candidates = file
+    ? [path.resolve(file)]
+    : [path.join(root, 'local.settings.json'), path.join(root, 'local.settings.sample.json')];
   const found = candidates.find((f) => existsSync(f));
   if (!found) return { values: {}, keys: {} };
   let parsed: LocalSettingsFile;
@@ -33,7 +35,7 @@ export function readLocalSettings(root: string, file?: string): LocalSettings {
   if (parsed.IsEncrypted) throw new Error(`${found} is encrypted; the local host reads only plain settings.`);
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed.Values ?? {})) {
-    if (v !== null && v !== undefined) values[k] = String(v);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') values[k] = String(v);
   }
   const keys: Partial<HostKeys> = {};
   const k = parsed.Host?.Keys ?? {};

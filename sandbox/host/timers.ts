@@ -45,11 +45,16 @@ export function parseSchedule(expression: string): Schedule {
   try {
     CronExpressionParser.parse(text, { tz: 'UTC' });
   } catch (error) {
-    throw new ScheduleError(`The schedule '${text}' is not a valid NCRONTAB expression: ${(error as Error).message}`);
+    throw new ScheduleError(
+      `The schedule '${text}' is not a valid NCRONTAB expression: ${(error as Error).message}`,
+    );
   }
   return {
     description: text,
-    next: (after) => CronExpressionParser.parse(text, { currentDate: new Date(after), tz: 'UTC' }).next().getTime(),
+    next: (after) =>
+      CronExpressionParser.parse(text, { currentDate: new Date(after), tz: 'UTC' })
+        .next()
+        .getTime(),
   };
 }
 
@@ -90,7 +95,11 @@ export class TimerScheduler {
       const next = timer.schedule.next(Math.max(now, scheduledAt));
       const info: TimerInfo = {
         Schedule: { AdjustForDST: true },
-        ScheduleStatus: { Last: new Date(last).toISOString(), Next: new Date(next).toISOString(), LastUpdated: new Date(now).toISOString() },
+        ScheduleStatus: {
+          Last: new Date(last).toISOString(),
+          Next: new Date(next).toISOString(),
+          LastUpdated: new Date(now).toISOString(),
+        },
         IsPastDue: pastDueFloor || now - scheduledAt > PAST_DUE_MS,
       };
       last = now;

@@ -7,10 +7,17 @@ import { problem } from './problem';
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,255}$/;
 
 /** Status of one orchestration: where it is (customStatus = the step log), and how it ended. */
-export async function getOperationHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function getOperationHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const instanceId = request.params.instanceId ?? '';
   if (!INSTANCE_ID.test(instanceId)) {
-    return problem({ status: 400, title: 'Invalid operation id', detail: `"${instanceId}" is not a valid operation id.` });
+    return problem({
+      status: 400,
+      title: 'Invalid operation id',
+      detail: `"${instanceId}" is not a valid operation id.`,
+    });
   }
   const client = df.getClient(context);
   let status: df.DurableOrchestrationStatus;
@@ -20,7 +27,11 @@ export async function getOperationHandler(request: HttpRequest, context: Invocat
     // The client throws for unknown ids (404 from the Durable API); anything else is a platform fault.
     const message = error instanceof Error ? error.message : String(error);
     if (/not found|404/i.test(message)) {
-      return problem({ status: 404, title: 'Operation not found', detail: `No operation with id ${instanceId}.` });
+      return problem({
+        status: 404,
+        title: 'Operation not found',
+        detail: `No operation with id ${instanceId}.`,
+      });
     }
     context.error(`getStatus(${instanceId}) failed: ${message}`);
     return problem({ status: 502, title: 'Durable Functions status unavailable', detail: message });

@@ -7,7 +7,10 @@ import { ROOT, TEST_KEYS, startHostProcess, type HostProcess } from '../support/
 describe('the Function App on the local host', () => {
   let host: HostProcess;
   beforeAll(async () => {
-    host = await startHostProcess({ app: ROOT, env: { KEY_EXPIRY_WARNING_DAYS: '45', SWEEP_SUBSCRIPTIONS: '*' } });
+    host = await startHostProcess({
+      app: ROOT,
+      env: { KEY_EXPIRY_WARNING_DAYS: '45', SWEEP_SUBSCRIPTIONS: '*' },
+    });
   });
   afterAll(async () => host?.stop());
 
@@ -17,7 +20,12 @@ describe('the Function App on the local host', () => {
     expect(response.body).toMatchObject({
       status: 'ok',
       name: 'servicebus-cmk-guardian',
-      config: { cloud: 'AzurePublicCloud', keyVaultDnsSuffix: 'vault.azure.net', keyExpiryWarningDays: 45, alertRules: 'external' },
+      config: {
+        cloud: 'AzurePublicCloud',
+        keyVaultDnsSuffix: 'vault.azure.net',
+        keyExpiryWarningDays: 45,
+        alertRules: 'external',
+      },
     });
     expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.stringify(response.body)).not.toMatch(/key=|secret|password|AccountKey/i);
@@ -28,14 +36,18 @@ describe('the Function App on the local host', () => {
   });
 
   it('GET /api/operations/{id} answers 404 problem+json for an unknown operation', async () => {
-    const response = await host.fetch('/api/operations/does-not-exist', { headers: { 'x-functions-key': TEST_KEYS.function } });
+    const response = await host.fetch('/api/operations/does-not-exist', {
+      headers: { 'x-functions-key': TEST_KEYS.function },
+    });
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect(await response.json()).toMatchObject({ status: 404, title: 'Operation not found' });
   });
 
   it('GET /api/operations/{id} refuses a malformed id with 400 before touching Durable', async () => {
-    const response = await host.fetch(`/api/operations/${encodeURIComponent('bad id&x=1')}`, { headers: { 'x-functions-key': TEST_KEYS.function } });
+    const response = await host.fetch(`/api/operations/${encodeURIComponent('bad id&x=1')}`, {
+      headers: { 'x-functions-key': TEST_KEYS.function },
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ title: 'Invalid operation id' });
   });
@@ -43,7 +55,9 @@ describe('the Function App on the local host', () => {
 
 describe('start-up validation', () => {
   it('refuses to start with a malformed setting and names it', async () => {
-    await expect(startHostProcess({ app: ROOT, env: { KEY_EXPIRY_WARNING_DAYS: 'soon' } })).rejects.toThrow(/KEY_EXPIRY_WARNING_DAYS must be a whole number \(got "soon"\)/);
+    await expect(startHostProcess({ app: ROOT, env: { KEY_EXPIRY_WARNING_DAYS: 'soon' } })).rejects.toThrow(
+      /KEY_EXPIRY_WARNING_DAYS must be a whole number \(got "soon"\)/,
+    );
   });
 
   it('refuses a Custom cloud without its endpoints and names each missing one', async () => {
@@ -61,7 +75,11 @@ describe('chaos: activities run twice', () => {
   afterAll(async () => host?.stop());
 
   it('runs every activity twice and records the second result, as an at-least-once redelivery would', async () => {
-    const response = await host.json<number>('/api/fixture/run/chaos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"k1"' });
+    const response = await host.json<number>('/api/fixture/run/chaos', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '"k1"',
+    });
     expect(response.status).toBe(200);
     expect(response.body).toBe(2);
     expect(host.logs.some((l) => l.includes("[chaos] running activity 'countExecutions' again"))).toBe(true);

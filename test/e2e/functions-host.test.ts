@@ -36,11 +36,14 @@ afterAll(async () => {
 const json = { 'content-type': 'application/json' };
 
 async function start(name: string, input: unknown, instanceId?: string): Promise<CheckStatus> {
-  const response = await host.json<CheckStatus>(`/api/fixture/orchestrators/${name}${instanceId ? `/${instanceId}` : ''}`, {
-    method: 'POST',
-    headers: json,
-    body: JSON.stringify(input),
-  });
+  const response = await host.json<CheckStatus>(
+    `/api/fixture/orchestrators/${name}${instanceId ? `/${instanceId}` : ''}`,
+    {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify(input),
+    },
+  );
   expect(response.status).toBe(202);
   return response.body;
 }
@@ -73,7 +76,13 @@ describe('orchestrations', () => {
     expect(links.statusQueryGetUri).toContain(`/runtime/webhooks/durabletask/instances/${links.id}`);
     expect(links.statusQueryGetUri).toContain(`code=${TEST_KEYS.durableTaskExtension}`);
     const done = await settled(links.id);
-    expect(done).toMatchObject({ name: 'hello', runtimeStatus: 'Completed', input: 'Tokyo', output: 'Hello Tokyo!', customStatus: { step: 'done' } });
+    expect(done).toMatchObject({
+      name: 'hello',
+      runtimeStatus: 'Completed',
+      input: 'Tokyo',
+      output: 'Hello Tokyo!',
+      customStatus: { step: 'done' },
+    });
 
     // The link the client handed out works as a plain URL, as in Azure.
     const viaLink = await host.json<Status>(links.statusQueryGetUri);
@@ -82,14 +91,21 @@ describe('orchestrations', () => {
   });
 
   it('waits for completion through waitForCompletionOrCreateCheckStatusResponse', async () => {
-    const response = await host.json<string>('/api/fixture/run/hello', { method: 'POST', headers: json, body: '"Oslo"' });
+    const response = await host.json<string>('/api/fixture/run/hello', {
+      method: 'POST',
+      headers: json,
+      body: '"Oslo"',
+    });
     expect(response.status).toBe(200);
     expect(response.body).toBe('Hello Oslo!');
   });
 
   it('retries a failing activity host-side with backoff timers recorded in history', async () => {
     const links = await start('retrying', { key: 'r1', failTimes: 2, attempts: 3 });
-    await eventually(async () => ((await host.clock()).pending.some((p) => p.label.includes(links.id)) ? true : undefined), 'first retry timer');
+    await eventually(
+      async () => ((await host.clock()).pending.some((p) => p.label.includes(links.id)) ? true : undefined),
+      'first retry timer',
+    );
     // Two retry timers (1 s, then 2 s with backoff coefficient 2): move the clock to each in turn.
     const done = await eventually(async () => {
       const s = await status(links.id);
@@ -134,8 +150,15 @@ describe('orchestrations', () => {
 
   it('Task.any: the external event wins over the timer', async () => {
     const links = await start('approval', null);
-    await eventually(async () => ((await status(links.id)).customStatus === 'waiting' ? true : undefined), 'the orchestration to wait');
-    const raised = await host.fetch(`/api/fixture/instances/${links.id}/events/approve`, { method: 'POST', headers: json, body: '{"by":"alice"}' });
+    await eventually(
+      async () => ((await status(links.id)).customStatus === 'waiting' ? true : undefined),
+      'the orchestration to wait',
+    );
+    const raised = await host.fetch(`/api/fixture/instances/${links.id}/events/approve`, {
+      method: 'POST',
+      headers: json,
+      body: '{"by":"alice"}',
+    });
     expect(raised.status).toBe(202);
     const done = await settled(links.id);
     expect(done.output).toEqual({ outcome: 'approved', by: { by: 'alice' } });
@@ -145,7 +168,10 @@ describe('orchestrations', () => {
 
   it('Task.any: the timer wins when nobody answers', async () => {
     const links = await start('approval', null);
-    await eventually(async () => ((await status(links.id)).customStatus === 'waiting' ? true : undefined), 'the orchestration to wait');
+    await eventually(
+      async () => ((await status(links.id)).customStatus === 'waiting' ? true : undefined),
+      'the orchestration to wait',
+    );
     const before = Date.parse((await host.clock()).now);
     await host.advanceClock(60 * 60 * 1000);
     const done = await settled(links.id);
@@ -171,20 +197,33 @@ describe('orchestrations', () => {
 
   it('terminates a running orchestration', async () => {
     const links = await start('sleeper', null);
-    await eventually(async () => ((await status(links.id)).runtimeStatus === 'Running' ? true : undefined), 'running');
-    const response = await host.fetch(`/api/fixture/instances/${links.id}/terminate?reason=operator%20said%20stop`, { method: 'POST' });
+    await eventually(
+      async () => ((await status(links.id)).runtimeStatus === 'Running' ? true : undefined),
+      'running',
+    );
+    const response = await host.fetch(
+      `/api/fixture/instances/${links.id}/terminate?reason=operator%20said%20stop`,
+      { method: 'POST' },
+    );
     expect(response.status).toBe(202);
     const done = await settled(links.id);
     expect(done.runtimeStatus).toBe('Terminated');
     expect(done.output).toBe('operator said stop');
     // An event to a terminated instance is accepted and dropped (410 from the API; the client resolves).
-    const late = await host.fetch(`/api/fixture/instances/${links.id}/events/approve`, { method: 'POST', headers: json, body: '{}' });
+    const late = await host.fetch(`/api/fixture/instances/${links.id}/events/approve`, {
+      method: 'POST',
+      headers: json,
+      body: '{}',
+    });
     expect(late.status).toBe(202);
   });
 
   it('a durable timer fires when the clock reaches it and currentUtcDateTime follows the clock', async () => {
     const links = await start('sleeper', null);
-    await eventually(async () => ((await host.clock()).pending.some((p) => p.label.includes(links.id)) ? true : undefined), 'the timer');
+    await eventually(
+      async () => ((await host.clock()).pending.some((p) => p.label.includes(links.id)) ? true : undefined),
+      'the timer',
+    );
     const before = Date.parse((await host.clock()).now);
     await host.advanceClock(24 * 60 * 60 * 1000);
     const done = await settled(links.id);
@@ -210,7 +249,11 @@ describe('orchestrations', () => {
 
 describe('bad input', () => {
   it('malformed JSON to an HTTP trigger gets a 400 problem, and the host keeps serving', async () => {
-    const response = await host.fetch('/api/fixture/echo', { method: 'POST', headers: json, body: '{"oops":' });
+    const response = await host.fetch('/api/fixture/echo', {
+      method: 'POST',
+      headers: json,
+      body: '{"oops":',
+    });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     const ok = await host.json('/api/fixture/echo', { method: 'POST', headers: json, body: '{"fine":true}' });
@@ -218,21 +261,42 @@ describe('bad input', () => {
   });
 
   it('starting an unknown orchestration is a 400, through the app and through the Durable API', async () => {
-    const viaApp = await host.json<{ detail: string }>('/api/fixture/orchestrators/doesNotExist', { method: 'POST', headers: json, body: '{}' });
-    expect(viaApp.status).toBe(400);
-    expect(viaApp.body.detail).toContain('doesNotExist');
-    const viaApi = await host.fetch(`/runtime/webhooks/durabletask/orchestrators/doesNotExist?code=${TEST_KEYS.durableTaskExtension}`, {
+    const viaApp = await host.json<{ detail: string }>('/api/fixture/orchestrators/doesNotExist', {
       method: 'POST',
       headers: json,
       body: '{}',
     });
+    expect(viaApp.status).toBe(400);
+    expect(viaApp.body.detail).toContain('doesNotExist');
+    const viaApi = await host.fetch(
+      `/runtime/webhooks/durabletask/orchestrators/doesNotExist?code=${TEST_KEYS.durableTaskExtension}`,
+      {
+        method: 'POST',
+        headers: json,
+        body: '{}',
+      },
+    );
     expect(viaApi.status).toBe(400);
   });
 
   it('an unknown instance id is a 404', async () => {
     expect((await host.fetch('/api/fixture/instances/no-such-instance')).status).toBe(404);
-    expect((await host.fetch(`/runtime/webhooks/durabletask/instances/no-such-instance?code=${TEST_KEYS.durableTaskExtension}`)).status).toBe(404);
-    expect((await host.fetch('/api/fixture/instances/no-such-instance/events/x', { method: 'POST', headers: json, body: '{}' })).status).toBe(404);
+    expect(
+      (
+        await host.fetch(
+          `/runtime/webhooks/durabletask/instances/no-such-instance?code=${TEST_KEYS.durableTaskExtension}`,
+        )
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await host.fetch('/api/fixture/instances/no-such-instance/events/x', {
+          method: 'POST',
+          headers: json,
+          body: '{}',
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it('an unknown route is a 404 and a wrong method a 405', async () => {
@@ -245,24 +309,35 @@ describe('function keys', () => {
   it('refuses a function-level route without a key or with a wrong one', async () => {
     expect((await host.fetch('/api/fixture/secure/7')).status).toBe(401);
     expect((await host.fetch('/api/fixture/secure/7?code=wrong')).status).toBe(401);
-    expect((await host.fetch('/api/fixture/secure/7', { headers: { 'x-functions-key': 'wrong' } })).status).toBe(401);
+    expect(
+      (await host.fetch('/api/fixture/secure/7', { headers: { 'x-functions-key': 'wrong' } })).status,
+    ).toBe(401);
   });
 
   it('accepts the function key (header) and the master key (code)', async () => {
-    const viaHeader = await host.json('/api/fixture/secure/7', { headers: { 'x-functions-key': TEST_KEYS.function } });
+    const viaHeader = await host.json('/api/fixture/secure/7', {
+      headers: { 'x-functions-key': TEST_KEYS.function },
+    });
     expect(viaHeader).toMatchObject({ status: 200, body: { id: 7 } });
     const viaCode = await host.json(`/api/fixture/secure/8?code=${TEST_KEYS.master}`);
     expect(viaCode).toMatchObject({ status: 200, body: { id: 8 } });
   });
 
   it('applies route constraints ({id:int})', async () => {
-    expect((await host.fetch('/api/fixture/secure/abc', { headers: { 'x-functions-key': TEST_KEYS.function } })).status).toBe(404);
+    expect(
+      (await host.fetch('/api/fixture/secure/abc', { headers: { 'x-functions-key': TEST_KEYS.function } }))
+        .status,
+    ).toBe(404);
   });
 
   it('protects the Durable webhook and the admin API with system / master keys', async () => {
     expect((await host.fetch('/runtime/webhooks/durabletask/instances/x')).status).toBe(401);
-    expect((await host.fetch('/admin/host/status', { headers: { 'x-functions-key': TEST_KEYS.function } })).status).toBe(401);
-    expect((await host.fetch('/admin/host/status', { headers: { 'x-functions-key': TEST_KEYS.master } })).status).toBe(200);
+    expect(
+      (await host.fetch('/admin/host/status', { headers: { 'x-functions-key': TEST_KEYS.function } })).status,
+    ).toBe(401);
+    expect(
+      (await host.fetch('/admin/host/status', { headers: { 'x-functions-key': TEST_KEYS.master } })).status,
+    ).toBe(200);
   });
 });
 
@@ -300,7 +375,10 @@ describe('Event Grid trigger', () => {
   });
 
   it('answers the CloudEvents OPTIONS handshake', async () => {
-    const response = await host.fetch(webhook, { method: 'OPTIONS', headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' } });
+    const response = await host.fetch(webhook, {
+      method: 'OPTIONS',
+      headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('webhook-allowed-origin')).toBe('eventgrid.azure.net');
   });
@@ -314,8 +392,18 @@ describe('Event Grid trigger', () => {
     expect(response.status).toBe(202);
     const cloudEvent = await host.fetch(webhook, {
       method: 'POST',
-      headers: { 'content-type': 'application/cloudevents+json; charset=utf-8', 'aeg-event-type': 'Notification' },
-      body: JSON.stringify({ specversion: '1.0', id: 'c1', type: 'Microsoft.KeyVault.KeyNearExpiry', source: '/subscriptions/s/vaults/kv', subject: 'k1', data: {} }),
+      headers: {
+        'content-type': 'application/cloudevents+json; charset=utf-8',
+        'aeg-event-type': 'Notification',
+      },
+      body: JSON.stringify({
+        specversion: '1.0',
+        id: 'c1',
+        type: 'Microsoft.KeyVault.KeyNearExpiry',
+        source: '/subscriptions/s/vaults/kv',
+        subject: 'k1',
+        data: {},
+      }),
     });
     expect(cloudEvent.status).toBe(202);
     const seen = await host.json<{ events: Array<{ id: string }> }>('/api/fixture/observations');
@@ -332,16 +420,35 @@ describe('Event Grid trigger', () => {
   });
 
   it('refuses bad deliveries with a clear 4xx', async () => {
-    expect((await host.fetch(`/runtime/webhooks/eventgrid?functionName=fixtureEvents`, { method: 'POST', headers: json, body: '[]' })).status).toBe(401);
-    const unknown = await host.fetch(`/runtime/webhooks/eventgrid?functionName=nope&code=${TEST_KEYS.eventGridExtension}`, {
+    expect(
+      (
+        await host.fetch(`/runtime/webhooks/eventgrid?functionName=fixtureEvents`, {
+          method: 'POST',
+          headers: json,
+          body: '[]',
+        })
+      ).status,
+    ).toBe(401);
+    const unknown = await host.fetch(
+      `/runtime/webhooks/eventgrid?functionName=nope&code=${TEST_KEYS.eventGridExtension}`,
+      {
+        method: 'POST',
+        headers: { ...json, 'aeg-event-type': 'Notification' },
+        body: JSON.stringify([event('x')]),
+      },
+    );
+    expect(unknown.status).toBe(404);
+    const malformed = await host.fetch(webhook, {
       method: 'POST',
       headers: { ...json, 'aeg-event-type': 'Notification' },
-      body: JSON.stringify([event('x')]),
+      body: '[{',
     });
-    expect(unknown.status).toBe(404);
-    const malformed = await host.fetch(webhook, { method: 'POST', headers: { ...json, 'aeg-event-type': 'Notification' }, body: '[{' });
     expect(malformed.status).toBe(400);
-    const notAnEvent = await host.fetch(webhook, { method: 'POST', headers: { ...json, 'aeg-event-type': 'Notification' }, body: '[{"hello":1}]' });
+    const notAnEvent = await host.fetch(webhook, {
+      method: 'POST',
+      headers: { ...json, 'aeg-event-type': 'Notification' },
+      body: '[{"hello":1}]',
+    });
     expect(notAnEvent.status).toBe(400);
   });
 });
@@ -364,8 +471,16 @@ describe('timer trigger', () => {
 describe('logging', () => {
   it('logs each invocation with function, id, outcome and duration as the Functions host does', async () => {
     await host.fetch('/api/fixture/echo', { method: 'POST', headers: json, body: '{}' });
-    const executed = await eventually(async () => host.logs.find((l) => /Executed 'Functions\.echoJson' \(Succeeded, Id=[0-9a-f-]{36}, Duration=\d+ms\)/.test(l)), 'log line');
+    const executed = await eventually(
+      async () =>
+        host.logs.find((l) =>
+          /Executed 'Functions\.echoJson' \(Succeeded, Id=[0-9a-f-]{36}, Duration=\d+ms\)/.test(l),
+        ),
+      'log line',
+    );
     expect(executed).toBeDefined();
-    expect(host.logs.some((l) => /Executing 'Functions\.echoJson' \(Reason='.*', Id=[0-9a-f-]{36}\)/.test(l))).toBe(true);
+    expect(
+      host.logs.some((l) => /Executing 'Functions\.echoJson' \(Reason='.*', Id=[0-9a-f-]{36}\)/.test(l)),
+    ).toBe(true);
   });
 });

@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
-export const DIST = ROOT.endsWith('dist') ? ROOT : path.join(ROOT, 'dist');
+// This file runs from test/support (ts-jest) or dist/test/support (compiled benchmarks).
+const up = path.resolve(__dirname, '..', '..');
+export const ROOT = path.basename(up) === 'dist' ? path.dirname(up) : up;
+export const DIST = path.join(ROOT, 'dist');
 export const FIXTURE_APP = path.join(DIST, 'test', 'fixtures', 'app', 'index.js');
 export const HOST_CLI = path.join(DIST, 'sandbox', 'host', 'cli.js');
 
@@ -32,7 +34,10 @@ export interface HostProcess {
   url: string;
   logs: string[];
   fetch(pathOrUrl: string, init?: RequestInit): Promise<Response>;
-  json<T = unknown>(pathOrUrl: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }>;
+  json<T = unknown>(
+    pathOrUrl: string,
+    init?: RequestInit,
+  ): Promise<{ status: number; body: T; headers: Headers }>;
   advanceClock(ms: number): Promise<{ now: string }>;
   advanceToNextDue(): Promise<{ now: string; pending: Array<{ at: string; label: string }> }>;
   clock(): Promise<{ now: string; pending: Array<{ at: string; label: string }> }>;
@@ -42,7 +47,14 @@ export interface HostProcess {
 export async function startHostProcess(options: HostProcessOptions = {}): Promise<HostProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cmk-host-'));
   const settingsFile = path.join(dir, 'local.settings.json');
-  writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: { FUNCTIONS_WORKER_RUNTIME: 'node' }, Host: { Keys: TEST_KEYS } }));
+  writeFileSync(
+    settingsFile,
+    JSON.stringify({
+      IsEncrypted: false,
+      Values: { FUNCTIONS_WORKER_RUNTIME: 'node' },
+      Host: { Keys: TEST_KEYS },
+    }),
+  );
   const args = [
     HOST_CLI,
     '--app',
@@ -71,11 +83,14 @@ export async function startHostProcess(options: HostProcessOptions = {}): Promis
       else logs.push(line);
     });
     createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
-    child.once('exit', (code) => reject(new Error(`host exited with ${code} before it was ready:\n${logs.join('\n')}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`host exited with ${code} before it was ready:\n${logs.join('\n')}`)),
+    );
   });
   const { url: publicUrl } = await ready;
   const url = publicUrl.replace('localhost', '127.0.0.1');
-  const resolveUrl = (p: string): string => (p.startsWith('http') ? p.replace('//localhost:', '//127.0.0.1:') : `${url}${p}`);
+  const resolveUrl = (p: string): string =>
+    p.startsWith('http') ? p.replace('//localhost:', '//127.0.0.1:') : `${url}${p}`;
   const admin = { 'x-functions-key': TEST_KEYS.master, 'content-type': 'application/json' };
   const host: HostProcess = {
     url,
@@ -84,13 +99,29 @@ export async function startHostProcess(options: HostProcessOptions = {}): Promis
     async json<T>(p: string, init?: RequestInit) {
       const response = await fetch(resolveUrl(p), init);
       const text = await response.text();
-      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
+      return {
+        status: response.status,
+        body: (text ? JSON.parse(text) : undefined) as T,
+        headers: response.headers,
+      };
     },
     async advanceClock(ms) {
-      return (await host.json<{ now: string }>('/admin/host/clock', { method: 'POST', headers: admin, body: JSON.stringify({ advanceMs: ms }) })).body;
+      return (
+        await host.json<{ now: string }>('/admin/host/clock', {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ advanceMs: ms }),
+        })
+      ).body;
     },
     async advanceToNextDue() {
-      return (await host.json<{ now: string; pending: [] }>('/admin/host/clock', { method: 'POST', headers: admin, body: JSON.stringify({ toNextDue: true }) })).body;
+      return (
+        await host.json<{ now: string; pending: [] }>('/admin/host/clock', {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ toNextDue: true }),
+        })
+      ).body;
     },
     async clock() {
       return (await host.json<{ now: string; pending: [] }>('/admin/host/clock', { headers: admin })).body;
@@ -106,7 +137,11 @@ export async function startHostProcess(options: HostProcessOptions = {}): Promis
 }
 
 /** Polls `probe` until it returns a value (not undefined) or the attempts run out. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, attempts = 400): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  attempts = 400,
+): Promise<T> {
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
@@ -117,5 +152,5 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`gave up waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`gave up waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }

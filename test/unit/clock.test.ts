@@ -28,7 +28,9 @@ describe('VirtualClock', () => {
     const clock = new VirtualClock(0);
     let pendingWork = 0;
     let resolveWork: () => void = () => undefined;
-    clock.addSettler(() => (pendingWork === 0 ? Promise.resolve() : new Promise<void>((r) => (resolveWork = r))));
+    clock.addSettler(() =>
+      pendingWork === 0 ? Promise.resolve() : new Promise<void>((r) => (resolveWork = r)),
+    );
     const order: string[] = [];
     clock.schedule(10, () => {
       pendingWork = 1;

@@ -4,8 +4,16 @@ describe('loadConfig', () => {
   it('uses Azure public cloud defaults when nothing is set', () => {
     const config = loadConfig({});
     expect(config.cloud).toBe('AzurePublicCloud');
-    expect(config.endpoints).toMatchObject({ resourceManager: 'https://management.azure.com', keyVaultDnsSuffix: 'vault.azure.net' });
-    expect(config).toMatchObject({ keyExpiryWarningDays: 30, keyPollMinutes: 5, uptakeDeadlineMinutes: 60, reportsContainer: 'cmk-reports' });
+    expect(config.endpoints).toMatchObject({
+      resourceManager: 'https://management.azure.com',
+      keyVaultDnsSuffix: 'vault.azure.net',
+    });
+    expect(config).toMatchObject({
+      keyExpiryWarningDays: 30,
+      keyPollMinutes: 5,
+      uptakeDeadlineMinutes: 60,
+      reportsContainer: 'cmk-reports',
+    });
     expect(config.sweep).toEqual({ subscriptions: '*', schedule: '0 0 */6 * * *' });
   });
 
@@ -14,7 +22,11 @@ describe('loadConfig', () => {
   });
 
   it('builds a Custom cloud from its endpoints (how the sandbox is targeted)', () => {
-    const config = loadConfig({ AZURE_CLOUD: 'Custom', ARM_ENDPOINT: 'https://127.0.0.1:8443/', KEYVAULT_DNS_SUFFIX: 'Vault.Sandbox.Localhost' });
+    const config = loadConfig({
+      AZURE_CLOUD: 'Custom',
+      ARM_ENDPOINT: 'https://127.0.0.1:8443/',
+      KEYVAULT_DNS_SUFFIX: 'Vault.Sandbox.Localhost',
+    });
     expect(config.endpoints).toMatchObject({
       resourceManager: 'https://127.0.0.1:8443',
       resourceManagerAudience: 'https://127.0.0.1:8443',
@@ -25,7 +37,12 @@ describe('loadConfig', () => {
   it('names every bad setting at once', () => {
     let error: unknown;
     try {
-      loadConfig({ AZURE_CLOUD: 'Custom', KEY_EXPIRY_WARNING_DAYS: '0', SWEEP_SUBSCRIPTIONS: 'not-a-guid', ALERT_RULES: 'managed' });
+      loadConfig({
+        AZURE_CLOUD: 'Custom',
+        KEY_EXPIRY_WARNING_DAYS: '0',
+        SWEEP_SUBSCRIPTIONS: 'not-a-guid',
+        ALERT_RULES: 'managed',
+      });
     } catch (e) {
       error = e;
     }
@@ -41,13 +58,17 @@ describe('loadConfig', () => {
   });
 
   it('refuses http endpoints (bearer tokens only travel over https)', () => {
-    expect(() => loadConfig({ ARM_ENDPOINT: 'http://localhost:8080' })).toThrow(/ARM_ENDPOINT must be an https:\/\/ URL/);
+    expect(() => loadConfig({ ARM_ENDPOINT: 'http://localhost:8080' })).toThrow(
+      /ARM_ENDPOINT must be an https:\/\/ URL/,
+    );
   });
 
   it('parses subscription lists and NCRONTAB schedules', () => {
     const a = '00000000-0000-0000-0000-000000000001';
     const b = '00000000-0000-0000-0000-000000000002';
     expect(loadConfig({ SWEEP_SUBSCRIPTIONS: `${a}, ${b}` }).sweep.subscriptions).toEqual([a, b]);
-    expect(() => loadConfig({ SWEEP_SCHEDULE: '0 */6 * * *' })).toThrow(/SWEEP_SCHEDULE must be an NCRONTAB expression with 6 fields/);
+    expect(() => loadConfig({ SWEEP_SCHEDULE: '0 */6 * * *' })).toThrow(
+      /SWEEP_SCHEDULE must be an NCRONTAB expression with 6 fields/,
+    );
   });
 });

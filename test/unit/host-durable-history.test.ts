@@ -1,4 +1,11 @@
-import { ActionType, EventType, decodeActionInput, event, flattenActions, toStatusHistory } from '../../sandbox/host/durable/history';
+import {
+  ActionType,
+  EventType,
+  decodeActionInput,
+  event,
+  flattenActions,
+  toStatusHistory,
+} from '../../sandbox/host/durable/history';
 
 describe('durable history helpers', () => {
   it('flattens compound actions depth-first, the order both sides hand out event ids', () => {
@@ -11,13 +18,24 @@ describe('durable history helpers', () => {
             actionType: ActionType.WhenAll,
             compoundActions: [
               { actionType: ActionType.CallActivity, functionName: 'b' },
-              { actionType: ActionType.WhenAny, compoundActions: [{ actionType: ActionType.CreateTimer }, { actionType: ActionType.WaitForExternalEvent, externalEventName: 'e' }] },
+              {
+                actionType: ActionType.WhenAny,
+                compoundActions: [
+                  { actionType: ActionType.CreateTimer },
+                  { actionType: ActionType.WaitForExternalEvent, externalEventName: 'e' },
+                ],
+              },
             ],
           },
         ],
       ],
     });
-    expect(actions.map((a) => a.functionName ?? a.externalEventName ?? ActionType[a.actionType])).toEqual(['a', 'b', 'CreateTimer', 'e']);
+    expect(actions.map((a) => a.functionName ?? a.externalEventName ?? ActionType[a.actionType])).toEqual([
+      'a',
+      'b',
+      'CreateTimer',
+      'e',
+    ]);
   });
 
   it('decodes the once-stringified string inputs of callActivity, and leaves the rest alone', () => {
@@ -39,7 +57,12 @@ describe('durable history helpers', () => {
     const view = toStatusHistory(history, true);
     expect(view).toEqual([
       expect.objectContaining({ EventType: 'ExecutionStarted', FunctionName: 'enableCmk', Input: { x: 1 } }),
-      expect.objectContaining({ EventType: 'TaskCompleted', FunctionName: 'preflight', Result: { ok: true }, ScheduledTime: new Date(at).toISOString() }),
+      expect.objectContaining({
+        EventType: 'TaskCompleted',
+        FunctionName: 'preflight',
+        Result: { ok: true },
+        ScheduledTime: new Date(at).toISOString(),
+      }),
     ]);
     expect(toStatusHistory(history, false)[1]).not.toHaveProperty('Result');
   });

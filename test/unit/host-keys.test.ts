@@ -1,7 +1,13 @@
 import { authorizeFunction, authorizeSystem, generateKeys, presentedKey } from '../../sandbox/host/keys';
 
 describe('function keys', () => {
-  const keys = generateKeys({ master: 'm', function: 'f', functions: { getOperation: 'own' }, eventGridExtension: 'eg', durableTaskExtension: 'dt' });
+  const keys = generateKeys({
+    master: 'm',
+    function: 'f',
+    functions: { getOperation: 'own' },
+    eventGridExtension: 'eg',
+    durableTaskExtension: 'dt',
+  });
 
   it('enforces auth levels as the Functions host does', () => {
     expect(authorizeFunction(keys, 'anonymous', 'x', undefined)).toBe(true);

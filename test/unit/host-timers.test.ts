@@ -1,5 +1,11 @@
 import { VirtualClock } from '../../sandbox/clock';
-import { ScheduleError, TimerScheduler, parseSchedule, resolveSetting, type TimerInfo } from '../../sandbox/host/timers';
+import {
+  ScheduleError,
+  TimerScheduler,
+  parseSchedule,
+  resolveSetting,
+  type TimerInfo,
+} from '../../sandbox/host/timers';
 
 const t = (iso: string) => Date.parse(iso);
 
@@ -8,7 +14,9 @@ describe('parseSchedule', () => {
     const every5 = parseSchedule('0 */5 * * * *');
     expect(new Date(every5.next(t('2026-01-01T00:02:00Z'))).toISOString()).toBe('2026-01-01T00:05:00.000Z');
     const weekdays9 = parseSchedule('30 0 9 * * 1-5');
-    expect(new Date(weekdays9.next(t('2026-01-02T10:00:00Z'))).toISOString()).toBe('2026-01-05T09:00:30.000Z'); // Fri → Mon
+    expect(new Date(weekdays9.next(t('2026-01-02T10:00:00Z'))).toISOString()).toBe(
+      '2026-01-05T09:00:30.000Z',
+    ); // Fri → Mon
   });
 
   it('reads TimeSpan schedules', () => {

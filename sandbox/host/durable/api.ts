@@ -5,7 +5,13 @@
  * unchanged over real HTTP. Shapes: research/durable-local-runtime.md §3.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DurableEngine, InstanceExistsError, UnknownFunctionError, type RuntimeStatus, type StatusFilter } from './engine';
+import {
+  DurableEngine,
+  InstanceExistsError,
+  UnknownFunctionError,
+  type RuntimeStatus,
+  type StatusFilter,
+} from './engine';
 
 export const RPC_PREFIX = '/durabletask/';
 export const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask/';
@@ -49,7 +55,15 @@ export function clientBindingData(options: ClientBindingOptions): Record<string,
   };
 }
 
-const STATUSES: RuntimeStatus[] = ['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Failed', 'Terminated', 'Suspended'];
+const STATUSES: RuntimeStatus[] = [
+  'Pending',
+  'Running',
+  'Completed',
+  'ContinuedAsNew',
+  'Failed',
+  'Terminated',
+  'Suspended',
+];
 
 export class DurableHttpApi {
   constructor(
@@ -61,7 +75,13 @@ export class DurableHttpApi {
    * Handles `path` (relative to one of the prefixes, e.g. `instances/abc`). Returns false when the
    * path is not part of the API.
    */
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, url: URL, body: string): Promise<boolean> {
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    url: URL,
+    body: string,
+  ): Promise<boolean> {
     const method = (req.method ?? 'GET').toUpperCase();
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
     const [collection, id, verb, eventName] = segments;
@@ -96,9 +116,12 @@ export class DurableHttpApi {
         return send(res, 200, this.engine.listStatus(filter, statusOptions(url)));
       }
       if (method === 'DELETE') {
-        if (filter.createdTimeFrom === undefined) return send(res, 400, { Message: 'createdTimeFrom is required.' });
+        if (filter.createdTimeFrom === undefined)
+          return send(res, 400, { Message: 'createdTimeFrom is required.' });
         const deleted = this.engine.purgeBy(filter);
-        return deleted > 0 ? send(res, 200, { instancesDeleted: deleted }) : send(res, 404, { Message: 'No instances were purged.' });
+        return deleted > 0
+          ? send(res, 200, { instancesDeleted: deleted })
+          : send(res, 404, { Message: 'No instances were purged.' });
       }
       return send(res, 405, { Message: `Method ${method} is not allowed.` });
     }
@@ -107,15 +130,23 @@ export class DurableHttpApi {
       if (method === 'GET') {
         const status = this.engine.getStatus(id, statusOptions(url));
         if (!status) return send(res, 404, { Message: `No instance with ID '${id}' found.` });
-        const running = ['Pending', 'Running', 'ContinuedAsNew', 'Suspended'].includes(String(status.runtimeStatus));
-        const failedAs500 = status.runtimeStatus === 'Failed' && url.searchParams.get('returnInternalServerErrorOnFailure') === 'true';
+        const running = ['Pending', 'Running', 'ContinuedAsNew', 'Suspended'].includes(
+          String(status.runtimeStatus),
+        );
+        const failedAs500 =
+          status.runtimeStatus === 'Failed' &&
+          url.searchParams.get('returnInternalServerErrorOnFailure') === 'true';
         const code = running ? 202 : failedAs500 ? 500 : 200;
-        const headers: Record<string, string> = running ? { Location: this.statusUrl(id), 'Retry-After': '5' } : {};
+        const headers: Record<string, string> = running
+          ? { Location: this.statusUrl(id), 'Retry-After': '5' }
+          : {};
         return send(res, code, status, headers);
       }
       if (method === 'DELETE') {
         const deleted = this.engine.purge(id);
-        return deleted ? send(res, 200, { instancesDeleted: 1 }) : send(res, 404, { Message: `No instance with ID '${id}' found.` });
+        return deleted
+          ? send(res, 200, { instancesDeleted: 1 })
+          : send(res, 404, { Message: `No instance with ID '${id}' found.` });
       }
       return send(res, 405, { Message: `Method ${method} is not allowed.` });
     }
@@ -165,7 +196,8 @@ export class DurableHttpApi {
   private managementPayload(instanceId: string): Record<string, unknown> {
     const urls = this.binding().managementUrls as Record<string, string>;
     const payload: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(urls)) payload[key] = value.replace(/INSTANCEID/g, encodeURIComponent(instanceId));
+    for (const [key, value] of Object.entries(urls))
+      payload[key] = value.replace(/INSTANCEID/g, encodeURIComponent(instanceId));
     return payload;
   }
 
@@ -204,7 +236,12 @@ function parseFilter(url: URL): StatusFilter | { error: string } {
   return filter;
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): true {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): true {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify(body));
   return true;

@@ -29,13 +29,7 @@ import {
 } from './history';
 
 export type RuntimeStatus =
-  | 'Pending'
-  | 'Running'
-  | 'Completed'
-  | 'ContinuedAsNew'
-  | 'Failed'
-  | 'Terminated'
-  | 'Suspended';
+  'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated' | 'Suspended';
 
 const TERMINAL: ReadonlySet<RuntimeStatus> = new Set(['Completed', 'Failed', 'Terminated']);
 
@@ -154,7 +148,10 @@ export class DurableEngine {
     const instance = this.instances.get(instanceId);
     if (!instance) return 'notFound';
     if (TERMINAL.has(instance.status)) return 'gone';
-    this.deliver(instance, event(EventType.EventRaised, this.options.clock.now(), { Name: eventName, Input: toJsonText(data) }));
+    this.deliver(
+      instance,
+      event(EventType.EventRaised, this.options.clock.now(), { Name: eventName, Input: toJsonText(data) }),
+    );
     return 'accepted';
   }
 
@@ -163,11 +160,17 @@ export class DurableEngine {
     if (!instance) return 'notFound';
     if (TERMINAL.has(instance.status)) return 'gone';
     const now = this.options.clock.now();
-    instance.history.push({ ...event(EventType.ExecutionTerminated, now, { Input: toJsonText(reason) }), IsPlayed: true });
+    instance.history.push({
+      ...event(EventType.ExecutionTerminated, now, { Input: toJsonText(reason) }),
+      IsPlayed: true,
+    });
     instance.inbox = [];
     this.cancelTimers(instance);
     this.finish(instance, 'Terminated', reason, now);
-    this.options.log('information', `${instance.instanceId}: Function '${instance.name} (Orchestrator)' was terminated. Reason: ${reason}`);
+    this.options.log(
+      'information',
+      `${instance.instanceId}: Function '${instance.name} (Orchestrator)' was terminated. Reason: ${reason}`,
+    );
     return 'accepted';
   }
 
@@ -176,7 +179,10 @@ export class DurableEngine {
     if (!instance) return 'notFound';
     if (TERMINAL.has(instance.status)) return 'gone';
     if (instance.status !== 'Suspended') {
-      instance.history.push({ ...event(EventType.ExecutionSuspended, this.options.clock.now(), { Reason: reason }), IsPlayed: true });
+      instance.history.push({
+        ...event(EventType.ExecutionSuspended, this.options.clock.now(), { Reason: reason }),
+        IsPlayed: true,
+      });
       instance.status = 'Suspended';
       instance.lastUpdatedTime = this.options.clock.now();
     }
@@ -188,7 +194,10 @@ export class DurableEngine {
     if (!instance) return 'notFound';
     if (TERMINAL.has(instance.status)) return 'gone';
     if (instance.status === 'Suspended') {
-      instance.history.push({ ...event(EventType.ExecutionResumed, this.options.clock.now(), { Reason: reason }), IsPlayed: true });
+      instance.history.push({
+        ...event(EventType.ExecutionResumed, this.options.clock.now(), { Reason: reason }),
+        IsPlayed: true,
+      });
       instance.status = instance.episodes > 0 ? 'Running' : 'Pending';
       instance.lastUpdatedTime = this.options.clock.now();
       this.pump(instance);
@@ -206,7 +215,10 @@ export class DurableEngine {
   purgeBy(filter: StatusFilter): number {
     let deleted = 0;
     for (const instance of this.select({ ...filter })) {
-      if (TERMINAL.has(instance.status) && (!filter.runtimeStatus || filter.runtimeStatus.includes(instance.status))) {
+      if (
+        TERMINAL.has(instance.status) &&
+        (!filter.runtimeStatus || filter.runtimeStatus.includes(instance.status))
+      ) {
         deleted += this.purge(instance.instanceId);
       }
     }
@@ -239,7 +251,9 @@ export class DurableEngine {
   private orchestrator(name: string): RegisteredFunction {
     const fn = this.options.registry.find(name);
     if (!fn || Registry.trigger(fn).binding.type !== 'orchestrationTrigger') {
-      throw new UnknownFunctionError(`The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`);
+      throw new UnknownFunctionError(
+        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+      );
     }
     return fn;
   }
@@ -253,7 +267,10 @@ export class DurableEngine {
     return event(EventType.ExecutionStarted, now, {
       OrchestrationInstance: { InstanceId: instance.instanceId, ExecutionId: instance.executionId },
       ParentInstance: instance.parent
-        ? { OrchestrationInstance: { InstanceId: instance.parent.instanceId }, TaskScheduleId: instance.parent.taskScheduledId }
+        ? {
+            OrchestrationInstance: { InstanceId: instance.parent.instanceId },
+            TaskScheduleId: instance.parent.taskScheduledId,
+          }
         : null,
       Name: instance.name,
       Version: '',
@@ -283,7 +300,8 @@ export class DurableEngine {
       createdTime: statusTime(instance.createdTime),
       lastUpdatedTime: statusTime(instance.lastUpdatedTime),
     };
-    if (options.showHistory) status.historyEvents = toStatusHistory(instance.history, options.showHistoryOutput === true);
+    if (options.showHistory)
+      status.historyEvents = toStatusHistory(instance.history, options.showHistoryOutput === true);
     return status;
   }
 
@@ -316,7 +334,11 @@ export class DurableEngine {
         // Yield first so a caller that just started the instance gets its 202 before the first episode.
         await Promise.resolve();
         try {
-          while (instance.inbox.length > 0 && !TERMINAL.has(instance.status) && instance.status !== 'Suspended') {
+          while (
+            instance.inbox.length > 0 &&
+            !TERMINAL.has(instance.status) &&
+            instance.status !== 'Suspended'
+          ) {
             const next = instance.inbox.shift()!;
             await this.runEpisode(instance, next);
           }
@@ -397,7 +419,12 @@ export class DurableEngine {
       }
       const id = this.schedule(instance, action, now, newEvents, toDispatch);
       if (id === 'unsupported') {
-        this.fail(instance, newEvents, now, `The local Functions host does not support ${ActionType[action.actionType]} actions.`);
+        this.fail(
+          instance,
+          newEvents,
+          now,
+          `The local Functions host does not support ${ActionType[action.actionType]} actions.`,
+        );
         return;
       }
       if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
@@ -422,18 +449,36 @@ export class DurableEngine {
       return;
     }
     if (state.isDone) {
-      instance.history.push({ ...event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 0, Result: toJsonText(state.output) }), IsPlayed: true });
+      instance.history.push({
+        ...event(EventType.ExecutionCompleted, now, {
+          OrchestrationStatus: 0,
+          Result: toJsonText(state.output),
+        }),
+        IsPlayed: true,
+      });
       this.cancelTimers(instance);
       this.finish(instance, 'Completed', state.output ?? null, now);
-      log('debug', `${instance.instanceId}: orchestration '${instance.name}' completed after ${instance.episodes} episodes`);
+      log(
+        'debug',
+        `${instance.instanceId}: orchestration '${instance.name}' completed after ${instance.episodes} episodes`,
+      );
       return;
     }
     for (const dispatch of toDispatch) dispatch();
   }
 
   /** Allocates the ids DurableTask.Core's RetryInterceptor would for the delivered event. */
-  private allocateRetry(instance: Instance, delivered: HistoryEvent, now: number, newEvents: HistoryEvent[], toDispatch: Array<() => void>): void {
-    if (delivered.EventType === EventType.TaskFailed || delivered.EventType === EventType.SubOrchestrationInstanceFailed) {
+  private allocateRetry(
+    instance: Instance,
+    delivered: HistoryEvent,
+    now: number,
+    newEvents: HistoryEvent[],
+    toDispatch: Array<() => void>,
+  ): void {
+    if (
+      delivered.EventType === EventType.TaskFailed ||
+      delivered.EventType === EventType.SubOrchestrationInstanceFailed
+    ) {
       const retry = instance.retryByTask.get(delivered.TaskScheduledId as number);
       if (!retry) return;
       retry.failures++;
@@ -458,14 +503,21 @@ export class DurableEngine {
   }
 
   /** Records a new action in history and queues its work; returns its event id. */
-  private schedule(instance: Instance, action: Action, now: number, newEvents: HistoryEvent[], toDispatch: Array<() => void>): number | undefined | 'unsupported' {
+  private schedule(
+    instance: Instance,
+    action: Action,
+    now: number,
+    newEvents: HistoryEvent[],
+    toDispatch: Array<() => void>,
+  ): number | undefined | 'unsupported' {
     switch (action.actionType) {
       case ActionType.CallActivity:
       case ActionType.CallActivityWithRetry:
       case ActionType.CallSubOrchestrator:
       case ActionType.CallSubOrchestratorWithRetry: {
         const id = instance.nextEventId++;
-        if (action.retryOptions) instance.retryByTask.set(id, { options: action.retryOptions, action, failures: 0 });
+        if (action.retryOptions)
+          instance.retryByTask.set(id, { options: action.retryOptions, action, failures: 0 });
         this.scheduleWork(instance, action, id, now, newEvents, toDispatch);
         return id;
       }
@@ -484,22 +536,57 @@ export class DurableEngine {
     }
   }
 
-  private scheduleWork(instance: Instance, action: Action, id: number, now: number, newEvents: HistoryEvent[], toDispatch: Array<() => void>): void {
+  private scheduleWork(
+    instance: Instance,
+    action: Action,
+    id: number,
+    now: number,
+    newEvents: HistoryEvent[],
+    toDispatch: Array<() => void>,
+  ): void {
     const name = action.functionName ?? '';
-    const isSub = action.actionType === ActionType.CallSubOrchestrator || action.actionType === ActionType.CallSubOrchestratorWithRetry;
+    const isSub =
+      action.actionType === ActionType.CallSubOrchestrator ||
+      action.actionType === ActionType.CallSubOrchestratorWithRetry;
     if (!isSub) {
-      newEvents.push(event(EventType.TaskScheduled, now, { Name: name, Version: '', Input: toJsonText(decodeActionInput(action.input)) }, id));
+      newEvents.push(
+        event(
+          EventType.TaskScheduled,
+          now,
+          { Name: name, Version: '', Input: toJsonText(decodeActionInput(action.input)) },
+          id,
+        ),
+      );
       toDispatch.push(() => this.runActivity(instance, name, decodeActionInput(action.input), id));
       return;
     }
     const childId = action.instanceId || `${instance.executionId}:${id}`;
-    newEvents.push(event(EventType.SubOrchestrationInstanceCreated, now, { Name: name, Version: '', InstanceId: childId, Input: toJsonText(action.input) }, id));
+    newEvents.push(
+      event(
+        EventType.SubOrchestrationInstanceCreated,
+        now,
+        { Name: name, Version: '', InstanceId: childId, Input: toJsonText(action.input) },
+        id,
+      ),
+    );
     toDispatch.push(() => {
       try {
-        this.startNew(name, action.input ?? null, childId, { instanceId: instance.instanceId, taskScheduledId: id });
+        this.startNew(name, action.input ?? null, childId, {
+          instanceId: instance.instanceId,
+          taskScheduledId: id,
+        });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        this.deliver(instance, failedEvent(EventType.SubOrchestrationInstanceFailed, this.options.clock.now(), id, `Sub-orchestration '${name}' could not start: ${message}`, message));
+        this.deliver(
+          instance,
+          failedEvent(
+            EventType.SubOrchestrationInstanceFailed,
+            this.options.clock.now(),
+            id,
+            `Sub-orchestration '${name}' could not start: ${message}`,
+            message,
+          ),
+        );
       }
     });
   }
@@ -509,7 +596,13 @@ export class DurableEngine {
       fireAt,
       () => {
         instance.timers.delete(timerId);
-        this.deliver(instance, event(EventType.TimerFired, this.options.clock.now(), { TimerId: timerId, FireAt: new Date(fireAt).toISOString() }));
+        this.deliver(
+          instance,
+          event(EventType.TimerFired, this.options.clock.now(), {
+            TimerId: timerId,
+            FireAt: new Date(fireAt).toISOString(),
+          }),
+        );
       },
       `durable timer ${instance.instanceId}#${timerId}`,
     );
@@ -530,7 +623,10 @@ export class DurableEngine {
           try {
             outcome = await this.invokeActivity(fn, input, taskId);
             if (this.options.duplicateActivities) {
-              this.options.log('information', `[chaos] running activity '${name}' again (at-least-once delivery)`);
+              this.options.log(
+                'information',
+                `[chaos] running activity '${name}' again (at-least-once delivery)`,
+              );
               outcome = await this.invokeActivity(fn, input, taskId);
             }
           } finally {
@@ -538,12 +634,17 @@ export class DurableEngine {
           }
         }
         // A result for an execution that has since continued-as-new or been restarted is dropped.
-        if (instance.executionId === executionId && this.instances.get(instance.instanceId) === instance) this.deliver(instance, outcome);
+        if (instance.executionId === executionId && this.instances.get(instance.instanceId) === instance)
+          this.deliver(instance, outcome);
       })(),
     );
   }
 
-  private async invokeActivity(fn: RegisteredFunction, input: unknown, taskId: number): Promise<HistoryEvent> {
+  private async invokeActivity(
+    fn: RegisteredFunction,
+    input: unknown,
+    taskId: number,
+  ): Promise<HistoryEvent> {
     const trigger = Registry.trigger(fn);
     try {
       const result = await this.options.invoker.invoke(fn, {
@@ -553,12 +654,24 @@ export class DurableEngine {
       const value = result.response.returnValue;
       // A string return stays a string (the extension stores it as a JSON string, it is not re-parsed).
       const output = typeof value?.string === 'string' ? value.string : fromTypedData(value);
-      return event(EventType.TaskCompleted, this.options.clock.now(), { TaskScheduledId: taskId, Result: toJsonText(output) });
+      return event(EventType.TaskCompleted, this.options.clock.now(), {
+        TaskScheduledId: taskId,
+        Result: toJsonText(output),
+      });
     } catch (error) {
       const cause = error instanceof FunctionInvocationError ? error.cause : error;
       const message = cause instanceof Error ? cause.message : String(cause);
-      const details = JSON.stringify({ Message: message, StackTrace: cause instanceof Error ? (cause.stack ?? null) : null });
-      return failedEvent(EventType.TaskFailed, this.options.clock.now(), taskId, `Activity function '${fn.metadata.name}' failed: ${message}`, details);
+      const details = JSON.stringify({
+        Message: message,
+        StackTrace: cause instanceof Error ? (cause.stack ?? null) : null,
+      });
+      return failedEvent(
+        EventType.TaskFailed,
+        this.options.clock.now(),
+        taskId,
+        `Activity function '${fn.metadata.name}' failed: ${message}`,
+        details,
+      );
     }
   }
 
@@ -583,7 +696,10 @@ export class DurableEngine {
   private fail(instance: Instance, newEvents: HistoryEvent[], now: number, message: string): void {
     this.commit(instance, newEvents);
     const output = `Orchestrator function '${instance.name}' failed: ${message}`;
-    instance.history.push({ ...event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 3, Result: toJsonText(output) }), IsPlayed: true });
+    instance.history.push({
+      ...event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 3, Result: toJsonText(output) }),
+      IsPlayed: true,
+    });
     this.cancelTimers(instance);
     this.options.log('error', `${instance.instanceId}: ${output}`);
     this.finish(instance, 'Failed', output, now);
@@ -599,10 +715,25 @@ export class DurableEngine {
     // DTFx does not notify a parent when a child is terminated: the parent keeps waiting, as in Azure.
     if (!parentRef || !parent || status === 'Terminated') return;
     if (status === 'Completed') {
-      this.deliver(parent, event(EventType.SubOrchestrationInstanceCompleted, now, { TaskScheduledId: parentRef.taskScheduledId, Result: toJsonText(output) }));
+      this.deliver(
+        parent,
+        event(EventType.SubOrchestrationInstanceCompleted, now, {
+          TaskScheduledId: parentRef.taskScheduledId,
+          Result: toJsonText(output),
+        }),
+      );
     } else {
       const message = typeof output === 'string' ? output : JSON.stringify(output);
-      this.deliver(parent, failedEvent(EventType.SubOrchestrationInstanceFailed, now, parentRef.taskScheduledId, message, message));
+      this.deliver(
+        parent,
+        failedEvent(
+          EventType.SubOrchestrationInstanceFailed,
+          now,
+          parentRef.taskScheduledId,
+          message,
+          message,
+        ),
+      );
     }
   }
 
@@ -635,13 +766,20 @@ function actionKind(action: Action): string {
 }
 
 function retryDelay(options: RetryOptionsWire, failures: number): number {
-  const base = options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, failures - 1);
+  const base =
+    options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, failures - 1);
   return options.maxRetryIntervalInMilliseconds && options.maxRetryIntervalInMilliseconds > 0
     ? Math.min(base, options.maxRetryIntervalInMilliseconds)
     : base;
 }
 
-function failedEvent(type: EventType, at: number, taskId: number, reason: string, details: string): HistoryEvent {
+function failedEvent(
+  type: EventType,
+  at: number,
+  taskId: number,
+  reason: string,
+  details: string,
+): HistoryEvent {
   return event(type, at, { TaskScheduledId: taskId, Reason: reason, Details: details, FailureDetails: null });
 }
 

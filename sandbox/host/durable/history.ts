@@ -85,8 +85,19 @@ export interface OrchestratorState {
   schemaVersion?: number;
 }
 
-export function event(type: EventType, at: number, fields: Record<string, unknown> = {}, eventId = -1): HistoryEvent {
-  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: new Date(at).toISOString(), ...fields };
+export function event(
+  type: EventType,
+  at: number,
+  fields: Record<string, unknown> = {},
+  eventId = -1,
+): HistoryEvent {
+  return {
+    EventType: type,
+    EventId: eventId,
+    IsPlayed: false,
+    Timestamp: new Date(at).toISOString(),
+    ...fields,
+  };
 }
 
 /** Depth-first list of the atomic actions, the order in which both sides hand out event ids. */
@@ -139,7 +150,11 @@ export function toStatusHistory(events: HistoryEvent[], showOutput: boolean): Ar
       case EventType.OrchestratorCompleted:
         break;
       default: {
-        const item: Record<string, unknown> = { EventType: EventType[e.EventType], EventId: e.EventId, Timestamp: e.Timestamp };
+        const item: Record<string, unknown> = {
+          EventType: EventType[e.EventType],
+          EventId: e.EventId,
+          Timestamp: e.Timestamp,
+        };
         const origin = typeof e.TaskScheduledId === 'number' ? scheduled.get(e.TaskScheduledId) : undefined;
         if (origin) {
           item.FunctionName = origin.Name;
@@ -156,7 +171,8 @@ export function toStatusHistory(events: HistoryEvent[], showOutput: boolean): Ar
         if (e.Details !== undefined) item.Details = e.Details;
         if (e.OrchestrationStatus !== undefined) item.OrchestrationStatus = e.OrchestrationStatus;
         if (showOutput && typeof e.Result === 'string') item.Result = safeParse(e.Result);
-        if (showOutput && e.EventType === EventType.ExecutionStarted && typeof e.Input === 'string') item.Input = safeParse(e.Input);
+        if (showOutput && e.EventType === EventType.ExecutionStarted && typeof e.Input === 'string')
+          item.Input = safeParse(e.Input);
         out.push(item);
       }
     }
