@@ -100,6 +100,14 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
   const signingKeyPem = loadOrCreateFile(stateDir, 'token-signing-key.pem', () =>
     new TokenService(clock, 60).exportSigningKey(),
   );
+  // With a snapshot the estate outlives the process, so must the app identity the snapshot refers to.
+  const persisted = options.snapshotFile
+    ? (JSON.parse(
+        loadOrCreateFile(stateDir, 'app-identity.json', () =>
+          JSON.stringify({ objectId: randomUUID(), clientId: randomUUID(), identityHeader: newSecret() }),
+        ),
+      ) as { objectId: string; clientId: string; identityHeader: string })
+    : undefined;
   const subscriptions = options.subscriptions ?? [
     { subscriptionId: DEFAULT_SUBSCRIPTION_ID, displayName: 'Sandbox subscription' },
   ];
@@ -115,12 +123,12 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
     pageSize: options.pageSize ?? 100,
     adminSecret: options.adminSecret ?? newSecret(),
     adminObjectId: '00000000-0000-4000-8000-00000000ad01',
-    appObjectId: options.appIdentity?.objectId ?? randomUUID(),
-    appClientId: options.appIdentity?.clientId ?? randomUUID(),
+    appObjectId: options.appIdentity?.objectId ?? persisted?.objectId ?? randomUUID(),
+    appClientId: options.appIdentity?.clientId ?? persisted?.clientId ?? randomUUID(),
     appResourceId:
       options.appIdentity?.resourceId ??
       `/subscriptions/${firstSub}/resourceGroups/rg-cmk-guardian/providers/Microsoft.Web/sites/func-cmk-guardian`,
-    identityHeader: options.appIdentity?.identityHeader ?? newSecret(),
+    identityHeader: options.appIdentity?.identityHeader ?? persisted?.identityHeader ?? newSecret(),
   };
   const throttling = options.throttling === 'azure' ? AZURE_ARM_LIMITS : options.throttling || undefined;
   const core = new SandboxCore({
