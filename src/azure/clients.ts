@@ -1,0 +1,148 @@
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { MonitorClient } from '@azure/arm-monitor';
+import { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { ServiceBusManagementClient } from '@azure/arm-servicebus';
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { KeyClient } from '@azure/keyvault-keys';
+import type { AppConfig } from '../config';
+
+/**
+ * The one place the app builds its Azure credential and SDK clients. Everything that differs between
+ * Azure, a sovereign cloud and the offline sandbox is configuration (AppConfig.endpoints, from
+ * AZURE_CLOUD / ARM_ENDPOINT / ARM_AUDIENCE / KEYVAULT_DNS_SUFFIX) — the code path is the same:
+ *
+ * - Credential: in App Service / Functions (IDENTITY_ENDPOINT + IDENTITY_HEADER set, as the sandbox
+ *   also sets them) the managed identity, user-assigned when AZURE_CLIENT_ID names one; elsewhere
+ *   DefaultAzureCredential (environment, workload identity, Azure CLI `az login` on a laptop).
+ * - ARM clients: the cloud's endpoint and an explicit token scope — several modular SDKs default their
+ *   scope to https://management.azure.com/.default whatever the endpoint, which is wrong off the public cloud.
+ * - Trust: the sandbox's CA comes from NODE_EXTRA_CA_CERTS; vault host names through HTTPS_PROXY/NO_PROXY
+ *   (honoured by every SDK's pipeline). No code difference.
+ */
+
+export const USER_AGENT_PREFIX = 'servicebus-cmk-guardian';
+
+export function createCredential(config: AppConfig, env: NodeJS.ProcessEnv = process.env): TokenCredential {
+  const clientId = env.AZURE_CLIENT_ID?.trim() || undefined;
+  if (env.IDENTITY_ENDPOINT && env.IDENTITY_HEADER) {
+    return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+  }
+  return new DefaultAzureCredential({
+    authorityHost: config.endpoints.authorityHost,
+    ...(clientId ? { managedIdentityClientId: clientId } : {}),
+  });
+}
+
+/** Options every ARM client gets (legacy core-client and modular clients spell the scope differently). */
+export function armClientOptions(config: AppConfig): {
+  endpoint: string;
+  credentialScopes: string[];
+  credentials: { scopes: string[] };
+  userAgentOptions: { userAgentPrefix: string };
+} {
+  const scope = `${config.endpoints.resourceManagerAudience.replace(/\/+$/, '')}/.default`;
+  return {
+    endpoint: config.endpoints.resourceManager,
+    credentialScopes: [scope],
+    credentials: { scopes: [scope] },
+    userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${config.version}` },
+  };
+}
+
+/**
+ * A Key Vault URL is followed only when it is https and its host is a vault under the cloud's Key
+ * Vault DNS suffix (no SSRF through an event or a request body).
+ */
+export function isKeyVaultUrl(config: AppConfig, url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const suffix = `.${config.endpoints.keyVaultDnsSuffix}`;
+  const host = parsed.hostname.toLowerCase();
+  return (
+    parsed.protocol === 'https:' &&
+    host.endsWith(suffix) &&
+    /^[a-z0-9-]{3,24}$/.test(host.slice(0, -suffix.length)) &&
+    !parsed.username &&
+    !parsed.password
+  );
+}
+
+export class InvalidKeyVaultUrlError extends Error {
+  constructor(url: string, suffix: string) {
+    super(`'${url}' is not a Key Vault URL of this cloud (https://<vault>.${suffix}); refusing to call it.`);
+    this.name = 'InvalidKeyVaultUrlError';
+  }
+}
+
+/** Builds and caches the app's SDK clients (one per subscription / vault). */
+export class AzureClients {
+  private readonly cache = new Map<string, unknown>();
+
+  constructor(
+    readonly config: AppConfig,
+    readonly credential: TokenCredential = createCredential(config),
+  ) {}
+
+  authorization(subscriptionId: string): AuthorizationManagementClient {
+    return this.cached(
+      `authz:${subscriptionId}`,
+      () => new AuthorizationManagementClient(this.credential, subscriptionId, armClientOptions(this.config)),
+    );
+  }
+
+  managedIdentities(subscriptionId: string): ManagedServiceIdentityClient {
+    return this.cached(
+      `msi:${subscriptionId}`,
+      () => new ManagedServiceIdentityClient(this.credential, subscriptionId, armClientOptions(this.config)),
+    );
+  }
+
+  keyVaultManagement(subscriptionId: string): KeyVaultManagementClient {
+    return this.cached(
+      `kvm:${subscriptionId}`,
+      () => new KeyVaultManagementClient(this.credential, subscriptionId, armClientOptions(this.config)),
+    );
+  }
+
+  serviceBus(subscriptionId: string): ServiceBusManagementClient {
+    return this.cached(
+      `sb:${subscriptionId}`,
+      () => new ServiceBusManagementClient(this.credential, subscriptionId, armClientOptions(this.config)),
+    );
+  }
+
+  monitor(subscriptionId: string): MonitorClient {
+    return this.cached(
+      `mon:${subscriptionId}`,
+      () => new MonitorClient(this.credential, subscriptionId, armClientOptions(this.config)),
+    );
+  }
+
+  /** A KeyClient for a vault URL, after checking it belongs to this cloud's Key Vault suffix. */
+  keys(vaultUrl: string): KeyClient {
+    if (!isKeyVaultUrl(this.config, vaultUrl))
+      throw new InvalidKeyVaultUrlError(vaultUrl, this.config.endpoints.keyVaultDnsSuffix);
+    const origin = new URL(vaultUrl).origin;
+    return this.cached(
+      `kv:${origin}`,
+      () =>
+        new KeyClient(origin, this.credential, {
+          userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
+        }),
+    );
+  }
+
+  private cached<T>(key: string, create: () => T): T {
+    let client = this.cache.get(key.toLowerCase()) as T | undefined;
+    if (client === undefined) {
+      client = create();
+      this.cache.set(key.toLowerCase(), client);
+    }
+    return client;
+  }
+}
