@@ -1,6 +1,7 @@
 import { resourcesProvider } from './arm/resources';
 import type { ResourceProvider } from './core';
 import { managedIdentityProvider } from './identity/userAssigned';
+import { KeyVaultProvider } from './keyvault';
 import { authorizationProvider } from './rbac/provider';
 
 /**
@@ -9,5 +10,5 @@ import { authorizationProvider } from './rbac/provider';
  * the core it touches.
  */
 export function defaultProviders(): ResourceProvider[] {
-  return [resourcesProvider, authorizationProvider, managedIdentityProvider];
+  return [resourcesProvider, authorizationProvider, managedIdentityProvider, new KeyVaultProvider()];
 }

@@ -168,6 +168,24 @@ describe('Key Vault management plane (arm-keyvault)', () => {
   });
 });
 
+describe('Key Vault and resource groups', () => {
+  it('soft-deletes the vaults of a deleted resource group', async () => {
+    const sub = h.sandbox.subscriptionId;
+    const rgPath = `/subscriptions/${sub}/resourcegroups/rg-kv-gone?api-version=2021-04-01`;
+    await fetchJson(h.sandbox, h.agent, admin, 'PUT', rgPath, { location: 'westeurope' });
+    await h
+      .arm(admin)
+      .vaults.createOrUpdate('rg-kv-gone', 'kv-rg-gone', vaultParams(), { updateIntervalInMs: 0 });
+    const del = await fetchJson(h.sandbox, h.agent, admin, 'DELETE', rgPath);
+    expect([200, 202]).toContain(del.status);
+    await h.clock.settle();
+    const gone = await restError(h.arm(admin).vaults.get('rg-kv-gone', 'kv-rg-gone'));
+    expect(gone.statusCode).toBe(404);
+    const deleted = await h.arm(admin).vaults.getDeleted('kv-rg-gone', 'westeurope');
+    expect(deleted.properties?.vaultId).toContain('/resourceGroups/rg-kv-gone/');
+  });
+});
+
 describe('Key Vault data plane (keyvault-keys)', () => {
   let keys: KeyClient;
   beforeAll(async () => {

@@ -27,8 +27,10 @@ export interface KvHarness {
 
 export async function startKvHarness(): Promise<KvHarness> {
   const clock = new VirtualClock(Date.UTC(2026, 0, 1));
-  const provider = new KeyVaultProvider();
-  const sandbox = await startAzureSandbox({ clock, providers: [provider], lroRetryAfterSeconds: 0 });
+  const sandbox = await startAzureSandbox({ clock, lroRetryAfterSeconds: 0 });
+  // The Key Vault provider is one of the sandbox's default providers (providers.ts).
+  const provider = sandbox.core.providers.find((p): p is KeyVaultProvider => p instanceof KeyVaultProvider);
+  if (!provider) throw new Error('the sandbox runs without the Key Vault provider');
   const suffix = `.${sandbox.keyVaultDnsSuffix}`;
   // Vault hosts live under the sandbox's DNS suffix; this agent resolves them to the sandbox (the app
   // gets the same effect from the sandbox's CONNECT proxy) and trusts the sandbox CA.

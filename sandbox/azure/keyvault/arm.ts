@@ -142,8 +142,9 @@ export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
     method: 'PATCH',
     path: VAULT,
     operation: 'Microsoft.KeyVault/vaults/write',
-    handler: guard((ctx) =>
-      reply.ok(
+    handler: guard((ctx) => {
+      requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
+      return reply.ok(
         vaultBody(
           model.patchVault(
             p(ctx, 'subscriptionId'),
@@ -153,8 +154,8 @@ export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
             ctx.principal?.objectId ?? '',
           ),
         ),
-      ),
-    ),
+      );
+    }),
   });
 
   core.routes.arm({
@@ -188,6 +189,7 @@ export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
     path: `${VAULT}/accessPolicies/:operationKind`,
     operation: 'Microsoft.KeyVault/vaults/accessPolicies/write',
     handler: guard((ctx) => {
+      requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
       const kind = p(ctx, 'operationKind');
       const { vault, accessPolicies } = model.updateAccessPolicy(
         p(ctx, 'subscriptionId'),

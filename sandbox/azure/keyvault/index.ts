@@ -5,6 +5,7 @@
  * CMK) reach keys through `provider.model` with a `Caller`, so they meet the same checks.
  */
 import type { ResourceProvider, SandboxCore } from '../core';
+import { requireResourceGroup } from '../arm/resources';
 import { registerArm } from './arm';
 import { registerDataPlane } from './dataplane';
 import { KeyVaultModel, type KeyVaultEvent } from './model';
@@ -32,6 +33,14 @@ export class KeyVaultProvider implements ResourceProvider {
       // propagation delay included).
       checkDataAction: (caller, dataAction, scope) =>
         core.rbac.isAllowed(caller.objectId, dataAction, scope, 'dataAction'),
+      resourceGroupExists: (sub, rg) => {
+        try {
+          requireResourceGroup(core, sub, rg);
+          return true;
+        } catch {
+          return false;
+        }
+      },
       onEvent: (event) => {
         for (const listener of this.listeners) listener(event);
       },

@@ -144,6 +144,11 @@ export interface KeyVaultModelOptions {
   /** RBAC data-action check (the core's role assignments); required for RBAC vaults. */
   checkDataAction?: (caller: Caller, dataAction: string, scope: string) => boolean | Promise<boolean>;
   onEvent?: (event: KeyVaultEvent) => void;
+  /**
+   * Whether a resource group still exists. Deleting a resource group soft-deletes the vaults in it (as
+   * in Azure); the model notices lazily, on its next read of vaults.
+   */
+  resourceGroupExists?: (subscriptionId: string, resourceGroup: string) => boolean;
 }
 
 export interface CreateKeyParams {
@@ -210,10 +215,23 @@ export class KeyVaultModel {
   }
 
   vaultByName(name: string): Vault | undefined {
+    this.reconcile();
     return this.vaults.get(lower(name));
   }
 
+  /** Soft-deletes vaults whose resource group has gone. */
+  private reconcile(): void {
+    const exists = this.options.resourceGroupExists;
+    if (!exists) return;
+    for (const vault of [...this.vaults.values()]) {
+      if (!exists(vault.subscriptionId, vault.resourceGroup)) {
+        this.deleteVault(vault.subscriptionId, vault.resourceGroup, vault.name);
+      }
+    }
+  }
+
   getVault(subscriptionId: string, resourceGroup: string, name: string): Vault {
+    this.reconcile();
     const vault = this.vaults.get(lower(name));
     if (
       !vault ||
@@ -226,6 +244,7 @@ export class KeyVaultModel {
   }
 
   listVaults(subscriptionId: string, resourceGroup?: string): Vault[] {
+    this.reconcile();
     return [...this.vaults.values()]
       .filter(
         (v) =>
@@ -266,6 +285,7 @@ export class KeyVaultModel {
     principalId: string,
   ): { vault: Vault; created: boolean } {
     if (!VAULT_NAME.test(name)) throw armErrors.invalidName(name);
+    this.reconcile();
     const input = asObject(body, 'The request body is not a valid vault definition.');
     const props = asObject(input.properties ?? {}, 'The property "properties" must be an object.');
     const location = input.location;
@@ -421,6 +441,7 @@ export class KeyVaultModel {
   }
 
   getDeletedVault(subscriptionId: string, location: string, name: string): DeletedVault {
+    this.reconcile();
     const d = this.deletedVaults.get(lower(name));
     if (
       !d ||
@@ -433,6 +454,7 @@ export class KeyVaultModel {
   }
 
   listDeletedVaults(subscriptionId: string): DeletedVault[] {
+    this.reconcile();
     return [...this.deletedVaults.values()].filter(
       (d) => lower(d.vault.subscriptionId) === lower(subscriptionId),
     );
