@@ -1,28 +1,88 @@
 /**
- * `npm start`: the whole product offline on one machine. It composes the pieces of `sandbox/`:
- *   1. the clock everything shares (wall clock, optionally faster: CLOCK_SPEED=60);
- *   2. the local Functions host running the compiled app (package.json "main") on port 7071 (PORT).
- * The emulated Azure joins this composition as a third piece: it only adds settings for the app
- * (endpoints, identity, CA) and shares the clock — the app itself does not change.
+ * `npm start`: the whole product offline on one machine. A composition of the pieces of `sandbox/`:
+ *   1. one clock everything shares (wall clock, optionally faster; or virtual for tests);
+ *   2. the emulated Azure (`sandbox/azure`), optionally seeded with a demo estate;
+ *   3. the local Functions host running the compiled app (package.json "main"), configured against the
+ *      emulator purely through settings (AZURE_CLOUD=Custom, endpoints, managed identity, CA, proxy).
+ *
+ *   node dist/sandbox/start.js [--port 7071] [--azure-port 8443] [--clock wall|virtual] [--clock-speed 1]
+ *     [--clock-start ISO] [--no-seed] [--chaos duplicate-activities] [--state-dir .sandbox]
+ *     [--ready-json] [--quiet]
+ *
+ * Node reads NODE_EXTRA_CA_CERTS only at process start, so the launcher makes sure the sandbox CA
+ * exists, then runs the composition in a child process that trusts it — exactly how the app would run
+ * next to any other custom cloud. Nothing in the app knows it is not in Azure.
  */
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { WallClock } from './clock';
+import { parseArgs } from 'node:util';
+import { VirtualClock, WallClock, type Clock } from './clock';
+import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX } from './azure';
+import { loadTls } from './azure/certs';
 import { startFunctionsHost } from './host/host';
-import { consoleLogger } from './host/log';
+import { consoleLogger, type HostLogLevel } from './host/log';
 import { applySettings, readLocalSettings } from './host/settings';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+const CHILD_FLAG = 'CMK_GUARDIAN_COMPOSED';
 
-async function main(): Promise<void> {
-  const port = Number(process.env.PORT ?? 7071);
-  const speed = Number(process.env.CLOCK_SPEED ?? 1);
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    'azure-port': { type: 'string', default: '8443' },
+    clock: { type: 'string', default: 'wall' },
+    'clock-speed': { type: 'string' },
+    'clock-start': { type: 'string' },
+    'no-seed': { type: 'boolean', default: false },
+    chaos: { type: 'string' },
+    'state-dir': { type: 'string' },
+    'ready-json': { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'information' },
+  },
+});
+
+const stateDir = path.resolve(args['state-dir'] ?? path.join(ROOT, '.sandbox'));
+const suffix = (process.env.SANDBOX_KEYVAULT_DNS_SUFFIX ?? DEFAULT_KEYVAULT_DNS_SUFFIX).toLowerCase();
+
+function launch(): void {
+  // Create (or reuse) the CA, then run the composition in a process that trusts it.
+  const { caPath } = loadTls(path.join(stateDir, 'tls'), ['localhost', `*.${suffix}`, suffix]);
+  const child = spawn(process.execPath, [__filename, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, [CHILD_FLAG]: '1' },
+  });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  process.on('SIGINT', forward('SIGINT'));
+  process.on('SIGTERM', forward('SIGTERM'));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+async function compose(): Promise<void> {
+  const port = Number(args.port ?? process.env.PORT ?? 7071);
+  const speed = Number(args['clock-speed'] ?? process.env.CLOCK_SPEED ?? 1);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`PORT must be a TCP port number (got "${process.env.PORT}")`);
+    throw new Error(`the port must be a TCP port number (got "${args.port ?? process.env.PORT}")`);
   if (!(speed > 0))
-    throw new Error(`CLOCK_SPEED must be a positive number (got "${process.env.CLOCK_SPEED}")`);
-  const clock = new WallClock(speed);
+    throw new Error(
+      `the clock speed must be a positive number (got "${args['clock-speed'] ?? process.env.CLOCK_SPEED}")`,
+    );
+  const start = args['clock-start'] ? Date.parse(args['clock-start']) : Date.now();
+  if (Number.isNaN(start)) throw new Error('--clock-start must be an ISO date-time');
+  const clock: Clock = args.clock === 'virtual' ? new VirtualClock(start) : new WallClock(speed);
+  const log = consoleLogger(args['log-level'] as HostLogLevel, () => clock.now());
 
+  // 1–2. The emulated Azure, on the shared clock.
+  const azure = await startAzureSandbox({
+    clock,
+    stateDir,
+    port: Number(args['azure-port']),
+    keyVaultDnsSuffix: suffix,
+    ...(process.env.SANDBOX_ADMIN_SECRET ? { adminSecret: process.env.SANDBOX_ADMIN_SECRET } : {}),
+  });
+
+  // 3. The app's settings: local settings for everything else, the sandbox's for the cloud it talks to.
   const settings = readLocalSettings(ROOT);
+  for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
   applySettings(settings.values);
 
   const host = await startFunctionsHost({
@@ -30,14 +90,53 @@ async function main(): Promise<void> {
     port,
     clock,
     keys: settings.keys,
-    log: consoleLogger('information', () => clock.now()),
+    log,
+    duplicateActivities: args.chaos === 'duplicate-activities',
   });
 
-  const banner = [
+  if (args['ready-json']) {
+    process.stdout.write(
+      JSON.stringify({
+        event: 'ready',
+        url: host.url,
+        keys: host.keys,
+        functions: host.functions,
+        azure: {
+          url: azure.url,
+          adminSecret: azure.adminSecret,
+          subscriptionId: azure.subscriptionId,
+          tenantId: azure.tenantId,
+          app: azure.app,
+          keyVaultDnsSuffix: azure.keyVaultDnsSuffix,
+          caPath: azure.caPath,
+          env: azure.env,
+        },
+      }) + '\n',
+    );
+  } else {
+    printBanner(host, azure, clock, speed, settings.file);
+  }
+
+  const stop = (): void => {
+    void Promise.allSettled([host.close(), azure.close()]).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+function printBanner(
+  host: Awaited<ReturnType<typeof startFunctionsHost>>,
+  azure: Awaited<ReturnType<typeof startAzureSandbox>>,
+  clock: Clock,
+  speed: number,
+  settingsFile: string | undefined,
+): void {
+  const lines = [
     '',
     'Service Bus CMK Guardian — running offline',
-    `  Functions host   ${host.url}  (settings: ${settings.file ? path.relative(ROOT, settings.file) : 'environment only'})`,
-    `  Clock            ${speed === 1 ? 'wall clock' : `wall clock × ${speed}`}`,
+    `  Functions host   ${host.url}  (settings: ${settingsFile ? path.relative(ROOT, settingsFile) : 'environment only'})`,
+    `  Azure sandbox    ${azure.url}  (subscription ${azure.subscriptionId}, Key Vault hosts *.${azure.keyVaultDnsSuffix})`,
+    `  Clock            ${clock.kind === 'virtual' ? 'virtual (advance it with the control API)' : speed === 1 ? 'wall clock' : `wall clock × ${speed}`}`,
     '',
     'Functions:',
     ...host.functions.map((f) => `  ${f.name.padEnd(22)} [${f.trigger}] ${f.detail}`),
@@ -45,25 +144,30 @@ async function main(): Promise<void> {
     'Keys (generated for this run unless pinned in local.settings.json Host.Keys):',
     `  function key     ${host.keys.function}`,
     `  master key       ${host.keys.master}`,
+    `  sandbox admin    ${azure.adminSecret}   (Authorization: Bearer … on ${azure.url}/_sandbox/*)`,
     '',
     'Try:',
     `  curl -s ${host.url}/api/health`,
     `  curl -s -H "x-functions-key: ${host.keys.function}" ${host.url}/api/operations/<operation id>`,
+    `  curl -s --cacert ${path.relative(process.cwd(), azure.caPath)} -H "Authorization: Bearer ${azure.adminSecret}" ${azure.url}/_sandbox/requests`,
     '',
-    'State is in memory: stopping the host loses Durable instances and timer schedule status.',
+    'State is in memory: stopping loses Durable instances, timer schedule status and the emulated estate.',
     'Press Ctrl+C to stop.',
     '',
   ];
-  process.stdout.write(banner.join('\n') + '\n');
-
-  const stop = (): void => {
-    void host.close().then(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.stdout.write(lines.join('\n') + '\n');
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`npm start failed: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+if (process.env[CHILD_FLAG] === '1') {
+  compose().catch((error: unknown) => {
+    process.stderr.write(`npm start failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+} else {
+  try {
+    launch();
+  } catch (error) {
+    process.stderr.write(`npm start failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
