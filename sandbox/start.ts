@@ -82,6 +82,9 @@ async function compose(): Promise<void> {
 
   // 3. The app's settings: local settings for everything else, the sandbox's for the cloud it talks to.
   const settings = readLocalSettings(ROOT);
+  // Cloud overrides in local settings describe a real cloud; offline, the sandbox's endpoints rule.
+  for (const key of ['ARM_AUDIENCE', 'MONITORING_ENDPOINT'])
+    if (!(key in azure.env)) delete settings.values[key];
   for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
   applySettings(settings.values);
 

@@ -8,3 +8,4 @@ getConfig();
 
 import './functions/health';
 import './functions/operations';
+import './functions/azureHealth';
