@@ -65,11 +65,11 @@ export async function startLocalEstate(
   );
   const logs: string[] = [];
   const ready = await new Promise<LocalEstateReady>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('{"event":"ready"')) resolve(JSON.parse(line) as LocalEstateReady);
       else logs.push(line);
     });
-    createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
+    createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
     child.once('exit', (code) =>
       reject(new Error(`npm start exited with ${code} before it was ready:\n${logs.join('\n')}`)),
     );
