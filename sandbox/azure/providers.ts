@@ -3,6 +3,7 @@ import type { ResourceProvider } from './core';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
 import { authorizationProvider } from './rbac/provider';
+import { ServiceBusProvider } from './servicebus';
 
 /**
  * The resource providers every sandbox runs. A new provider (Key Vault, Service Bus, Monitor, Event
@@ -10,5 +11,11 @@ import { authorizationProvider } from './rbac/provider';
  * the core it touches.
  */
 export function defaultProviders(): ResourceProvider[] {
-  return [resourcesProvider, authorizationProvider, managedIdentityProvider, new KeyVaultProvider()];
+  return [
+    resourcesProvider,
+    authorizationProvider,
+    managedIdentityProvider,
+    new KeyVaultProvider(),
+    new ServiceBusProvider(),
+  ];
 }
