@@ -515,3 +515,43 @@ describe('Key Vault model: rotation', () => {
     expect((await model.listKeyVersions(v, admin, 'cmk')).length).toBe(2);
   });
 });
+
+describe('Key Vault model: persistence', () => {
+  it('round-trips the estate through JSON and keeps keys usable and timers armed', async () => {
+    const { vault, model, clock } = setup();
+    const v = vault('kv-persist', { softDeleteRetentionInDays: 7, enablePurgeProtection: true });
+    const key = await model.createKey(v, admin, 'cmk', { kty: 'RSA', tags: { a: 'b' } });
+    await model.setRotationPolicy(v, admin, 'cmk', {
+      lifetimeActions: [{ trigger: { timeAfterCreate: 'P30D' }, action: { type: 'Rotate' } }],
+    });
+    await model.createKey(v, admin, 'gone', { kty: 'EC' });
+    await model.deleteKey(v, admin, 'gone');
+    const cek = randomBytes(32);
+    const wrapped = await model.cryptoOperation(v, admin, 'wrapKey', 'cmk', undefined, 'RSA-OAEP', cek);
+
+    const json = JSON.parse(JSON.stringify(model.exportState())) as ReturnType<KeyVaultModel['exportState']>;
+    model.reset();
+    const restored = new KeyVaultModel({ clock, vaultUri: (n) => `https://${n}.vault.sandbox.test/` });
+    restored.importState(json);
+    const rv = restored.vaultByName('kv-persist');
+    expect(rv?.properties.enablePurgeProtection).toBe(true);
+    if (!rv) throw new Error('vault not restored');
+    const got = await restored.getKey(rv, admin, 'cmk');
+    expect(got.version.version).toBe(key.version);
+    expect(got.version.tags).toEqual({ a: 'b' });
+    const back = await restored.cryptoOperation(
+      rv,
+      admin,
+      'unwrapKey',
+      'cmk',
+      undefined,
+      'RSA-OAEP',
+      wrapped.result,
+    );
+    expect(back.result.equals(cek)).toBe(true);
+    expect((await restored.getDeletedKey(rv, admin, 'gone')).key.name).toBe('gone');
+    await clock.advanceBy(30 * DAY);
+    expect((await restored.listKeyVersions(rv, admin, 'cmk')).length).toBe(2);
+    expect(await restored.listDeletedKeys(rv, admin)).toEqual([]);
+  });
+});

@@ -124,13 +124,13 @@ export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
       if (!created) return reply.ok(vaultBody(vault));
       // A new vault registers its DNS name before it is ready: the PUT is a long-running operation
       // that completes on the clock (Azure-AsyncOperation), and GET shows RegisteringDns until then.
-      vault.properties.provisioningState = 'RegisteringDns';
+      model.setProvisioningState(vault, 'RegisteringDns');
       const { headers } = core.operations.begin(ctx, {
         resourceId: vault.id,
         namespace: 'Microsoft.KeyVault',
         location: vault.location,
         complete: () => {
-          vault.properties.provisioningState = 'Succeeded';
+          model.setProvisioningState(vault, 'Succeeded');
         },
         result: () => vaultBody(vault),
       });

@@ -8,11 +8,15 @@ import type { ResourceProvider, SandboxCore } from '../core';
 import { requireResourceGroup } from '../arm/resources';
 import { registerArm } from './arm';
 import { registerDataPlane } from './dataplane';
-import { KeyVaultModel, type KeyVaultEvent } from './model';
+import { KeyVaultModel, type KeyVaultEvent, type StoredState } from './model';
+
+const STORE_COLLECTION = 'keyvault';
+const STORE_KEY = 'state';
 
 export class KeyVaultProvider implements ResourceProvider {
   readonly name = 'Microsoft.KeyVault';
   private current?: KeyVaultModel;
+  private dirty = false;
   private readonly listeners: Array<(event: KeyVaultEvent) => void> = [];
 
   get model(): KeyVaultModel {
@@ -41,11 +45,23 @@ export class KeyVaultProvider implements ResourceProvider {
           return false;
         }
       },
+      // Write-through to the core's store (one record), so a snapshot-backed sandbox (`npm start`)
+      // keeps vaults and keys across restarts; coalesced to one write per tick.
+      onChange: () => {
+        if (this.dirty) return;
+        this.dirty = true;
+        queueMicrotask(() => {
+          this.dirty = false;
+          core.store.put(STORE_COLLECTION, STORE_KEY, model.exportState());
+        });
+      },
       onEvent: (event) => {
         for (const listener of this.listeners) listener(event);
       },
     });
     this.current = model;
+    const saved = core.store.get<StoredState>(STORE_COLLECTION, STORE_KEY);
+    if (saved) model.importState(saved);
     registerArm(core, model);
     registerDataPlane({ core, model });
   }

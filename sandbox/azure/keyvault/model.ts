@@ -5,7 +5,7 @@
  * dataplane.ts) translate requests into these calls, and other emulated services (Service Bus CMK) call
  * the data-plane methods directly with a `Caller`, so they meet the same firewall and permissions.
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import type { Cancel, Clock } from '../../clock';
 import { addDuration, approxMs, DAY_MS, parseDuration, type Duration } from './duration';
 import { armErrors, KeyVaultError, kvErrors } from './errors';
@@ -149,6 +149,8 @@ export interface KeyVaultModelOptions {
    * in Azure); the model notices lazily, on its next read of vaults.
    */
   resourceGroupExists?: (subscriptionId: string, resourceGroup: string) => boolean;
+  /** Called after every change of state (requests and clock-driven ones), e.g. to persist it. */
+  onChange?: () => void;
 }
 
 export interface CreateKeyParams {
@@ -208,6 +210,55 @@ export class KeyVaultModel {
     return this.options.clock.now();
   }
 
+  // ─────────────────────────────── persistence ───────────────────────────────
+
+  /** The whole estate as plain JSON (key material as PKCS#8 PEM), for the sandbox store/snapshot. */
+  exportState(): StoredState {
+    return {
+      vaults: [...this.vaults.values()].map(storeVault),
+      deletedVaults: [...this.deletedVaults.values()].map((d) => ({
+        vault: storeVault(d.vault),
+        deletionDate: d.deletionDate,
+        scheduledPurgeDate: d.scheduledPurgeDate,
+      })),
+    };
+  }
+
+  /**
+   * Replaces the estate with a stored one and re-arms everything time-based. What fell due while the
+   * sandbox was stopped (a rotation, a scheduled purge) happens as soon as the clock runs.
+   */
+  importState(state: StoredState): void {
+    this.reset();
+    for (const stored of state.vaults) {
+      const vault = loadVault(stored);
+      this.bindUri(vault);
+      this.vaults.set(lower(vault.name), vault);
+      for (const key of vault.keys.values()) this.armTimers(vault, key);
+      for (const [n, d] of vault.deletedKeys)
+        d.purgeTimer = this.schedulePurge(vault, n, d.scheduledPurgeDate);
+    }
+    for (const stored of state.deletedVaults) {
+      const vault = loadVault(stored.vault);
+      this.bindUri(vault);
+      const name = lower(vault.name);
+      const purgeTimer = this.options.clock.schedule(
+        stored.scheduledPurgeDate,
+        () => {
+          this.deletedVaults.delete(name);
+          this.changed();
+        },
+        `keyvault purge vault ${vault.name}`,
+      );
+      this.deletedVaults.set(name, {
+        vault,
+        deletionDate: stored.deletionDate,
+        scheduledPurgeDate: stored.scheduledPurgeDate,
+        purgeTimer,
+      });
+    }
+  }
+
   // ─────────────────────────────── management plane (ARM) ───────────────────────────────
 
   static isValidVaultName(name: string): boolean {
@@ -217,6 +268,27 @@ export class KeyVaultModel {
   vaultByName(name: string): Vault | undefined {
     this.reconcile();
     return this.vaults.get(lower(name));
+  }
+
+  /**
+   * `vaultUri` is derived, not stored: it names the port this run listens on, which a restarted sandbox
+   * may change (and which is not known yet while a snapshot is loaded at start-up).
+   */
+  private bindUri(vault: Vault): void {
+    Object.defineProperty(vault.properties, 'vaultUri', {
+      get: () => this.options.vaultUri(vault.name),
+      enumerable: true,
+      configurable: true,
+    });
+  }
+
+  private changed(): void {
+    this.options.onChange?.();
+  }
+
+  setProvisioningState(vault: Vault, state: VaultProperties['provisioningState']): void {
+    vault.properties.provisioningState = state;
+    this.changed();
   }
 
   /** Soft-deletes vaults whose resource group has gone. */
@@ -359,11 +431,13 @@ export class KeyVaultModel {
     };
     const policiesBefore = JSON.stringify(vault.properties.accessPolicies);
     vault.properties = merged;
+    this.bindUri(vault);
     vault.tags = asTags(input.tags);
     vault.lastModifiedAt = now;
     vault.lastModifiedBy = principalId;
     this.vaults.set(lower(name), vault);
     if (existing && policiesBefore !== JSON.stringify(merged.accessPolicies)) this.accessPolicyChanged(vault);
+    this.changed();
     return { vault, created: !existing };
   }
 
@@ -381,10 +455,12 @@ export class KeyVaultModel {
     this.validateCommonProperties(props, vault);
     const before = JSON.stringify(vault.properties.accessPolicies);
     vault.properties = this.mergeProperties(structuredCloneProps(vault.properties), props, 'patch');
+    this.bindUri(vault);
     if (input.tags !== undefined) vault.tags = asTags(input.tags);
     vault.lastModifiedAt = this.now();
     vault.lastModifiedBy = principalId;
     if (before !== JSON.stringify(vault.properties.accessPolicies)) this.accessPolicyChanged(vault);
+    this.changed();
     return vault;
   }
 
@@ -413,6 +489,7 @@ export class KeyVaultModel {
     vault.lastModifiedAt = this.now();
     vault.lastModifiedBy = principalId;
     if (changed) this.accessPolicyChanged(vault);
+    this.changed();
     return { vault, accessPolicies: next };
   }
 
@@ -433,10 +510,12 @@ export class KeyVaultModel {
       scheduledPurgeDate,
       () => {
         this.deletedVaults.delete(lower(name));
+        this.changed();
       },
       `keyvault purge vault ${name}`,
     );
     this.deletedVaults.set(lower(name), { vault, deletionDate: now, scheduledPurgeDate, purgeTimer });
+    this.changed();
     return true;
   }
 
@@ -465,6 +544,7 @@ export class KeyVaultModel {
     if (d.vault.properties.enablePurgeProtection) throw armErrors.purgeProtected(name);
     d.purgeTimer();
     this.deletedVaults.delete(lower(name));
+    this.changed();
   }
 
   private recoverVault(subscriptionId: string, name: string, location: string): Vault {
@@ -481,6 +561,7 @@ export class KeyVaultModel {
     for (const [n, dk] of d.vault.deletedKeys) {
       dk.purgeTimer = this.schedulePurge(d.vault, n, dk.scheduledPurgeDate);
     }
+    this.changed();
     return d.vault;
   }
 
@@ -698,6 +779,7 @@ export class KeyVaultModel {
     record.versions.push(version);
     this.armTimers(vault, record);
     this.emitVersion(vault, record, version, 'Microsoft.KeyVault.KeyNewVersionCreated');
+    this.changed();
     return version;
   }
 
@@ -822,6 +904,7 @@ export class KeyVaultModel {
     if (params.tags !== undefined) version.tags = { ...params.tags };
     version.updated = this.now();
     this.armTimers(vault, record);
+    this.changed();
     return { record, version };
   }
 
@@ -839,6 +922,7 @@ export class KeyVaultModel {
       purgeTimer: this.schedulePurge(vault, lower(name), scheduledPurgeDate),
     };
     vault.deletedKeys.set(lower(name), deleted);
+    this.changed();
     return deleted;
   }
 
@@ -848,7 +932,10 @@ export class KeyVaultModel {
       at,
       () => {
         const d = vault.deletedKeys.get(lowerName);
-        if (d && d.scheduledPurgeDate <= this.now()) vault.deletedKeys.delete(lowerName);
+        if (d && d.scheduledPurgeDate <= this.now()) {
+          vault.deletedKeys.delete(lowerName);
+          this.changed();
+        }
       },
       `keyvault purge key ${vault.name}/${lowerName}`,
     );
@@ -878,6 +965,7 @@ export class KeyVaultModel {
     vault.deletedKeys.delete(lower(name));
     vault.keys.set(lower(name), d.key);
     this.armTimers(vault, d.key);
+    this.changed();
     return { record: d.key, version: this.pickVersion(d.key) };
   }
 
@@ -888,6 +976,7 @@ export class KeyVaultModel {
     if (vault.properties.enablePurgeProtection) throw kvErrors.purgeProtected(KeyVaultModel.vaultTag(vault));
     d.purgeTimer();
     vault.deletedKeys.delete(lower(name));
+    this.changed();
   }
 
   async rotateKey(
@@ -925,6 +1014,7 @@ export class KeyVaultModel {
     record.versions.push(version);
     this.armTimers(vault, record);
     this.emitVersion(vault, record, version, 'Microsoft.KeyVault.KeyNewVersionCreated');
+    this.changed();
     return version;
   }
 
@@ -965,6 +1055,7 @@ export class KeyVaultModel {
       updated: now,
     };
     this.armTimers(vault, record);
+    this.changed();
     return { record, policy: record.rotationPolicy };
   }
 
@@ -1117,6 +1208,101 @@ export class KeyVaultModel {
     const custom = vault.properties.softDeleteRetentionInDays < 90 ? 'Customized' : '';
     return vault.properties.enablePurgeProtection ? `${custom}Recoverable` : `${custom}Recoverable+Purgeable`;
   }
+}
+
+export interface StoredVersion extends Omit<KeyVersion, 'material'> {
+  kty: KeyType;
+  keySize?: number;
+  curve?: CurveName;
+  privateKeyPem: string;
+}
+
+export interface StoredKey {
+  name: string;
+  versions: StoredVersion[];
+  rotationPolicy?: RotationPolicy;
+}
+
+export interface StoredVault extends Omit<Vault, 'keys' | 'deletedKeys'> {
+  keys: StoredKey[];
+  deletedKeys: Array<{ key: StoredKey; deletedDate: number; scheduledPurgeDate: number }>;
+}
+
+export interface StoredState {
+  vaults: StoredVault[];
+  deletedVaults: Array<{ vault: StoredVault; deletionDate: number; scheduledPurgeDate: number }>;
+}
+
+// PEM export is the costly part of a snapshot; a version's material never changes, so it is cached.
+const pemCache = new WeakMap<KeyMaterial, string>();
+
+function storeKey(record: KeyRecord): StoredKey {
+  return {
+    name: record.name,
+    versions: record.versions.map(({ material, ...rest }) => {
+      let pem = pemCache.get(material);
+      if (!pem) {
+        pem = material.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+        pemCache.set(material, pem);
+      }
+      return {
+        ...structuredClone(rest),
+        kty: material.kty,
+        ...(material.keySize !== undefined ? { keySize: material.keySize } : {}),
+        ...(material.curve !== undefined ? { curve: material.curve } : {}),
+        privateKeyPem: pem,
+      };
+    }),
+    ...(record.rotationPolicy ? { rotationPolicy: structuredClone(record.rotationPolicy) } : {}),
+  };
+}
+
+function storeVault(vault: Vault): StoredVault {
+  const { keys, deletedKeys, ...rest } = vault;
+  return {
+    ...structuredClone(rest),
+    keys: [...keys.values()].map(storeKey),
+    deletedKeys: [...deletedKeys.values()].map((d) => ({
+      key: storeKey(d.key),
+      deletedDate: d.deletedDate,
+      scheduledPurgeDate: d.scheduledPurgeDate,
+    })),
+  };
+}
+
+function loadKey(stored: StoredKey): KeyRecord {
+  return {
+    name: stored.name,
+    versions: stored.versions.map(({ kty, keySize, curve, privateKeyPem, ...rest }) => {
+      const privateKey = createPrivateKey(privateKeyPem);
+      const material: KeyMaterial = {
+        kty,
+        ...(keySize !== undefined ? { keySize } : {}),
+        ...(curve !== undefined ? { curve } : {}),
+        privateKey,
+        publicKey: createPublicKey(privateKey),
+      };
+      pemCache.set(material, privateKeyPem);
+      return { ...rest, material };
+    }),
+    ...(stored.rotationPolicy ? { rotationPolicy: stored.rotationPolicy } : {}),
+    timers: [],
+  };
+}
+
+function loadVault(stored: StoredVault): Vault {
+  const { keys, deletedKeys, ...rest } = stored;
+  const vault: Vault = { ...structuredClone(rest), keys: new Map(), deletedKeys: new Map() };
+  for (const k of keys) vault.keys.set(lower(k.name), loadKey(k));
+  for (const d of deletedKeys) {
+    vault.deletedKeys.set(lower(d.key.name), {
+      key: loadKey(d.key),
+      deletedDate: d.deletedDate,
+      scheduledPurgeDate: d.scheduledPurgeDate,
+      purgeTimer: () => undefined,
+    });
+  }
+  return vault;
 }
 
 function triggerTime(action: LifetimeAction, version: KeyVersion): number | undefined {
