@@ -3,41 +3,22 @@
  * key version unwraps what it wrapped before, and the rotation policy still runs on the clock.
  */
 import { mkdtempSync } from 'node:fs';
-import { lookup } from 'node:dns';
-import { Agent } from 'node:https';
+import type { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { TokenCredential } from '@azure/core-auth';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { VirtualClock } from '../../sandbox/clock';
 import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure';
+import { SandboxCredential, sandboxAgent } from '../../sandbox/azure/testing';
 import { fetchJson } from './keyvault-support';
 
 const DAY = 86_400_000;
 
-function clientsFor(sandbox: AzureSandbox): {
-  agent: Agent;
-  credential: TokenCredential;
-} {
-  const suffix = `.${sandbox.keyVaultDnsSuffix}`;
-  const agent = new Agent({
-    ca: sandbox.caPem,
-    keepAlive: false,
-    lookup: (host, options, callback) =>
-      lookup(host.toLowerCase().endsWith(suffix) ? '127.0.0.1' : host, options, callback),
-  });
-  const credential: TokenCredential = {
-    getToken: async (scopes): Promise<AccessToken> => {
-      const t = await sandbox.control.token(
-        sandbox.admin.objectId,
-        Array.isArray(scopes) ? (scopes[0] ?? '') : scopes,
-      );
-      return { token: t.access_token, expiresOnTimestamp: t.expires_on * 1000 };
-    },
-  };
-  return { agent, credential };
+function clientsFor(sandbox: AzureSandbox): { agent: Agent; credential: TokenCredential } {
+  return { agent: sandboxAgent(sandbox), credential: new SandboxCredential(sandbox, sandbox.admin.objectId) };
 }
 
 it('keeps vaults and keys across a sandbox restart', async () => {

@@ -2,14 +2,14 @@
  * Shared setup for the Key Vault integration tests: an in-process sandbox on a virtual clock with the
  * Key Vault provider, a resource group, and helpers that build the REAL SDK clients for a principal.
  */
-import { lookup } from 'node:dns';
-import { Agent } from 'node:https';
-import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import type { Agent } from 'node:https';
+import type { TokenCredential } from '@azure/core-auth';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { KeyClient } from '@azure/keyvault-keys';
 import { VirtualClock } from '../../sandbox/clock';
 import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure';
 import { KeyVaultProvider } from '../../sandbox/azure/keyvault';
+import { SandboxCredential, sandboxAgent } from '../../sandbox/azure/testing';
 
 export interface KvHarness {
   sandbox: AzureSandbox;
@@ -31,15 +31,9 @@ export async function startKvHarness(): Promise<KvHarness> {
   // The Key Vault provider is one of the sandbox's default providers (providers.ts).
   const provider = sandbox.core.providers.find((p): p is KeyVaultProvider => p instanceof KeyVaultProvider);
   if (!provider) throw new Error('the sandbox runs without the Key Vault provider');
-  const suffix = `.${sandbox.keyVaultDnsSuffix}`;
-  // Vault hosts live under the sandbox's DNS suffix; this agent resolves them to the sandbox (the app
-  // gets the same effect from the sandbox's CONNECT proxy) and trusts the sandbox CA.
-  const agent = new Agent({
-    ca: sandbox.caPem,
-    keepAlive: false,
-    lookup: (host, options, callback) =>
-      lookup(host.toLowerCase().endsWith(suffix) ? '127.0.0.1' : host, options, callback),
-  });
+  // Vault hosts live under the sandbox's DNS suffix: the core's test agent resolves them to the sandbox
+  // (the app gets the same effect from the sandbox's CONNECT proxy) and trusts the sandbox CA.
+  const agent = sandboxAgent(sandbox);
   const rg = 'rg-kv';
   const admin = sandbox.admin.objectId;
   await fetchJson(
@@ -53,13 +47,7 @@ export async function startKvHarness(): Promise<KvHarness> {
     },
   );
 
-  const credential = (objectId: string): TokenCredential => ({
-    getToken: async (scopes: string | string[], _options?: GetTokenOptions): Promise<AccessToken> => {
-      const scope = Array.isArray(scopes) ? (scopes[0] ?? '') : scopes;
-      const t = await sandbox.control.token(objectId, scope);
-      return { token: t.access_token, expiresOnTimestamp: t.expires_on * 1000 };
-    },
-  });
+  const credential = (objectId: string): TokenCredential => new SandboxCredential(sandbox, objectId);
   return {
     sandbox,
     clock,
