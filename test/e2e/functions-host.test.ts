@@ -90,6 +90,35 @@ describe('orchestrations', () => {
     expect(viaLink.body.output).toBe('Hello Tokyo!');
   });
 
+  it("the product's GET /api/operations/{id} reports a running and a finished orchestration", async () => {
+    const links = await start('approval', null);
+    const key = { headers: { 'x-functions-key': TEST_KEYS.function } };
+    const running = await eventually(async () => {
+      const r = await host.json<Record<string, unknown>>(`/api/operations/${links.id}`, key);
+      return r.body?.customStatus === 'waiting' ? r : undefined;
+    }, 'the operation to wait');
+    expect(running.status).toBe(200);
+    expect(running.body).toMatchObject({
+      id: links.id,
+      name: 'approval',
+      runtimeStatus: 'Running',
+      done: false,
+      output: null,
+    });
+    await host.fetch(`/api/fixture/instances/${links.id}/events/approve`, {
+      method: 'POST',
+      headers: json,
+      body: '"bob"',
+    });
+    await settled(links.id);
+    const finished = await host.json<Record<string, unknown>>(`/api/operations/${links.id}`, key);
+    expect(finished.body).toMatchObject({
+      runtimeStatus: 'Completed',
+      done: true,
+      output: { outcome: 'approved', by: 'bob' },
+    });
+  });
+
   it('waits for completion through waitForCompletionOrCreateCheckStatusResponse', async () => {
     const response = await host.json<string>('/api/fixture/run/hello', {
       method: 'POST',
