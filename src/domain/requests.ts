@@ -105,7 +105,7 @@ function zodProblems(error: z.ZodError): RequestProblem[] {
         },
       ];
     }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
+    if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
       return [{ field, message: 'is required' }];
     }
     return [{ field, message: issue.message.replace(/^Invalid input: /, '') }];
