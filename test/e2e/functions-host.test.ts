@@ -276,6 +276,46 @@ describe('orchestrations', () => {
   });
 });
 
+describe('event ids', () => {
+  /** Ids the host wrote in history: scheduled tasks (from their completions) and created timers. */
+  async function hostIds(id: string): Promise<Map<number, string>> {
+    const ids = new Map<number, string>();
+    for (const e of await history(id)) {
+      if (e.EventType === 'TimerCreated') ids.set(Number(e.EventId), 'timer');
+      if (['TaskCompleted', 'TaskFailed'].includes(String(e.EventType)))
+        ids.set(Number(e.TaskScheduledId), 'activity');
+      if (String(e.EventType).startsWith('SubOrchestrationInstance'))
+        ids.set(Number(e.TaskScheduledId), 'subOrchestration');
+    }
+    return ids;
+  }
+
+  it.each([
+    ['retrying', { key: 'ids-1', failTimes: 2, attempts: 3 }],
+    ['parent', 'Ids'],
+    ['fanOut', 5],
+  ])('the host hands out the same event ids as the durable-functions executor (%s)', async (name, input) => {
+    const links = await start(name, input);
+    await eventually(async () => {
+      const s = await status(links.id);
+      if (s.runtimeStatus === 'Completed') return s;
+      await host.advanceToNextDue();
+      return undefined;
+    }, `${name} to complete`);
+    const js = (await host.json<Record<string, string>>(`/api/fixture/task-ids/${links.id}`)).body;
+    const ours = await hostIds(links.id);
+    expect([...ours.keys()].sort((a, b) => a - b)).toEqual(
+      Object.keys(js)
+        .map(Number)
+        .sort((a, b) => a - b),
+    );
+    for (const [id, kind] of ours) {
+      // Retry placeholders (timers and later attempts) are plain tasks on the JS side.
+      expect([kind, 'retry']).toContain(js[String(id)]);
+    }
+  });
+});
+
 describe('bad input', () => {
   it('malformed JSON to an HTTP trigger gets a 400 problem, and the host keeps serving', async () => {
     const response = await host.fetch('/api/fixture/echo', {
