@@ -168,6 +168,48 @@ describe('Key Vault management plane (arm-keyvault)', () => {
   });
 });
 
+describe('Key Vault ARM view of keys (arm-keyvault keys.*)', () => {
+  it('creates a key if it does not exist, never updates it, and lists keys and versions', async () => {
+    await createVault('kv-arm-keys');
+    const client = h.arm(admin);
+    const created = await client.keys.createIfNotExist(h.rg, 'kv-arm-keys', 'cmk', {
+      properties: {
+        kty: 'RSA',
+        keySize: 3072,
+        rotationPolicy: {
+          lifetimeActions: [{ trigger: { timeAfterCreate: 'P60D' }, action: { type: 'rotate' } }],
+          attributes: { expiryTime: 'P90D' },
+        },
+      },
+    });
+    expect(created.keySize).toBe(3072);
+    expect(created.keyUri).toBe(`${h.sandbox.vaultUri('kv-arm-keys')}keys/cmk`);
+    expect(created.rotationPolicy?.lifetimeActions?.map((a) => a.action?.type)).toEqual(['Rotate', 'Notify']);
+    const again = await client.keys.createIfNotExist(h.rg, 'kv-arm-keys', 'cmk', {
+      properties: { kty: 'EC' },
+    });
+    expect(again.kty).toBe('RSA');
+    expect(again.keyUriWithVersion).toBe(created.keyUriWithVersion);
+    // The data plane sees the same key, and ARM sees data-plane versions.
+    await h.keys('kv-arm-keys', admin).rotateKey('cmk');
+    const versions: string[] = [];
+    for await (const v of client.keys.listVersions(h.rg, 'kv-arm-keys', 'cmk')) versions.push(v.name ?? '');
+    expect(versions).toHaveLength(2);
+    const first = await client.keys.getVersion(
+      h.rg,
+      'kv-arm-keys',
+      'cmk',
+      created.keyUriWithVersion?.split('/').pop() ?? '',
+    );
+    expect(first.keyUriWithVersion).toBe(created.keyUriWithVersion);
+    const names: string[] = [];
+    for await (const k of client.keys.list(h.rg, 'kv-arm-keys')) names.push(k.name ?? '');
+    expect(names).toEqual(['cmk']);
+    const missing = await restError(client.keys.get(h.rg, 'kv-arm-keys', 'absent'));
+    expect(missing.statusCode).toBe(404);
+  });
+});
+
 describe('Key Vault and resource groups', () => {
   it('soft-deletes the vaults of a deleted resource group', async () => {
     const sub = h.sandbox.subscriptionId;

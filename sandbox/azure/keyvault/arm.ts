@@ -10,7 +10,18 @@ import { requireResourceGroup, requireSubscription } from '../arm/resources';
 import { page } from '../arm/paging';
 import { toSandboxError } from './dataplane';
 import { armErrors } from './errors';
-import { KeyVaultModel, normaliseLocation, type DeletedVault, type Vault } from './model';
+import { KeyVaultError } from './errors';
+import {
+  KeyVaultModel,
+  normaliseLocation,
+  type CreateKeyParams,
+  type DeletedVault,
+  type KeyRecord,
+  type KeyVersion,
+  type PolicyInput,
+  type Vault,
+} from './model';
+import { keyAttributes, keyId } from './wire';
 
 /** Published Microsoft.KeyVault api-versions from 2021 on, plus the one @azure/arm-keyvault 5.0.0 sends. */
 export const KEYVAULT_ARM_API_VERSIONS = [
@@ -84,6 +95,97 @@ export function deletedVaultBody(d: DeletedVault): Record<string, unknown> {
       purgeProtectionEnabled: d.vault.properties.enablePurgeProtection === true,
     },
   };
+}
+
+/** The ARM (management-plane) view of a key or one of its versions: `Microsoft.KeyVault/vaults/keys[/versions]`. */
+export function armKeyBody(
+  vault: Vault,
+  record: KeyRecord,
+  version: KeyVersion,
+  asVersion: boolean,
+): Record<string, unknown> {
+  const policy = record.rotationPolicy;
+  const attributes = keyAttributes(vault, version);
+  delete attributes.recoverableDays;
+  return {
+    id: `${vault.id}/keys/${record.name}${asVersion ? `/versions/${version.version}` : ''}`,
+    name: asVersion ? version.version : record.name,
+    type: asVersion ? 'Microsoft.KeyVault/vaults/keys/versions' : 'Microsoft.KeyVault/vaults/keys',
+    location: normaliseLocation(vault.location),
+    tags: { ...version.tags },
+    properties: {
+      attributes,
+      kty: version.material.kty,
+      keyOps: [...version.keyOps],
+      ...(version.material.keySize !== undefined ? { keySize: version.material.keySize } : {}),
+      ...(version.material.curve !== undefined ? { curveName: version.material.curve } : {}),
+      keyUri: keyId(vault, record.name),
+      keyUriWithVersion: keyId(vault, record.name, version.version),
+      ...(policy && !asVersion
+        ? {
+            rotationPolicy: {
+              lifetimeActions: policy.lifetimeActions.map((a) => ({
+                trigger: { ...a.trigger },
+                action: { ...a.action },
+              })),
+              attributes: {
+                created: Math.floor(policy.created / 1000),
+                updated: Math.floor(policy.updated / 1000),
+                ...(policy.expiryTime ? { expiryTime: policy.expiryTime } : {}),
+              },
+            },
+          }
+        : {}),
+    },
+  };
+}
+
+/** ARM reports a missing key as a missing resource, not with the data plane's KeyNotFound text. */
+function armKeyNotFound(error: unknown, vault: Vault, keyName: string): unknown {
+  if (error instanceof KeyVaultError && error.code === 'KeyNotFound') {
+    return new KeyVaultError(
+      404,
+      'ResourceNotFound',
+      `The Resource 'Microsoft.KeyVault/vaults/${vault.name}/keys/${keyName}' under resource group '${vault.resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+    );
+  }
+  return error;
+}
+
+function armCreateParams(body: unknown): {
+  params: CreateKeyParams;
+  policy?: PolicyInput;
+  tags: Record<string, string>;
+} {
+  const input = (body && typeof body === 'object' ? body : {}) as {
+    tags?: Record<string, string>;
+    properties?: {
+      kty?: unknown;
+      keySize?: unknown;
+      curveName?: unknown;
+      keyOps?: unknown;
+      attributes?: { enabled?: unknown; nbf?: unknown; exp?: unknown };
+      rotationPolicy?: PolicyInput;
+    };
+  };
+  const p = input.properties;
+  if (!p || typeof p.kty !== 'string') {
+    throw armErrors.badRequest("The property 'properties.kty' is required to create a key.");
+  }
+  const a = p.attributes ?? {};
+  const params: CreateKeyParams = {
+    kty: p.kty,
+    ...(typeof p.keySize === 'number' ? { key_size: p.keySize } : {}),
+    ...(typeof p.curveName === 'string' ? { crv: p.curveName } : {}),
+    ...(Array.isArray(p.keyOps) ? { key_ops: p.keyOps.map(String) } : {}),
+    attributes: {
+      ...(typeof a.enabled === 'boolean' ? { enabled: a.enabled } : {}),
+      ...(typeof a.nbf === 'number' ? { nbf: a.nbf } : {}),
+      ...(typeof a.exp === 'number' ? { exp: a.exp } : {}),
+    },
+    ...(input.tags ? { tags: input.tags } : {}),
+  };
+  return { params, ...(p.rotationPolicy ? { policy: p.rotationPolicy } : {}), tags: input.tags ?? {} };
 }
 
 /** `$top` on the vault lists caps the page size, as the Key Vault RP does. */
@@ -284,6 +386,85 @@ export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
         complete: () => model.purgeDeletedVault(sub, location, name),
       });
       return reply.accepted(headers);
+    }),
+  });
+
+  // ARM view of keys (Microsoft.KeyVault/vaults/keys): management-plane RBAC only — no access policy and
+  // no vault firewall, as in Azure, where ARM reaches the vault from inside the service.
+  const KEYS = `${VAULT}/keys`;
+  const vaultFor = (ctx: RequestContext): Vault => {
+    requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
+    return model.getVault(p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'), p(ctx, 'vaultName'));
+  };
+  core.routes.arm({
+    method: 'GET',
+    path: KEYS,
+    operation: 'Microsoft.KeyVault/vaults/keys/read',
+    handler: guard((ctx) => {
+      const vault = vaultFor(ctx);
+      const items = model
+        .armKeys(vault)
+        .map((r) => armKeyBody(vault, r, model.armKey(vault, r.name).version, false));
+      return reply.ok(page(ctx, items));
+    }),
+  });
+  core.routes.arm({
+    method: 'GET',
+    path: `${KEYS}/:keyName`,
+    operation: 'Microsoft.KeyVault/vaults/keys/read',
+    handler: guard((ctx) => {
+      const vault = vaultFor(ctx);
+      try {
+        const { record, version } = model.armKey(vault, p(ctx, 'keyName'));
+        return reply.ok(armKeyBody(vault, record, version, false));
+      } catch (error) {
+        throw armKeyNotFound(error, vault, p(ctx, 'keyName'));
+      }
+    }),
+  });
+  core.routes.arm({
+    method: 'GET',
+    path: `${KEYS}/:keyName/versions`,
+    operation: 'Microsoft.KeyVault/vaults/keys/versions/read',
+    handler: guard((ctx) => {
+      const vault = vaultFor(ctx);
+      try {
+        const { record } = model.armKey(vault, p(ctx, 'keyName'));
+        return reply.ok(
+          page(
+            ctx,
+            record.versions.map((v) => armKeyBody(vault, record, v, true)),
+          ),
+        );
+      } catch (error) {
+        throw armKeyNotFound(error, vault, p(ctx, 'keyName'));
+      }
+    }),
+  });
+  core.routes.arm({
+    method: 'GET',
+    path: `${KEYS}/:keyName/versions/:keyVersion`,
+    operation: 'Microsoft.KeyVault/vaults/keys/versions/read',
+    handler: guard((ctx) => {
+      const vault = vaultFor(ctx);
+      try {
+        const { record, version } = model.armKey(vault, p(ctx, 'keyName'), p(ctx, 'keyVersion'));
+        return reply.ok(armKeyBody(vault, record, version, true));
+      } catch (error) {
+        throw armKeyNotFound(error, vault, p(ctx, 'keyName'));
+      }
+    }),
+  });
+  core.routes.arm({
+    method: 'PUT',
+    path: `${KEYS}/:keyName`,
+    operation: 'Microsoft.KeyVault/vaults/keys/write',
+    handler: guard(async (ctx) => {
+      const vault = vaultFor(ctx);
+      const { params, policy } = armCreateParams(ctx.json());
+      // The service answers 200 whether it created the key or found it (the swagger lists only 200).
+      const { record } = await model.armCreateKeyIfNotExist(vault, p(ctx, 'keyName'), params, policy);
+      return reply.ok(armKeyBody(vault, record, model.armKey(vault, record.name).version, false));
     }),
   });
 }

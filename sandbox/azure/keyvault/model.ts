@@ -753,6 +753,49 @@ export class KeyVaultModel {
 
   async createKey(vault: Vault, caller: Caller, name: string, params: CreateKeyParams): Promise<KeyVersion> {
     await this.authorize(vault, caller, 'create', name);
+    return this.addKeyVersion(vault, name, params);
+  }
+
+  /**
+   * ARM `vaults/keys` PUT (createIfNotExist): the management plane creates the first version only and
+   * never updates an existing key. No data-plane permission or firewall applies: ARM authorised it.
+   */
+  async armCreateKeyIfNotExist(
+    vault: Vault,
+    name: string,
+    params: CreateKeyParams,
+    policy?: PolicyInput,
+  ): Promise<{ record: KeyRecord; created: boolean }> {
+    const existing = vault.keys.get(lower(name));
+    if (existing) return { record: existing, created: false };
+    const validated = policy ? validatePolicy(policy) : undefined;
+    await this.addKeyVersion(vault, name, params);
+    const record = this.liveKey(vault, name);
+    if (validated) {
+      const now = this.now();
+      record.rotationPolicy = {
+        lifetimeActions: validated.lifetimeActions,
+        ...(validated.expiryTime ? { expiryTime: validated.expiryTime } : {}),
+        created: now,
+        updated: now,
+      };
+      this.armTimers(vault, record);
+      this.changed();
+    }
+    return { record, created: true };
+  }
+
+  /** ARM view of keys (no data-plane checks): live keys, or one key by name. */
+  armKeys(vault: Vault): KeyRecord[] {
+    return [...vault.keys.values()].sort((a, b) => lower(a.name).localeCompare(lower(b.name)));
+  }
+
+  armKey(vault: Vault, name: string, version?: string): { record: KeyRecord; version: KeyVersion } {
+    const record = this.liveKey(vault, name);
+    return { record, version: this.pickVersion(record, version) };
+  }
+
+  private async addKeyVersion(vault: Vault, name: string, params: CreateKeyParams): Promise<KeyVersion> {
     assertKeyName(name);
     const spec = this.validateCreate(vault, params);
     if (vault.deletedKeys.has(lower(name))) throw kvErrors.deletedButRecoverable(name);
