@@ -202,6 +202,17 @@ describe('customer-managed keys: refusals', () => {
     expect(e.message).toMatch(/enable identity type 'SystemAssigned'/);
   });
 
+  it('refuses CMK in the same PUT that creates the system identity (it has no access yet)', async () => {
+    const uri = await vaultWithKey('kv-chicken');
+    const e = await restError(
+      h.namespace('sb-chicken', { identity: { type: 'SystemAssigned' }, encryption: encryption(uri) }),
+    );
+    expect(e.message).toMatch(/cannot use the key .*ForbiddenByPolicy/);
+    expect(errorCode(await restError(h.sb.namespaces.get(h.rg, 'sb-chicken')))).toBe('ResourceNotFound');
+    // No identity was left behind for the namespace that was not created.
+    expect(h.sandbox.control.principals().some((p) => p.resourceId === h.nsId('sb-chicken'))).toBe(false);
+  });
+
   it('refuses zero or more than three keys', async () => {
     const uri = await vaultWithKey('kv-count');
     const ns = await h.namespace('sb-count', { identity: { type: 'SystemAssigned' } });
