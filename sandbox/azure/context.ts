@@ -3,6 +3,8 @@ import type { Principal } from './identity/principals';
 import type { AccessTokenClaims } from './identity/tokens';
 import type { SandboxCore } from './core';
 
+export type { Handler } from './router';
+
 /**
  * The per-request state every pipeline step and handler sees. Built once per request by the pipeline
  * (pipeline.ts); steps fill in `principal`, `action`, `scope` as they run, so the request log and the

@@ -21,6 +21,7 @@ import { AZURE_ARM_LIMITS, type ThrottleProfile } from './throttle';
  */
 export interface Settings {
   propagationDelayMs: number;
+  tokenExpiry: 'client' | 'clock';
   lroDurationMs: number;
   pageSize: number;
   throttling: ThrottleProfile | null;
@@ -158,6 +159,7 @@ export class SandboxControl {
   settings(): Settings {
     return {
       propagationDelayMs: this.core.rbac.propagationDelayMs,
+      tokenExpiry: this.core.tokens.expiryMode,
       lroDurationMs: this.core.options.lroDurationMs,
       pageSize: this.core.options.pageSize,
       throttling: this.core.throttle.profile ?? null,
@@ -169,6 +171,7 @@ export class SandboxControl {
   ): Settings {
     if (update.propagationDelayMs !== undefined)
       this.core.rbac.propagationDelayMs = update.propagationDelayMs;
+    if (update.tokenExpiry !== undefined) this.core.tokens.expiryMode = update.tokenExpiry;
     if (update.lroDurationMs !== undefined) this.core.options.lroDurationMs = update.lroDurationMs;
     if (update.pageSize !== undefined) this.core.options.pageSize = update.pageSize;
     if (update.throttling !== undefined) {
@@ -252,6 +255,7 @@ const assignBody = z.object({
 const bucket = z.object({ capacity: z.number().positive(), refillPerSecond: z.number().nonnegative() });
 const settingsBody = z.object({
   propagationDelayMs: z.number().int().nonnegative().optional(),
+  tokenExpiry: z.enum(['client', 'clock']).optional(),
   lroDurationMs: z.number().int().nonnegative().optional(),
   pageSize: z.number().int().positive().optional(),
   throttling: z

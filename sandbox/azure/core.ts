@@ -7,7 +7,7 @@ import { ArmErrors, SandboxError } from './errors';
 import { Faults } from './faults';
 import { IdentityEndpoints } from './identity/endpoint';
 import { PrincipalDirectory, type Principal } from './identity/principals';
-import { TokenService, type AccessTokenClaims } from './identity/tokens';
+import { TokenService, type AccessTokenClaims, type TokenExpiryMode } from './identity/tokens';
 import { Rbac } from './rbac/authorization';
 import { ROLE_IDS } from './rbac/roles';
 import { RequestLog } from './requestLog';
@@ -59,6 +59,7 @@ export interface SandboxCoreInit {
   signingKeyPem?: string;
   throttling?: ThrottleProfile;
   propagationDelayMs?: number;
+  tokenExpiry?: TokenExpiryMode;
 }
 
 export class SandboxCore {
@@ -86,7 +87,12 @@ export class SandboxCore {
     this.options = init.options;
     this.port = init.port;
     this.principals = new PrincipalDirectory(this.store, this.options.tenantId);
-    this.tokens = new TokenService(this.clock, this.options.tokenLifetimeSeconds, init.signingKeyPem);
+    this.tokens = new TokenService(
+      this.clock,
+      this.options.tokenLifetimeSeconds,
+      init.signingKeyPem,
+      init.tokenExpiry,
+    );
     this.rbac = new Rbac(this.store, this.clock, init.propagationDelayMs ?? 0);
     this.throttle = new Throttler(this.clock, init.throttling);
     this.operations = new AsyncOperations(

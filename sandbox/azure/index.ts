@@ -43,6 +43,11 @@ export interface AzureSandboxOptions {
   throttling?: ThrottleProfile | 'azure' | false;
   /** Delay before new role assignments are honoured, on the clock (default 0). */
   propagationDelayMs?: number;
+  /**
+   * How token expiry is judged: 'client' (default) — when the lifetime has passed in real time, as the
+   * client refreshes; 'clock' — `exp` against the sandbox clock (to test ExpiredAuthenticationToken).
+   */
+  tokenExpiry?: 'client' | 'clock';
   /** Control API secret (default: random per start). */
   adminSecret?: string;
   /** The app's identity (its Function App's system-assigned identity). */
@@ -139,6 +144,7 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
     signingKeyPem,
     ...(throttling ? { throttling } : {}),
     propagationDelayMs: options.propagationDelayMs ?? 0,
+    ...(options.tokenExpiry ? { tokenExpiry: options.tokenExpiry } : {}),
   });
   for (const provider of [...defaultProviders(), ...(options.providers ?? [])]) core.use(provider);
   const control = new SandboxControl(core);

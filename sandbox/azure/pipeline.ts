@@ -243,7 +243,9 @@ function requestUrl(req: IncomingMessage, core: SandboxCore): URL {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const host = req.headers.host ?? `127.0.0.1:${core.port}`;
   try {
-    return new URL(raw, `${encrypted ? 'https' : 'http'}://${host}`);
+    // Concatenate rather than resolve: SDKs send `//subscriptions/…` for `/{scope}` paths, which URL
+    // resolution would read as a protocol-relative host.
+    return new URL(`${encrypted ? 'https' : 'http'}://${host}${raw.startsWith('/') ? raw : `/${raw}`}`);
   } catch {
     return new URL(raw.replace(/[^\x21-\x7e]/g, ''), `https://127.0.0.1:${core.port}`);
   }

@@ -11,8 +11,16 @@ import type { Principal } from './principals';
 
 /**
  * Access tokens: RS256 JWTs shaped like Entra ID v1 tokens (aud, iss, iat, nbf, exp, oid, tid, appid,
- * sub, idtyp, xms_mirid for managed identities). Issued and checked on the sandbox clock, so a test
- * that advances virtual time past `exp` sees Azure's ExpiredAuthenticationToken.
+ * sub, idtyp, uti, xms_mirid for managed identities), issued on the sandbox clock.
+ *
+ * Expiry has two modes, because a client decides when to refresh by *its* clock — the real one:
+ * - 'client' (default): a token expires when its lifetime has elapsed in real time since it was issued,
+ *   i.e. when the client itself would consider it expired and refresh it. Advancing virtual time by a
+ *   month does not invalidate tokens the SDK legitimately holds (in Azure the client's clock would have
+ *   moved too and it would have refreshed).
+ * - 'clock': `exp` is checked against the sandbox clock — for tests that want Azure's
+ *   ExpiredAuthenticationToken by advancing virtual time.
+ * With a wall clock at speed 1 both agree.
  */
 export interface AccessTokenClaims {
   aud: string;
@@ -25,7 +33,25 @@ export interface AccessTokenClaims {
   appid: string;
   sub: string;
   idtyp: 'app' | 'user';
+  /** Unique token id (Entra's `uti`). */
+  uti: string;
   xms_mirid?: string;
+}
+
+export type TokenExpiryMode = 'client' | 'clock';
+
+/**
+ * Real issue time per token id. Process-wide on purpose: it stands for the client's clock, and a
+ * sandbox restarted in the same process (same signing key) must judge tokens the client still holds.
+ */
+const issuedAtReal = new Map<string, number>();
+function rememberIssue(uti: string): void {
+  const now = Date.now();
+  issuedAtReal.set(uti, now);
+  if (issuedAtReal.size > 100_000) {
+    for (const [k, t] of issuedAtReal)
+      if (now - t > 7 * 24 * 3600_000 || issuedAtReal.size > 50_000) issuedAtReal.delete(k);
+  }
 }
 
 export interface IssuedToken {
@@ -51,6 +77,7 @@ export class TokenService {
     private readonly clock: Clock,
     readonly lifetimeSeconds: number,
     signingKeyPem?: string,
+    public expiryMode: TokenExpiryMode = 'client',
   ) {
     this.privateKey = signingKeyPem
       ? createPrivateKey(signingKeyPem)
@@ -81,11 +108,13 @@ export class TokenService {
       appid: principal.clientId,
       sub: principal.objectId,
       idtyp: principal.principalType === 'User' ? 'user' : 'app',
+      uti: randomUUID().replace(/-/g, ''),
       ...(principal.resourceId ? { xms_mirid: principal.resourceId } : {}),
     };
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.keyId })
       .sign(this.privateKey);
+    rememberIssue(claims.uti);
     return { token, expiresOn: claims.exp, claims };
   }
 
@@ -96,18 +125,31 @@ export class TokenService {
   async verify(token: string, audiences: readonly string[]): Promise<VerifyResult> {
     let claims: AccessTokenClaims;
     try {
-      const result = await jwtVerify(token, this.publicKey, {
-        algorithms: ['RS256'],
-        currentDate: new Date(this.clock.now()),
-        clockTolerance: 0,
-      });
-      claims = result.payload as unknown as AccessTokenClaims;
+      claims = await this.check(token, new Date(this.clock.now()));
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) {
-        const exp = (error.payload as { exp?: number }).exp ?? 0;
-        return { ok: false, reason: 'expired', exp };
+      if (!(error instanceof joseErrors.JWTExpired)) {
+        return {
+          ok: false,
+          reason: 'invalid',
+          detail: error instanceof Error ? error.message : String(error),
+        };
       }
-      return { ok: false, reason: 'invalid', detail: error instanceof Error ? error.message : String(error) };
+      const payload = error.payload as { exp?: number; iat?: number; uti?: string };
+      const issuedReal = payload.uti ? issuedAtReal.get(payload.uti) : undefined;
+      const lifetimeMs = ((payload.exp ?? 0) - (payload.iat ?? 0)) * 1000;
+      if (this.expiryMode === 'clock' || issuedReal === undefined || Date.now() - issuedReal >= lifetimeMs) {
+        return { ok: false, reason: 'expired', exp: payload.exp ?? 0 };
+      }
+      // 'client' mode: still valid by the client's clock; verify everything else at its issue time.
+      try {
+        claims = await this.check(token, new Date(((payload.iat ?? 0) + 1) * 1000));
+      } catch (again) {
+        return {
+          ok: false,
+          reason: 'invalid',
+          detail: again instanceof Error ? again.message : String(again),
+        };
+      }
     }
     if (typeof claims.oid !== 'string' || typeof claims.tid !== 'string' || typeof claims.aud !== 'string') {
       return { ok: false, reason: 'invalid', detail: 'The token has no oid, tid or aud claim.' };
@@ -116,6 +158,15 @@ export class TokenService {
     if (!audiences.some((a) => strip(a) === strip(claims.aud)))
       return { ok: false, reason: 'audience', aud: claims.aud };
     return { ok: true, claims };
+  }
+
+  private async check(token: string, at: Date): Promise<AccessTokenClaims> {
+    const result = await jwtVerify(token, this.publicKey, {
+      algorithms: ['RS256'],
+      currentDate: at,
+      clockTolerance: 0,
+    });
+    return result.payload as unknown as AccessTokenClaims;
   }
 }
 
