@@ -42,11 +42,21 @@ export function cryptoServiceEncryptionUserRoleDefinitionId(subscriptionId: stri
   return `/subscriptions/${subscriptionId.toLowerCase()}/providers/Microsoft.Authorization/roleDefinitions/${CRYPTO_SERVICE_ENCRYPTION_USER_ROLE_ID}`;
 }
 
-/** Whether an assignment at `assignmentScope` applies at `targetScope` (same scope or an ancestor). */
+/**
+ * Whether an assignment at `assignmentScope` applies at `targetScope` (same scope or an ancestor).
+ * A management-group scope cannot be placed in the hierarchy from ids alone: it counts as not
+ * covering, which at worst costs one redundant (idempotent) grant.
+ */
 export function scopeCovers(assignmentScope: string, targetScope: string): boolean {
   if (assignmentScope.trim() === '/') return true;
-  const outer = normalizeResourceId(assignmentScope).toLowerCase();
-  const inner = normalizeResourceId(targetScope).toLowerCase();
+  let outer: string;
+  let inner: string;
+  try {
+    outer = normalizeResourceId(assignmentScope).toLowerCase();
+    inner = normalizeResourceId(targetScope).toLowerCase();
+  } catch {
+    return false;
+  }
   return inner === outer || inner.startsWith(`${outer}/`);
 }
 

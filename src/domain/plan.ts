@@ -127,20 +127,24 @@ const NO_WRITES: MinimumWrites = { identity: 0, grants: [], encryption: 0, total
 export function buildEnablePlan(facts: EnablePreflightFacts, now: Date): EnablePlan {
   const findings = evaluatePreflight(facts, now);
   const ns = facts.namespace;
-  if (hasBlockingFindings(findings)) {
-    const blocking = findings.filter((f) => f.blocks).length;
+  // A re-run writes nothing, so it is a no-op even when findings remain (they are still reported).
+  if (isAlreadyConfigured(ns.cmk, facts.request)) {
+    const remaining = findings.filter((f) => f.blocks).length;
     return {
-      outcome: 'blocked',
-      summary: `Nothing was changed: ${blocking} finding(s) on namespace ${ns.name} must be fixed first.`,
+      outcome: 'noOp',
+      summary: `Namespace ${ns.name} is already encrypted with the requested key(s); nothing to do.${
+        remaining ? ` ${remaining} finding(s) about its keys or vaults need attention.` : ''
+      }`,
       findings,
       steps: [],
       minimumWrites: NO_WRITES,
     };
   }
-  if (isAlreadyConfigured(ns.cmk, facts.request)) {
+  if (hasBlockingFindings(findings)) {
+    const blocking = findings.filter((f) => f.blocks).length;
     return {
-      outcome: 'noOp',
-      summary: `Namespace ${ns.name} is already encrypted with the requested key(s); nothing to do.`,
+      outcome: 'blocked',
+      summary: `Nothing was changed: ${blocking} finding(s) on namespace ${ns.name} must be fixed first.`,
       findings,
       steps: [],
       minimumWrites: NO_WRITES,

@@ -690,6 +690,30 @@ export const PREFLIGHT_RULES: readonly PreflightRule[] = [
     },
   },
   {
+    id: 'PRE-016',
+    severity: 'error',
+    title: 'Key not checked',
+    modes: BOTH,
+    subject: 'key',
+    templates: {
+      default: {
+        message:
+          'Key {keyId} was not checked: the facts hold nothing about {missing}, so nothing will be written for it.',
+        fix: 'Retry the operation; if it happens again, report it (the preflight did not read this key).',
+      },
+    },
+    // Guards against incomplete facts (a gateway bug): a key nobody looked at must never pass.
+    check: (k) => {
+      if (!k.ref.hostTrusted) return undefined;
+      if (!k.vault)
+        return { params: { ...keyParams(k), missing: `key vault ${k.ref.vaultName ?? k.ref.host}` } };
+      if (k.vault.status === 'found' && !k.facts.key) {
+        return { params: { ...keyParams(k), missing: 'the key itself' } };
+      }
+      return undefined;
+    },
+  },
+  {
     id: 'CMK-002',
     severity: 'error',
     title: 'Key missing or deleted',

@@ -182,6 +182,8 @@ describe('key access', () => {
     expect(scopeCovers(vaultId('kv-prod2'), `${vaultId('kv-prod2')}x/keys/cmk-1`)).toBe(false);
     expect(scopeCovers(`${vaultId('kv-prod')}/keys/cmk-2`, keyScope)).toBe(false);
     expect(scopeCovers('/', keyScope)).toBe(true);
+    // Management groups cannot be placed from ids alone: not covering (at worst one redundant grant).
+    expect(scopeCovers('/providers/Microsoft.Management/managementGroups/mg-1', keyScope)).toBe(false);
   });
 
   it('decides whether role assignments already grant the principal CMK access', () => {

@@ -258,6 +258,24 @@ describe('buildEnablePlan', () => {
     });
   });
 
+  it('stays a no-op on a re-run even when a key has since been disabled (reported, not written)', () => {
+    const cmk = cmkStateFromEncryption(
+      { keyVaultProperties: [{ keyName: 'cmk-1', keyVaultUri: 'https://kv-prod.vault.azure.net/' }] },
+      SUFFIX,
+    );
+    const plan = buildEnablePlan(
+      enableFacts({
+        namespace: { cmk, identity: { systemAssigned: { principalId: 'p-ns' }, userAssigned: [] } },
+        keys: [{ key: keyFacts({ enabled: false }), identityHasAccess: true }],
+      }),
+      NOW,
+    );
+    expect(plan.outcome).toBe('noOp');
+    expect(plan.steps).toEqual([]);
+    expect(plan.findings.map((f) => f.ruleId)).toEqual(['CMK-003']);
+    expect(plan.summary).toContain('1 finding(s) about its keys or vaults need attention');
+  });
+
   it('refuses other keys on an encrypted namespace with a clear finding and no steps', () => {
     const cmk = cmkStateFromEncryption(
       { keyVaultProperties: [{ keyName: 'old-key', keyVaultUri: 'https://kv-old.vault.azure.net/' }] },

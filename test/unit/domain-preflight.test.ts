@@ -283,6 +283,14 @@ describe('evaluatePreflight (enable)', () => {
     expect(evaluatePreflight(allowAll, NOW)).toEqual([]);
   });
 
+  it('PRE-016: a key whose vault or key facts are missing never passes silently', () => {
+    const noVault = only(evaluatePreflight(enableFacts({ vaults: [] }), NOW), 'PRE-016');
+    expect(noVault.message).toContain('nothing about key vault kv-prod');
+    expect(noVault.blocks).toBe(true);
+    const noKey = only(evaluatePreflight(enableFacts({ keys: [{}] }), NOW), 'PRE-016');
+    expect(noKey.message).toContain('nothing about the key itself');
+  });
+
   it('CMK-002: key missing (create) or soft-deleted (recover)', () => {
     const missing = only(
       evaluatePreflight(enableFacts({ keys: [{ key: { status: 'notFound' } }] }), NOW),

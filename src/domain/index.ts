@@ -1,0 +1,7 @@
+// The domain's public surface: pure types and functions for the gateways, orchestrations and triggers.
+export * from './cmkState';
+export * from './keyAccess';
+export * from './plan';
+export * from './preflight';
+export * from './requests';
+export * from './resourceIds';
