@@ -1,4 +1,6 @@
 import { addDuration, approxMs, parseDuration } from '../../sandbox/azure/keyvault/duration';
+import { KeyVaultError } from '../../sandbox/azure/keyvault/errors';
+import { transactionWeight, VaultLimits } from '../../sandbox/azure/keyvault/limits';
 import {
   accessPolicyAllows,
   ipRuleMatches,
@@ -84,5 +86,42 @@ describe('access policies and network rules', () => {
       'Microsoft.KeyVault/vaults/keyrotationpolicies/read',
     );
     expect(KEY_OPERATIONS.list.dataAction).toBe('Microsoft.KeyVault/vaults/keys/read');
+  });
+});
+
+describe('Key Vault service limits', () => {
+  const version = (kty: string, keySize?: number) =>
+    ({ material: { kty, ...(keySize ? { keySize } : {}) } }) as unknown as Parameters<
+      typeof transactionWeight
+    >[0];
+
+  it('weighs transactions by key size and protection', () => {
+    expect(transactionWeight(version('RSA', 2048))).toBe(1);
+    expect(transactionWeight(version('RSA', 3072))).toBe(4);
+    expect(transactionWeight(version('RSA', 4096))).toBe(8);
+    expect(transactionWeight(version('RSA-HSM', 4096))).toBe(16);
+    expect(transactionWeight(version('EC'))).toBe(1);
+  });
+
+  it('refills per 10-second window on the clock and answers 429 with Retry-After', () => {
+    const limits = new VaultLimits();
+    const t0 = Date.UTC(2026, 0, 1);
+    for (let i = 0; i < 10; i++) limits.take('kv', 'create', true, 1, t0);
+    let error: unknown;
+    try {
+      limits.take('kv', 'create', true, 1, t0);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(KeyVaultError);
+    expect((error as KeyVaultError).status).toBe(429);
+    expect((error as KeyVaultError).headers['Retry-After']).toBe('1');
+    // Software creates have their own budget; one second later an HSM create fits again.
+    limits.take('kv', 'create', false, 1, t0);
+    limits.take('kv', 'create', true, 1, t0 + 1000);
+    // 500 RSA-4096 GETs (weight 8) exhaust the 4,000 budget.
+    for (let i = 0; i < 500; i++) limits.take('kv', 'other', false, 8, t0);
+    expect(() => limits.take('kv', 'other', false, 8, t0)).toThrow(KeyVaultError);
+    expect(() => limits.take('other-vault', 'other', false, 8, t0)).not.toThrow();
   });
 });

@@ -8,6 +8,7 @@ import type { HttpMethod, Reply, RequestContext } from '../context';
 import type { SandboxCore } from '../core';
 import { SandboxError } from '../errors';
 import { KeyVaultError, kvErrors } from './errors';
+import { transactionWeight, type VaultLimits } from './limits';
 import { KeyVaultModel, type Vault } from './model';
 import { KEY_OPERATIONS, TRUSTED_SERVICE_TYPES, type Caller, type KeyOperation } from './permissions';
 import { deletedKeyBundle, deletedKeyItem, keyBundle, keyId, keyItem, rotationPolicy } from './wire';
@@ -46,6 +47,7 @@ export function toSandboxError(error: unknown): unknown {
       error.code,
       error.message,
       error.innerCode ? { innererror: { code: error.innerCode } } : {},
+      error.headers,
     );
   }
   return error;
@@ -54,6 +56,30 @@ export function toSandboxError(error: unknown): unknown {
 export interface DataPlaneDeps {
   core: SandboxCore;
   model: KeyVaultModel;
+  limits: VaultLimits;
+}
+
+/** The service-limit class and weight of a request: key CREATE (software / HSM) or any other. */
+function transaction(
+  vault: Vault,
+  operation: KeyOperation,
+  ctx: RequestContext,
+): ['create' | 'other', boolean, number] {
+  if (operation === 'create') {
+    let kty = '';
+    try {
+      const parsed = (JSON.parse(ctx.rawBody.toString('utf8') || '{}') as { kty?: unknown }).kty;
+      kty = typeof parsed === 'string' ? parsed : '';
+    } catch {
+      // An unparsable body is refused by the handler; it counts as a software create meanwhile.
+    }
+    return ['create', kty.endsWith('-HSM'), 1];
+  }
+  const record = ctx.params.name ? vault.keys.get(ctx.params.name.toLowerCase()) : undefined;
+  const version = ctx.params.version
+    ? record?.versions.find((v) => v.version === ctx.params.version?.toLowerCase())
+    : record?.versions[record.versions.length - 1];
+  return ['other', false, transactionWeight(version)];
 }
 
 /** The caller as Key Vault sees it: token identity, client address, trusted-service status. */
@@ -447,6 +473,8 @@ export function registerDataPlane(deps: DataPlaneDeps): void {
           const keyName = ctx.params.name;
           ctx.scope = keyName ? `${vault.id}/keys/${keyName}` : vault.id;
           await model.authorize(vault, callerOf(core, ctx), route.operation, keyName);
+          if (core.throttle.profile)
+            deps.limits.take(vault.name, ...transaction(vault, route.operation, ctx), core.clock.now());
         } catch (error) {
           throw toSandboxError(error);
         }

@@ -10,6 +10,8 @@ export class KeyVaultError extends Error {
     readonly code: string,
     message: string,
     readonly innerCode?: string,
+    /** Response headers the error carries (e.g. Retry-After on 429). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'KeyVaultError';

@@ -8,6 +8,7 @@ import type { ResourceProvider, SandboxCore } from '../core';
 import { requireResourceGroup } from '../arm/resources';
 import { registerArm } from './arm';
 import { registerDataPlane } from './dataplane';
+import { VaultLimits } from './limits';
 import { KeyVaultModel, type KeyVaultEvent, type StoredState } from './model';
 
 const STORE_COLLECTION = 'keyvault';
@@ -17,6 +18,7 @@ export class KeyVaultProvider implements ResourceProvider {
   readonly name = 'Microsoft.KeyVault';
   private current?: KeyVaultModel;
   private dirty = false;
+  private readonly limits = new VaultLimits();
   private readonly listeners: Array<(event: KeyVaultEvent) => void> = [];
 
   get model(): KeyVaultModel {
@@ -63,10 +65,11 @@ export class KeyVaultProvider implements ResourceProvider {
     const saved = core.store.get<StoredState>(STORE_COLLECTION, STORE_KEY);
     if (saved) model.importState(saved);
     registerArm(core, model);
-    registerDataPlane({ core, model });
+    registerDataPlane({ core, model, limits: this.limits });
   }
 
   reset(): void {
+    this.limits.reset();
     this.current?.reset();
   }
 }
