@@ -250,7 +250,7 @@ export class ServiceBusModel {
     }
     // The record may have changed while Key Vault answered; only the key state is ours to write.
     const latest = this.getNamespace(ns.id);
-    if (!latest?.encryption || latest.encryption.keys.length !== enc.keys.length) return;
+    if (!latest?.encryption || JSON.stringify(latest.encryption.keys) !== JSON.stringify(enc.keys)) return;
     latest.encryption.keyState = next;
     this.putNamespace(latest);
   }
