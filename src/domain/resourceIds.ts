@@ -519,7 +519,10 @@ export function parseKeyVaultUri(input: string, keyVaultDnsSuffix: string): KeyV
 export function parseKeyVaultKeyId(input: string, keyVaultDnsSuffix: string): KeyVaultKeyId {
   if (!keyVaultDnsSuffix) throw new Error('parseKeyVaultKeyId needs the Key Vault DNS suffix');
   const { url, raw } = parseKeyVaultUrl(input);
-  const vault = vaultFromUrl(url, raw, keyVaultDnsSuffix);
+  return keyIdFromPath(url, raw, vaultFromUrl(url, raw, keyVaultDnsSuffix));
+}
+
+function keyIdFromPath(url: URL, raw: string, vault: KeyVaultUri): KeyVaultKeyId {
   const parts = url.pathname.split('/').filter((p, i, all) => p !== '' || (i > 0 && i < all.length - 1));
   if (parts.some((p) => p === '')) {
     throw new KeyVaultUrlError('notAKeyUrl', raw, `'${raw}' has an empty path segment (a double slash).`);
@@ -535,15 +538,19 @@ export function parseKeyVaultKeyId(input: string, keyVaultDnsSuffix: string): Ke
 }
 
 /**
- * The shape of a key id (https, `/keys/{name}[/{version}]`) WITHOUT checking the host against the
- * Key Vault suffix — only to describe a rejected key in a finding. Never follow the result.
+ * The shape of a key id (https, `/keys/{name}[/{version}]`) WITHOUT checking the host — only to
+ * describe a rejected key in a finding. `vaultName` is just the host's first label. Never follow it.
  */
 export function parseKeyVaultKeyIdShape(input: string): KeyVaultKeyId {
-  const { url } = parseKeyVaultUrl(input);
+  const { url, raw } = parseKeyVaultUrl(input);
   const host = url.hostname.toLowerCase();
-  const firstLabel = host.split('.')[0] ?? host;
-  const suffix = host.slice(firstLabel.length + 1) || host;
-  return parseKeyVaultKeyId(input, suffix);
+  const port = url.port ? `:${url.port}` : '';
+  const vault: KeyVaultUri = {
+    vaultUri: `https://${host}${port}/`,
+    vaultName: host.split('.')[0] ?? host,
+    host,
+  };
+  return keyIdFromPath(url, raw, vault);
 }
 
 /** The same as parseKeyVaultKeyId, from the `{ vaultUri, keyName, keyVersion? }` form. */

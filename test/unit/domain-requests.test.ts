@@ -78,6 +78,11 @@ describe('parseEnableCmkRequest', () => {
     if (!result.ok) throw new Error('expected ok');
     expect(result.value.keys[0]).toMatchObject({ hostTrusted: false, host: 'kv-prod.attacker.example' });
     expect(result.value.keys[0]?.vaultName).toBeUndefined();
+    const ip = parseEnableCmkRequest(
+      { namespaceId: NS_ID, keys: [{ keyId: 'https://169.254.169.254/keys/k' }] },
+      SUFFIX,
+    );
+    expect(ip.ok && ip.value.keys[0]).toMatchObject({ hostTrusted: false, host: '169.254.169.254' });
   });
 
   it('lets four keys through to the preflight (PRE-005) but refuses oversized key lists', () => {
