@@ -436,6 +436,33 @@ describe('Key Vault permissions and firewall', () => {
     expect(list.statusCode).toBe(403);
   });
 
+  it('RBAC vault: a new assignment takes effect only after the propagation delay, on the clock', async () => {
+    const vault = await createVault('kv-perm-delay', { enableRbacAuthorization: true });
+    h.sandbox.control.assignRole({
+      principalId: admin,
+      role: 'Key Vault Crypto Officer',
+      scope: vault.id ?? '',
+    });
+    await h.keys('kv-perm-delay', admin).createEcKey('cmk');
+    const reader = h.principal('late-reader');
+    h.sandbox.control.updateSettings({ propagationDelayMs: 5 * 60_000 });
+    try {
+      h.sandbox.control.assignRole({
+        principalId: reader,
+        role: 'Key Vault Reader',
+        scope: vault.id ?? '',
+        immediate: false,
+      });
+      const early = await restError(h.keys('kv-perm-delay', reader).getKey('cmk'));
+      expect(early.statusCode).toBe(403);
+      expect(early.message).toContain('please observe propagation time');
+      await h.clock.advanceBy(5 * 60_000);
+      expect((await h.keys('kv-perm-delay', reader).getKey('cmk')).name).toBe('cmk');
+    } finally {
+      h.sandbox.control.updateSettings({ propagationDelayMs: 0 });
+    }
+  });
+
   it('refuses wrap on an expired key but still unwraps what it protected', async () => {
     await createVault('kv-perm-exp');
     const adminKeys = h.keys('kv-perm-exp', admin);
