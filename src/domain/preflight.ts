@@ -908,9 +908,7 @@ export const PREFLIGHT_RULES: readonly PreflightRule[] = [
         ...keyParams(k),
         principalId: ctx.principalId ?? '<namespace-principal-id>',
         permissions: CMK_KEY_PERMISSIONS.join(' '),
-        keyScope: k.vault.resourceId
-          ? `${k.vault.resourceId}/keys/${k.ref.keyName}`
-          : '<vault-resource-id>/keys/' + k.ref.keyName,
+        keyScope: `${k.vault.resourceId ?? '<vault-resource-id>'}/keys/${k.ref.keyName}`,
       };
       return { variant: k.vault.permissionModel === 'rbac' ? 'rbac' : 'accessPolicy', params };
     },

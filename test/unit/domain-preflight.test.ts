@@ -22,10 +22,16 @@ import {
   vaultId,
 } from './domain-fixtures';
 
-const ids = (findings: Finding[]): string[] => findings.map((f) => f.ruleId);
+// Every rule id seen in a finding by any test below; the last test checks the catalogue is covered.
+const fired = new Set<string>();
+const ids = (findings: Finding[]): string[] => {
+  findings.forEach((f) => fired.add(f.ruleId));
+  return findings.map((f) => f.ruleId);
+};
 const only = (findings: Finding[], ruleId: string): Finding => {
   const matching = findings.filter((f) => f.ruleId === ruleId);
   expect(matching).toHaveLength(1);
+  fired.add(ruleId);
   return matching[0] as Finding;
 };
 
@@ -589,5 +595,11 @@ describe('evaluateDiagnosis', () => {
     expect(only(diagnosis.findings, 'CMK-008').command).toBe(
       'az keyvault set-policy --name kv-prod --object-id p-ns --key-permissions get wrapKey unwrapKey',
     );
+  });
+});
+
+describe('coverage of the catalogue', () => {
+  it('every rule fired with a complete message and fix in the tests above', () => {
+    expect([...fired].sort()).toEqual(PREFLIGHT_RULES.map((r) => r.id).sort());
   });
 });
