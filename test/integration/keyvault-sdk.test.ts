@@ -168,6 +168,31 @@ describe('Key Vault management plane (arm-keyvault)', () => {
   });
 });
 
+describe('Key Vault deleted vaults: purge', () => {
+  it('purges a deleted vault (LRO) and frees its name; refuses while purge protection is on', async () => {
+    const client = h.arm(admin);
+    await createVault('kv-purge-1');
+    await client.vaults.delete(h.rg, 'kv-purge-1');
+    await client.vaults.purgeDeleted('kv-purge-1', 'westeurope', { updateIntervalInMs: 0 });
+    expect((await restError(client.vaults.getDeleted('kv-purge-1', 'westeurope'))).statusCode).toBe(404);
+    const free = await client.vaults.checkNameAvailability({
+      name: 'kv-purge-1',
+      type: 'Microsoft.KeyVault/vaults',
+    });
+    expect(free.nameAvailable).toBe(true);
+
+    await createVault('kv-purge-2', { enablePurgeProtection: true });
+    await client.vaults.delete(h.rg, 'kv-purge-2');
+    const refused = await restError(
+      client.vaults.purgeDeleted('kv-purge-2', 'westeurope', { updateIntervalInMs: 0 }),
+    );
+    expect(refused.statusCode).toBe(409);
+    // After the retention period Key Vault purges it itself.
+    await h.clock.advanceBy(90 * DAY);
+    expect((await restError(client.vaults.getDeleted('kv-purge-2', 'westeurope'))).statusCode).toBe(404);
+  });
+});
+
 describe('Key Vault ARM view of keys (arm-keyvault keys.*)', () => {
   it('creates a key if it does not exist, never updates it, and lists keys and versions', async () => {
     await createVault('kv-arm-keys');

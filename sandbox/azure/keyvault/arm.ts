@@ -384,6 +384,8 @@ export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
         namespace: 'Microsoft.KeyVault',
         location,
         complete: () => model.purgeDeletedVault(sub, location, name),
+        // The Location poll answers 200 when done (arm-keyvault accepts 200/201/202 there, not 204).
+        result: () => ({}),
       });
       return reply.accepted(headers);
     }),
