@@ -310,6 +310,24 @@ describe('customer-managed keys: refusals', () => {
     expect((await h.sb.namespaces.get(h.rg, 'sb-noaccess')).encryption).toBeUndefined();
   });
 
+  it('refuses a key that is not valid yet (nbf) or already expired', async () => {
+    const uri = await h.vault('kv-window');
+    const day = 86_400_000;
+    await h.keys('kv-window').createRsaKey('future', { notBefore: new Date(h.clock.now() + day) });
+    await h.keys('kv-window').createRsaKey('past', {
+      notBefore: new Date(h.clock.now() - 2 * day),
+      expiresOn: new Date(h.clock.now() - day),
+    });
+    const ns = await h.namespace('sb-window', { identity: { type: 'SystemAssigned' } });
+    await h.grant('kv-window', ns.identity!.principalId!);
+    expect((await refused('sb-window', { encryption: encryption(uri, 'future') })).message).toMatch(
+      /KeyNotYetValid/,
+    );
+    expect((await refused('sb-window', { encryption: encryption(uri, 'past') })).message).toMatch(
+      /KeyExpired/,
+    );
+  });
+
   it('refuses to remove CMK once set, by PATCH or PUT, and to drop the identity it uses', async () => {
     const uri = await vaultWithKey('kv-remove');
     const ns = await h.namespace('sb-remove', { identity: { type: 'SystemAssigned' } });
