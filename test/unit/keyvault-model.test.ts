@@ -555,3 +555,23 @@ describe('Key Vault model: persistence', () => {
     expect(await restored.listDeletedKeys(rv, admin)).toEqual([]);
   });
 });
+
+describe('Key Vault model: access policy validation', () => {
+  it('rejects unknown key permissions and accepts any casing of known ones', async () => {
+    const { vault } = setup();
+    await rejects(
+      () =>
+        vault('kv-badperm', {
+          accessPolicies: [{ tenantId: TENANT, objectId: 'x', permissions: { keys: ['get', 'teleport'] } }],
+        }),
+      400,
+      'BadRequest',
+    );
+    const v = vault('kv-okperm', {
+      accessPolicies: [
+        { tenantId: TENANT, objectId: 'x', permissions: { keys: ['Get', 'WRAPKEY', 'GetRotationPolicy'] } },
+      ],
+    });
+    expect(v.properties.accessPolicies[0]?.permissions.keys).toEqual(['Get', 'WRAPKEY', 'GetRotationPolicy']);
+  });
+});

@@ -27,6 +27,7 @@ import {
   applyAccessPolicyChange,
   ipRuleMatches,
   KEY_OPERATIONS,
+  KEY_PERMISSIONS,
   type AccessPolicyEntry,
   type Caller,
   type KeyOperation,
@@ -1472,6 +1473,14 @@ function parseAccessPolicies(value: unknown): AccessPolicyEntry[] | undefined {
       if (list === undefined) continue;
       if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) {
         throw armErrors.badRequest(`The access policy permissions.${c} must be an array of strings.`);
+      }
+      if (c === 'keys') {
+        const unknown = list.find((p) => !KEY_PERMISSIONS.some((k) => k.toLowerCase() === p.toLowerCase()));
+        if (unknown !== undefined) {
+          throw armErrors.badRequest(
+            `The access policy key permission '${unknown}' is not valid. Valid values: ${KEY_PERMISSIONS.join(', ')}.`,
+          );
+        }
       }
       perms[c] = [...list];
     }
