@@ -11,7 +11,7 @@ import { KeyVaultManagementClient, type VaultCreateOrUpdateParameters } from '@a
 import { ServiceBusManagementClient, type SBNamespace } from '@azure/arm-servicebus';
 import { KeyClient } from '@azure/keyvault-keys';
 import { VirtualClock } from '../../sandbox/clock';
-import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure';
+import { startAzureSandbox, type AzureSandbox, type AzureSandboxOptions } from '../../sandbox/azure';
 import { httpsJson } from '../../sandbox/azure/testing';
 import { ServiceBusProvider } from '../../sandbox/azure/servicebus';
 
@@ -46,9 +46,9 @@ export class SbHarness {
     });
   }
 
-  static async start(): Promise<SbHarness> {
+  static async start(options: AzureSandboxOptions = {}): Promise<SbHarness> {
     const clock = new VirtualClock(Date.UTC(2026, 0, 1));
-    const sandbox = await startAzureSandbox({ clock, lroRetryAfterSeconds: 0 });
+    const sandbox = await startAzureSandbox({ clock, lroRetryAfterSeconds: 0, ...options });
     const provider = sandbox.core.providers.find(
       (p): p is ServiceBusProvider => p instanceof ServiceBusProvider,
     );
