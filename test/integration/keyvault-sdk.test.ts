@@ -633,7 +633,63 @@ describe('Key Vault wire shapes (plain HTTPS, from the REST reference)', () => {
     expect(body1.value).toEqual([expect.objectContaining({ kid: `${base}keys/wire-key` })]);
     expect(body1.nextLink).toContain('$skiptoken=');
     const page2 = await fetchJson(h.sandbox, h.agent, admin, 'GET', body1.nextLink ?? '', undefined, kv);
-    expect((page2.body as { value: Array<{ kid: string }>; nextLink: null }).nextLink).toBeNull();
+    const body2 = page2.body as { value: Array<{ kid: string }>; nextLink: null };
+    expect(body2.value.map((k) => k.kid)).toEqual([`${base}keys/wire-key-2`]);
+    expect(body2.nextLink).toBeNull();
+
+    const policy = await fetchJson(
+      h.sandbox,
+      h.agent,
+      admin,
+      'PUT',
+      `${base}keys/wire-key/rotationpolicy?api-version=7.4`,
+      {
+        lifetimeActions: [{ trigger: { timeAfterCreate: 'P2M' }, action: { type: 'Rotate' } }],
+        attributes: { expiryTime: 'P1Y' },
+      },
+      kv,
+    );
+    expect(policy.status).toBe(200);
+    expect(policy.body).toEqual({
+      id: `${base}keys/wire-key/rotationpolicy`,
+      lifetimeActions: [
+        { trigger: { timeAfterCreate: 'P2M' }, action: { type: 'Rotate' } },
+        { trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Notify' } },
+      ],
+      attributes: {
+        expiryTime: 'P1Y',
+        created: Math.floor(h.clock.now() / 1000),
+        updated: Math.floor(h.clock.now() / 1000),
+      },
+    });
+    const oldApi = await fetchJson(
+      h.sandbox,
+      h.agent,
+      admin,
+      'GET',
+      `${base}keys/wire-key/rotationpolicy?api-version=7.2`,
+      undefined,
+      kv,
+    );
+    expect(oldApi.status).toBe(400);
+
+    const deleted = await fetchJson(
+      h.sandbox,
+      h.agent,
+      admin,
+      'DELETE',
+      `${base}keys/wire-key-2?api-version=7.4`,
+      undefined,
+      kv,
+    );
+    expect(deleted.status).toBe(200);
+    const now = Math.floor(h.clock.now() / 1000);
+    expect(deleted.body).toMatchObject({
+      recoveryId: `${base}deletedkeys/wire-key-2`,
+      deletedDate: now,
+      scheduledPurgeDate: now + 90 * 86_400,
+      key: { kty: 'EC', crv: 'P-256' },
+    });
 
     const bad = await fetchJson(
       h.sandbox,
