@@ -85,8 +85,11 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
 
     // 4. route ----------------------------------------------------------------------------------------
     route = core.routes.match(service, req.method ?? 'GET', path);
-    if (!route || (vaultName !== undefined && vaultName.includes('.')))
+    if (!route || (vaultName !== undefined && vaultName.includes('.'))) {
+      // ARM and Key Vault authenticate before anything else: no token → 401 (challenge), even for a bad path.
+      if (service === 'arm' || service === 'keyvault') await core.authenticate(ctx);
       throw noRoute(core, service, req.method ?? 'GET', path);
+    }
     ctx.params = route.params;
     ctx.action = typeof route.spec.operation === 'string' ? route.spec.operation : route.spec.operation(ctx);
 

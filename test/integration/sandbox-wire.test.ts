@@ -145,6 +145,25 @@ test('ARM: 401 without a token, ARM error shape, request and correlation ids', a
   });
 });
 
+test('ARM authenticates before routing; unknown namespaces and types are Azure 404s', async () => {
+  const url = `${sb.url}/subscriptions/${sub}/providers/Microsoft.Nope/things?api-version=2021-01-01`;
+  expect((await request('GET', url)).status).toBe(401);
+  const admin = { Authorization: `Bearer ${(await sb.control.token(sb.admin.objectId)).access_token}` };
+  const unknownNs = await request('GET', url, admin);
+  expect(unknownNs.status).toBe(404);
+  expect(unknownNs.json.error).toEqual({
+    code: 'InvalidResourceNamespace',
+    message: "The resource namespace 'Microsoft.Nope' is invalid.",
+  });
+  const unknownType = await request(
+    'GET',
+    `${sb.url}/subscriptions/${sub}/providers/Microsoft.ManagedIdentity/gadgets?api-version=2023-01-31`,
+    admin,
+  );
+  expect(unknownType.status).toBe(404);
+  expect((unknownType.json.error as { code: string }).code).toBe('InvalidResourceType');
+});
+
 test('Role Assignments - Create / List For Scope / Delete (2022-04-01), as in the REST reference', async () => {
   const admin = { Authorization: `Bearer ${(await sb.control.token(sb.admin.objectId)).access_token}` };
   const rg = await request(

@@ -50,6 +50,8 @@ export interface AsyncOperation {
 
 export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed';
 
+const OPERATION_RETENTION_MS = 24 * 3600_000;
+
 export class AsyncOperations {
   private readonly ops = new Map<string, AsyncOperation>();
 
@@ -92,7 +94,11 @@ export class AsyncOperations {
   /** Applies every operation that fell due (called at the start of every request). */
   async settleDue(): Promise<void> {
     const now = this.clock.now();
-    for (const op of this.ops.values()) if (!op.settled && op.dueAt <= now) await this.settle(op);
+    for (const op of this.ops.values()) {
+      if (!op.settled && op.dueAt <= now) await this.settle(op);
+      // Forget operations a day (clock time) after they finished; nobody polls that late.
+      else if (op.settled && now - op.dueAt > OPERATION_RETENTION_MS) this.ops.delete(op.id);
+    }
   }
 
   status(op: AsyncOperation): OperationStatus {
