@@ -300,6 +300,37 @@ describe('Key Vault model: keys', () => {
     ]);
   });
 
+  it('refuses protect operations before nbf and enforces key_ops', async () => {
+    const { vault, model, clock } = setup();
+    const v = vault('kv-nbf');
+    const nbf = Math.floor((clock.now() + 2 * DAY) / 1000);
+    await model.createKey(v, admin, 'later', {
+      kty: 'RSA',
+      attributes: { nbf },
+      key_ops: ['wrapKey', 'unwrapKey'],
+    });
+    const cek = randomBytes(32);
+    const early = await rejects(
+      model.cryptoOperation(v, admin, 'wrapKey', 'later', undefined, 'RSA-OAEP', cek),
+      403,
+      'Forbidden',
+    );
+    expect(early.innerCode).toBe('KeyNotYetValid');
+    await rejects(
+      model.cryptoOperation(v, admin, 'encrypt', 'later', undefined, 'RSA-OAEP', cek),
+      403,
+      'Forbidden',
+    );
+    await clock.advanceBy(2 * DAY);
+    const wrapped = await model.cryptoOperation(v, admin, 'wrapKey', 'later', undefined, 'RSA-OAEP', cek);
+    expect(wrapped.result.length).toBe(256);
+    await rejects(
+      model.updateKey(v, admin, 'later', undefined, { attributes: { nbf: nbf + 10 * 86_400, exp: nbf } }),
+      400,
+      'BadParameter',
+    );
+  });
+
   it('soft-deletes, blocks the name, recovers, and purges only without purge protection', async () => {
     const { vault, model, clock } = setup();
     const v = vault('kv-sd', { softDeleteRetentionInDays: 7 });
