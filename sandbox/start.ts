@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { VirtualClock, WallClock, type Clock } from './clock';
 import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX } from './azure';
 import { loadTls } from './azure/certs';
+import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
 import { startFunctionsHost } from './host/host';
 import { consoleLogger, type HostLogLevel } from './host/log';
 import { applySettings, readLocalSettings } from './host/settings';
@@ -77,8 +78,22 @@ async function compose(): Promise<void> {
     stateDir,
     port: Number(args['azure-port']),
     keyVaultDnsSuffix: suffix,
+    ...(args['no-seed'] ? {} : { subscriptions: DEMO_SUBSCRIPTIONS }),
     ...(process.env.SANDBOX_ADMIN_SECRET ? { adminSecret: process.env.SANDBOX_ADMIN_SECRET } : {}),
   });
+  let demo: DemoEstateSummary | undefined;
+  if (!args['no-seed']) {
+    demo = await seedDemoEstate(azure);
+    // The app's identity gets what it needs to read the estate, as infra would grant it in Azure.
+    for (const { subscriptionId } of DEMO_SUBSCRIPTIONS) {
+      azure.control.assignRole({
+        principalId: azure.app.objectId,
+        role: 'Reader',
+        scope: `/subscriptions/${subscriptionId}`,
+        immediate: true,
+      });
+    }
+  }
 
   // 3. The app's settings: local settings for everything else, the sandbox's for the cloud it talks to.
   const settings = readLocalSettings(ROOT);
@@ -117,7 +132,7 @@ async function compose(): Promise<void> {
       }) + '\n',
     );
   } else {
-    printBanner(host, azure, clock, speed, settings.file);
+    printBanner(host, azure, clock, speed, settings.file, demo);
   }
 
   const stop = (): void => {
@@ -133,6 +148,7 @@ function printBanner(
   clock: Clock,
   speed: number,
   settingsFile: string | undefined,
+  demo: DemoEstateSummary | undefined,
 ): void {
   const lines = [
     '',
@@ -141,6 +157,9 @@ function printBanner(
     `  Azure sandbox    ${azure.url}  (subscription ${azure.subscriptionId}, Key Vault hosts *.${azure.keyVaultDnsSuffix})`,
     `  Clock            ${clock.kind === 'virtual' ? 'virtual (advance it with the control API)' : speed === 1 ? 'wall clock' : `wall clock × ${speed}`}`,
     '',
+    ...(demo
+      ? ['Demo estate (emulated Azure):', ...demo.text.split('\n').map((l) => `  ${l}`), '']
+      : ['Demo estate: not seeded (--no-seed)', '']),
     'Functions:',
     ...host.functions.map((f) => `  ${f.name.padEnd(22)} [${f.trigger}] ${f.detail}`),
     '',

@@ -37,7 +37,7 @@ export interface LocalEstate {
 }
 
 export async function startLocalEstate(
-  options: { args?: string[]; env?: Record<string, string> } = {},
+  options: { args?: string[]; env?: Record<string, string>; seed?: boolean } = {},
 ): Promise<LocalEstate> {
   const child = spawn(
     process.execPath,
@@ -51,7 +51,7 @@ export async function startLocalEstate(
       '0',
       '--azure-port',
       '0',
-      '--no-seed',
+      ...(options.seed ? [] : ['--no-seed']),
       '--ready-json',
       '--log-level',
       'warning',
