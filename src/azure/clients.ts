@@ -2,6 +2,7 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { MonitorClient } from '@azure/arm-monitor';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
@@ -87,6 +88,14 @@ export class AzureClients {
     readonly config: AppConfig,
     readonly credential: TokenCredential = createCredential(config),
   ) {}
+
+  /** Tenant-level client: the subscriptions the app identity can see. */
+  subscriptions(): SubscriptionClient {
+    return this.cached(
+      'subscriptions',
+      () => new SubscriptionClient(this.credential, armClientOptions(this.config)),
+    );
+  }
 
   authorization(subscriptionId: string): AuthorizationManagementClient {
     return this.cached(

@@ -1,0 +1,199 @@
+/**
+ * Reads the facts the domain's preflight, plan and diagnosis evaluate — read-only, through the
+ * gateways. Shared by the enable orchestration's first activity, the enable dry run and diagnose, so
+ * all three judge the same snapshot of Azure the same way.
+ */
+import { AuthorizationGateway } from './authorization';
+import type { AzureClients } from './clients';
+import { KeyVaultGateway, type VaultRecord } from './keyVault';
+import { ManagedIdentityGateway } from './managedIdentities';
+import type { Refusal, Result } from './results';
+import { ServiceBusGateway } from './serviceBus';
+import {
+  accessPolicyMissingPermissions,
+  roleAssignmentsGrantCmkAccess,
+  type DiagnoseFacts,
+  type EnableCmkRequest,
+  type EnablePreflightFacts,
+  type GroupedResourceId,
+  type KeyRef,
+  type KeySubjectFacts,
+  type NamespaceFacts,
+  type RoleAssignmentFacts,
+  type RuleSettings,
+  type UserAssignedIdentityFacts,
+} from '../domain';
+
+export interface CmkGateways {
+  serviceBus: ServiceBusGateway;
+  keyVault: KeyVaultGateway;
+  authorization: AuthorizationGateway;
+  identities: ManagedIdentityGateway;
+}
+
+export function cmkGateways(clients: AzureClients): CmkGateways {
+  return {
+    serviceBus: new ServiceBusGateway(clients, clients.config.endpoints.keyVaultDnsSuffix),
+    keyVault: new KeyVaultGateway(clients),
+    authorization: new AuthorizationGateway(clients),
+    identities: new ManagedIdentityGateway(clients),
+  };
+}
+
+/** The namespace could not be read at all (nothing to evaluate). */
+export type NamespaceRefusal = Refusal & { namespaceId: string };
+
+/** A KeyRef without request-only fields, as the facts carry it. */
+function plainRef(k: KeyRef): KeyRef {
+  return {
+    vaultUri: k.vaultUri,
+    host: k.host,
+    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
+    keyName: k.keyName,
+    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
+    versionlessKeyId: k.versionlessKeyId,
+    keyId: k.keyId,
+    hostTrusted: k.hostTrusted,
+  };
+}
+
+/** Vault and key facts for a list of key references, with the principal's access when known. */
+async function readKeys(
+  gw: CmkGateways,
+  refs: readonly KeyRef[],
+  preferredSubscriptionId: string,
+  principalId: string | undefined,
+): Promise<{ vaults: VaultRecord[]; keys: KeySubjectFacts[] }> {
+  const trusted = refs.filter((r) => r.hostTrusted && r.vaultName);
+  const wanted = new Map<string, { vaultName: string; vaultUri: string }>();
+  for (const r of trusted) {
+    const name = (r.vaultName as string).toLowerCase();
+    if (!wanted.has(name)) wanted.set(name, { vaultName: name, vaultUri: r.vaultUri });
+  }
+  const found = wanted.size
+    ? await gw.keyVault.findVaults([...wanted.values()], preferredSubscriptionId)
+    : new Map<string, VaultRecord>();
+
+  // RBAC vaults: one assignment list per vault for the principal covers every key in it.
+  const assignments = new Map<string, RoleAssignmentFacts[] | undefined>();
+  if (principalId) {
+    await Promise.all(
+      [...found.entries()]
+        .filter(
+          ([, v]) => v.facts.status === 'found' && v.facts.permissionModel === 'rbac' && v.facts.resourceId,
+        )
+        .map(async ([name, v]) => {
+          const listed = await gw.authorization.listForPrincipal(v.facts.resourceId as string, principalId);
+          assignments.set(name, listed.ok ? listed.value : undefined);
+        }),
+    );
+  }
+
+  const keys = await Promise.all(
+    refs.map(async (ref): Promise<KeySubjectFacts> => {
+      const vault = ref.hostTrusted && ref.vaultName ? found.get(ref.vaultName.toLowerCase()) : undefined;
+      if (!vault || vault.facts.status !== 'found' || !vault.facts.resourceId) return {};
+      const key = await gw.keyVault.getKey(vault.facts.resourceId, ref.keyName, ref.keyVersion);
+      let identityHasAccess: boolean | undefined;
+      if (principalId) {
+        if (vault.facts.permissionModel === 'rbac') {
+          const list = assignments.get(ref.vaultName!.toLowerCase());
+          identityHasAccess = list
+            ? roleAssignmentsGrantCmkAccess(
+                list,
+                principalId,
+                `${vault.facts.resourceId}/keys/${ref.keyName}`,
+              )
+            : undefined;
+        } else {
+          identityHasAccess = accessPolicyMissingPermissions(vault.accessPolicies, principalId).length === 0;
+        }
+      }
+      return { key, ...(identityHasAccess !== undefined ? { identityHasAccess } : {}) };
+    }),
+  );
+  return { vaults: [...found.values()], keys };
+}
+
+/** Everything the enable preflight and plan need, read-only. */
+export async function readEnablePreflightFacts(
+  gw: CmkGateways,
+  request: Pick<EnableCmkRequest, 'namespace' | 'keys' | 'identity' | 'requireInfrastructureEncryption'>,
+  settings: RuleSettings,
+): Promise<Result<EnablePreflightFacts> | NamespaceRefusal> {
+  const [nsResult, uai] = await Promise.all([
+    gw.serviceBus.namespaceFacts(request.namespace),
+    request.identity.type === 'UserAssigned'
+      ? gw.identities.getUserAssigned(request.identity.resourceId)
+      : Promise.resolve<UserAssignedIdentityFacts | undefined>(undefined),
+  ]);
+  if (!nsResult.ok) return { ...nsResult, namespaceId: request.namespace.id };
+  const namespace = nsResult.value;
+  const principalId = encryptionPrincipalId(namespace, request.identity, uai);
+  const refs = request.keys.map(plainRef);
+  const { vaults, keys } = await readKeys(gw, refs, namespace.subscriptionId, principalId);
+  return {
+    ok: true,
+    value: {
+      namespace,
+      request: {
+        keys: refs,
+        identity: request.identity,
+        requireInfrastructureEncryption: request.requireInfrastructureEncryption,
+      },
+      vaults: vaults.map((v) => v.facts),
+      keys,
+      ...(uai ? { userAssignedIdentity: uai } : {}),
+      settings,
+    },
+  };
+}
+
+/** The principal that will use the keys, when it exists already. */
+export function encryptionPrincipalId(
+  namespace: Pick<NamespaceFacts, 'identity'>,
+  identity: EnableCmkRequest['identity'],
+  uai?: UserAssignedIdentityFacts,
+): string | undefined {
+  if (identity.type === 'SystemAssigned') return namespace.identity.systemAssigned?.principalId;
+  return (
+    uai?.principalId ??
+    namespace.identity.userAssigned.find(
+      (u) => u.resourceId.toLowerCase() === identity.resourceId.toLowerCase(),
+    )?.principalId
+  );
+}
+
+/** Everything diagnose needs: the namespace and the keys it is configured with. */
+export async function readDiagnoseFacts(
+  gw: CmkGateways,
+  namespaceId: GroupedResourceId,
+  settings: RuleSettings,
+): Promise<Result<DiagnoseFacts> | NamespaceRefusal> {
+  const nsResult = await gw.serviceBus.namespaceFacts(namespaceId);
+  if (!nsResult.ok) return { ...nsResult, namespaceId: namespaceId.id };
+  const namespace = nsResult.value;
+  const cmk = namespace.cmk;
+  if (!cmk.encrypted) return { ok: true, value: { namespace, vaults: [], keys: [], settings } };
+  let uai: UserAssignedIdentityFacts | undefined;
+  if (cmk.identity.type === 'UserAssigned') {
+    const attached = namespace.identity.userAssigned.find(
+      (u) =>
+        cmk.identity.type === 'UserAssigned' &&
+        u.resourceId.toLowerCase() === cmk.identity.resourceId.toLowerCase(),
+    );
+    if (!attached?.principalId) uai = await gw.identities.getUserAssigned(cmk.identity.resourceId);
+  }
+  const principalId = encryptionPrincipalId(namespace, cmk.identity, uai);
+  const { vaults, keys } = await readKeys(gw, cmk.keys.map(plainRef), namespace.subscriptionId, principalId);
+  return {
+    ok: true,
+    value: {
+      namespace,
+      vaults: vaults.map((v) => v.facts),
+      keys,
+      ...(principalId ? { principalId } : {}),
+      settings,
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import type { ArmDisasterRecovery, SBNamespace } from '@azure/arm-servicebus';
+import type { AzureClients } from './clients';
+import { refusalOrThrow, type Result } from './results';
+import {
+  encryptionPatchBody,
+  geoDrFromSdk,
+  identityPatchBody,
+  namespaceFactsFromSdk,
+} from './transformations';
+import type { EnsureIdentityStep, GroupedResourceId, NamespaceFacts, SetEncryptionStep } from '../domain';
+
+/** What the enable flow and diagnose read about a namespace and write to it. */
+export class ServiceBusGateway {
+  constructor(
+    private readonly clients: AzureClients,
+    private readonly keyVaultDnsSuffix: string,
+  ) {}
+
+  private client(ns: GroupedResourceId) {
+    return this.clients.serviceBus(ns.subscriptionId);
+  }
+
+  /** GET the namespace: SKU, status, identity, encryption (no entity counts, no Geo-DR). */
+  async getNamespace(
+    ns: GroupedResourceId,
+  ): Promise<Result<Omit<NamespaceFacts, 'queueCount' | 'topicCount'>>> {
+    try {
+      const body = await this.client(ns).namespaces.get(ns.resourceGroup, ns.name);
+      return { ok: true, value: namespaceFactsFromSdk(body, ns, this.keyVaultDnsSuffix) };
+    } catch (error) {
+      return refusalOrThrow(error);
+    }
+  }
+
+  /** Number of queues and topics (the service refuses CMK on a namespace that has any). */
+  async countEntities(ns: GroupedResourceId): Promise<{ queueCount: number; topicCount: number }> {
+    const client = this.client(ns);
+    let queueCount = 0;
+    let topicCount = 0;
+    for await (const q of client.queues.listByNamespace(ns.resourceGroup, ns.name)) if (q) queueCount++;
+    for await (const t of client.topics.listByNamespace(ns.resourceGroup, ns.name)) if (t) topicCount++;
+    return { queueCount, topicCount };
+  }
+
+  /** The Geo-DR alias the namespace is part of, if any. */
+  async geoDr(ns: GroupedResourceId): Promise<NamespaceFacts['geoDr']> {
+    const aliases: ArmDisasterRecovery[] = [];
+    for await (const a of this.client(ns).disasterRecoveryConfigs.list(ns.resourceGroup, ns.name))
+      aliases.push(a);
+    return geoDrFromSdk(aliases);
+  }
+
+  /** Everything the preflight needs about the namespace, in parallel. */
+  async namespaceFacts(ns: GroupedResourceId): Promise<Result<NamespaceFacts>> {
+    const base = await this.getNamespace(ns);
+    if (!base.ok) return base;
+    try {
+      const [counts, geoDr] = await Promise.all([this.countEntities(ns), this.geoDr(ns)]);
+      return { ok: true, value: { ...base.value, ...counts, ...(geoDr ? { geoDr } : {}) } };
+    } catch (error) {
+      return refusalOrThrow(error);
+    }
+  }
+
+  /** PATCH `identity` only. Idempotent: the same target twice is the same namespace. */
+  async patchIdentity(
+    ns: GroupedResourceId,
+    target: EnsureIdentityStep['target'],
+  ): Promise<Result<Omit<NamespaceFacts, 'queueCount' | 'topicCount'>>> {
+    try {
+      const body: SBNamespace = await this.client(ns).namespaces.update(
+        ns.resourceGroup,
+        ns.name,
+        identityPatchBody(target),
+      );
+      return { ok: true, value: namespaceFactsFromSdk(body, ns, this.keyVaultDnsSuffix) };
+    } catch (error) {
+      return refusalOrThrow(error);
+    }
+  }
+
+  /**
+   * PATCH `encryption` only — never a read-modify-PUT (the SDK's 2021-11-01 models would drop newer
+   * namespace properties). A 202 answers with an empty body: the caller polls getNamespace.
+   */
+  async patchEncryption(
+    ns: GroupedResourceId,
+    encryption: SetEncryptionStep['encryption'],
+  ): Promise<Result<Omit<NamespaceFacts, 'queueCount' | 'topicCount'> | undefined>> {
+    try {
+      const body: SBNamespace = await this.client(ns).namespaces.update(
+        ns.resourceGroup,
+        ns.name,
+        encryptionPatchBody(encryption),
+      );
+      return {
+        ok: true,
+        value: body?.id ? namespaceFactsFromSdk(body, ns, this.keyVaultDnsSuffix) : undefined,
+      };
+    } catch (error) {
+      return refusalOrThrow(error);
+    }
+  }
+}
