@@ -2,7 +2,7 @@
  * The real @azure/arm-keyvault and @azure/keyvault-keys clients against the in-process sandbox over
  * HTTPS: every vault and key operation the product relies on, with Key Vault's checks and errors.
  */
-import { randomBytes } from 'node:crypto';
+import { constants, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import type { Vault, VaultCreateOrUpdateParameters } from '@azure/arm-keyvault';
 import { CryptographyClient, type KeyClient } from '@azure/keyvault-keys';
 import { isRestError, type RestError } from '@azure/core-rest-pipeline';
@@ -305,6 +305,39 @@ describe('Key Vault data plane (keyvault-keys)', () => {
     expect(
       Buffer.from((await crypto.decrypt({ algorithm: 'RSA1_5', ciphertext: enc.result })).result).equals(cek),
     ).toBe(true);
+  });
+
+  it('imports a key (BYOK): the vault then unwraps with the key material the owner brought', async () => {
+    const own = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = own.privateKey.export({ format: 'jwk' });
+    const bytes = (v: string | undefined): Uint8Array => new Uint8Array(Buffer.from(v ?? '', 'base64url'));
+    const imported = await keys.importKey('byok', {
+      kty: 'RSA',
+      n: bytes(jwk.n),
+      e: bytes(jwk.e),
+      d: bytes(jwk.d),
+      p: bytes(jwk.p),
+      q: bytes(jwk.q),
+      dp: bytes(jwk.dp),
+      dq: bytes(jwk.dq),
+      qi: bytes(jwk.qi),
+      keyOps: ['wrapKey', 'unwrapKey'],
+    });
+    expect(imported.keyOperations).toEqual(['wrapKey', 'unwrapKey']);
+    expect(Buffer.from(imported.key?.n ?? new Uint8Array()).toString('base64url')).toBe(jwk.n);
+    // Wrapped outside with the owner's public key, unwrapped by the vault.
+    const cek = randomBytes(32);
+    const outside = publicEncrypt(
+      { key: own.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      cek,
+    );
+    const crypto = new CryptographyClient(imported.id ?? '', h.credential(admin), { agent: h.agent });
+    expect(Buffer.from((await crypto.unwrapKey('RSA-OAEP-256', outside)).result).equals(cek)).toBe(true);
+    const bad = await restError(
+      keys.importKey('byok-public-only', { kty: 'RSA', n: bytes(jwk.n), e: bytes(jwk.e) }),
+    );
+    expect(bad.statusCode).toBe(400);
+    expect(bad.code).toBe('BadParameter');
   });
 
   it('reports a disabled key as Key Vault does: GET works, crypto is refused', async () => {

@@ -282,6 +282,29 @@ export function registerDataPlane(deps: DataPlaneDeps): void {
       },
     },
     {
+      method: 'PUT',
+      path: '/keys/:name',
+      operation: 'import',
+      handler: async (vault, caller, ctx) => {
+        const body = parseBody(ctx);
+        if (!body.key || typeof body.key !== 'object' || Array.isArray(body.key)) {
+          throw kvErrors.badParameter('The parameter key is required.');
+        }
+        if (body.hsm !== undefined && typeof body.hsm !== 'boolean') {
+          throw kvErrors.badParameter('The parameter hsm must be a boolean.');
+        }
+        const imported = await model.importKey(vault, caller, name(ctx), {
+          key: body.key as Record<string, unknown>,
+          ...optional('hsm', body.hsm),
+          ...optional('attributes', createAttributes(attributesOf(body.attributes))),
+          ...optional('tags', tagsOf(body.tags)),
+        });
+        const record = vault.keys.get(name(ctx).toLowerCase());
+        if (!record) throw kvErrors.keyNotFound(name(ctx));
+        return kvReply(ctx, vault, 200, keyBundle(vault, record, imported));
+      },
+    },
+    {
       method: 'GET',
       path: '/keys',
       operation: 'list',

@@ -5,6 +5,8 @@
 import {
   constants,
   createHash,
+  createPrivateKey,
+  createPublicKey,
   generateKeyPair,
   privateDecrypt,
   privateEncrypt,
@@ -54,6 +56,40 @@ export async function generateMaterial(
   const crv = curve ?? 'P-256';
   const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: CURVES[crv].node });
   return { kty, curve: crv, privateKey, publicKey };
+}
+
+/**
+ * Key material from an imported JSON Web Key (private parts required: Key Vault stores keys it can use).
+ * Returns undefined when the JWK is not a usable RSA / EC private key.
+ */
+export function materialFromJwk(jwk: Record<string, unknown>, hsm: boolean): KeyMaterial | undefined {
+  const kty = typeof jwk.kty === 'string' ? jwk.kty : '';
+  const rsa = kty === 'RSA' || kty === 'RSA-HSM';
+  const ec = kty === 'EC' || kty === 'EC-HSM';
+  if ((!rsa && !ec) || typeof jwk.d !== 'string') return undefined;
+  const curve = ec ? (jwk.crv as CurveName | undefined) : undefined;
+  if (ec && (!curve || !(curve in CURVES))) return undefined;
+  const fields = rsa ? ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi'] : ['x', 'y', 'd'];
+  const nodeJwk: Record<string, string> = { kty: rsa ? 'RSA' : 'EC' };
+  for (const f of fields) {
+    if (typeof jwk[f] !== 'string') return undefined;
+    nodeJwk[f] = jwk[f];
+  }
+  // node:crypto names secp256k1 what JOSE / Key Vault call P-256K.
+  if (curve) nodeJwk.crv = curve === 'P-256K' ? 'secp256k1' : curve;
+  try {
+    const privateKey = createPrivateKey({ key: nodeJwk, format: 'jwk' });
+    const publicKey = createPublicKey(privateKey);
+    const protectedByHsm = hsm || kty.endsWith('-HSM');
+    const type: KeyType = rsa ? (protectedByHsm ? 'RSA-HSM' : 'RSA') : protectedByHsm ? 'EC-HSM' : 'EC';
+    if (rsa) {
+      const keySize = privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
+      return { kty: type, keySize, privateKey, publicKey };
+    }
+    return { kty: type, ...(curve ? { curve } : {}), privateKey, publicKey };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The public JSON Web Key as Key Vault returns it (never private parts; base64url fields). */

@@ -13,6 +13,7 @@ import {
   CURVES,
   generateMaterial,
   isRsa,
+  materialFromJwk,
   RSA_SIZES,
   rsaDecrypt,
   rsaEncrypt,
@@ -796,6 +797,48 @@ export class KeyVaultModel {
     return { record, version: this.pickVersion(record, version) };
   }
 
+  /**
+   * PUT /keys/{name} (import, "bring your own key"): the key becomes a new version of `name`. Key Vault
+   * needs the private parts; RSA sizes are 2048/3072/4096 and HSM protection needs a premium vault.
+   */
+  async importKey(
+    vault: Vault,
+    caller: Caller,
+    name: string,
+    params: {
+      key: Record<string, unknown>;
+      hsm?: boolean;
+      attributes?: { enabled?: boolean; nbf?: number; exp?: number };
+      tags?: Record<string, string>;
+    },
+  ): Promise<KeyVersion> {
+    await this.authorize(vault, caller, 'import', name);
+    assertKeyName(name);
+    const material = materialFromJwk(params.key, params.hsm === true);
+    if (!material) {
+      throw kvErrors.badParameter('The key is not a valid RSA or EC JSON Web Key with its private parts.');
+    }
+    if (material.kty.endsWith('-HSM') && vault.properties.sku.name !== 'premium') {
+      throw kvErrors.badParameter(
+        `The Key Vault SKU 'standard' does not support HSM-protected keys (kty '${material.kty}'); use a premium vault.`,
+      );
+    }
+    if (isRsa(material.kty) && !(RSA_SIZES as readonly number[]).includes(material.keySize ?? 0)) {
+      throw kvErrors.badParameter(
+        `The key size ${material.keySize ?? 0} is not supported for RSA keys. Supported sizes: 2048, 3072, 4096.`,
+      );
+    }
+    const ops = Array.isArray(params.key.key_ops)
+      ? (params.key.key_ops as unknown[]).map(String)
+      : isRsa(material.kty)
+        ? RSA_OPS
+        : EC_OPS;
+    for (const op of ops)
+      if (!ALL_OPS.includes(op)) throw kvErrors.badParameter(`Invalid key operation: ${op}`);
+    if (vault.deletedKeys.has(lower(name))) throw kvErrors.deletedButRecoverable(name);
+    return this.storeVersion(vault, name, material, [...ops], params);
+  }
+
   private async addKeyVersion(vault: Vault, name: string, params: CreateKeyParams): Promise<KeyVersion> {
     assertKeyName(name);
     const spec = this.validateCreate(vault, params);
@@ -803,11 +846,21 @@ export class KeyVaultModel {
     const material = await generateMaterial(spec.kty, spec.keySize, spec.curve);
     // Re-check after the asynchronous key generation: a concurrent delete may have happened meanwhile.
     if (vault.deletedKeys.has(lower(name))) throw kvErrors.deletedButRecoverable(name);
+    return this.storeVersion(vault, name, material, spec.keyOps, params);
+  }
+
+  private storeVersion(
+    vault: Vault,
+    name: string,
+    material: KeyMaterial,
+    keyOps: string[],
+    params: { attributes?: { enabled?: boolean; nbf?: number; exp?: number }; tags?: Record<string, string> },
+  ): KeyVersion {
     const now = this.now();
     const version: KeyVersion = {
       version: newVersionId(),
       material,
-      keyOps: spec.keyOps,
+      keyOps,
       enabled: params.attributes?.enabled ?? true,
       created: now,
       updated: now,
