@@ -125,11 +125,7 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
         responseHeaders[`x-ms-ratelimit-remaining-${sub ? 'subscription' : 'tenant'}-${type}`] = String(
           taken.remaining,
         );
-        if (!taken.ok)
-          throw ArmErrors.tooManyRequests(
-            taken.retryAfterSeconds,
-            `'${type === 'reads' ? 'Read' : type === 'writes' ? 'Write' : 'Delete'}'`,
-          );
+        if (!taken.ok) throw ArmErrors.tooManyRequests(taken.retryAfterSeconds, operationKindLabel(type));
       }
     }
 
@@ -143,7 +139,7 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
       })) {
         // Latency is network/service slowness as the client feels it: real time, whatever the clock.
         if (effect.type === 'latency') await sleep(effect.ms);
-        else if (effect.type === 'throttle') throw throttled(service, effect.retryAfterSeconds);
+        else if (effect.type === 'throttle') throw throttled(service, ctx.method, effect.retryAfterSeconds);
         else throw new SandboxError(effect.status, effect.code, effect.message, {}, effect.headers ?? {});
       }
     }
@@ -314,7 +310,7 @@ function noRoute(core: SandboxCore, service: Service, method: string, path: stri
   return ArmErrors.noRoute(method, path);
 }
 
-function throttled(service: Service, retryAfterSeconds: number): SandboxError {
+function throttled(service: Service, method: string, retryAfterSeconds: number): SandboxError {
   if (service === 'keyvault') {
     return new SandboxError(
       429,
@@ -324,7 +320,12 @@ function throttled(service: Service, retryAfterSeconds: number): SandboxError {
       { 'Retry-After': String(retryAfterSeconds) },
     );
   }
-  return ArmErrors.tooManyRequests(retryAfterSeconds, "'Read'");
+  return ArmErrors.tooManyRequests(retryAfterSeconds, operationKindLabel(operationType(method)));
+}
+
+/** How ARM names the operation type in its throttling message. */
+function operationKindLabel(type: ReturnType<typeof operationType>): string {
+  return type === 'reads' ? "'Read'" : type === 'writes' ? "'Write'" : "'Delete'";
 }
 
 function errorReply(error: unknown): Reply {

@@ -83,7 +83,9 @@ export class AsyncOperations {
       ...(options.result ? { result: options.result } : {}),
     };
     this.ops.set(op.id, op);
-    this.clock.schedule(op.dueAt, () => this.settle(op), `lro ${op.namespace} ${op.id}`);
+    // Also settle on the clock, so side effects happen even if nobody polls; an operation due now is
+    // settled by the next request instead (no clock churn inside the request that started it).
+    if (op.dueAt > now) this.clock.schedule(op.dueAt, () => this.settle(op), `lro ${op.namespace} ${op.id}`);
     return { operation: op, headers: this.headers(ctx, op) };
   }
 
