@@ -263,10 +263,6 @@ export class KeyVaultModel {
 
   // ─────────────────────────────── management plane (ARM) ───────────────────────────────
 
-  static isValidVaultName(name: string): boolean {
-    return VAULT_NAME.test(name);
-  }
-
   vaultByName(name: string): Vault | undefined {
     this.reconcile();
     return this.vaults.get(lower(name));
