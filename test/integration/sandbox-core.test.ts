@@ -7,6 +7,7 @@
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import { ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { VirtualClock } from '../../sandbox/clock';
@@ -298,6 +299,40 @@ describe('RBAC', () => {
 });
 
 describe('ARM conventions', () => {
+  test('subscriptions and tenants: a principal sees the subscriptions it holds a role in', async () => {
+    const nobody = sb.control.createPrincipal({ displayName: 'nobody' }).objectId;
+    const scoped = sb.control.createPrincipal({ displayName: 'scoped' }).objectId;
+    sb.control.assignRole({
+      principalId: scoped,
+      role: 'Reader',
+      scope: `/subscriptions/${sub}/resourceGroups/rg-b`,
+    });
+    const list = async (objectId: string) => {
+      const ids: string[] = [];
+      for await (const s of new SubscriptionClient(as(objectId), {
+        ...armClientOptions(sb),
+        ...noRetry,
+      }).subscriptions.list())
+        ids.push(s.subscriptionId!);
+      return ids;
+    };
+    expect(await list(nobody)).toEqual([]);
+    expect(await list(scoped)).toEqual([sub]);
+    const client = new SubscriptionClient(as(scoped), { ...armClientOptions(sb), ...noRetry });
+    expect(await client.subscriptions.get(sub)).toMatchObject({
+      subscriptionId: sub,
+      tenantId: sb.tenantId,
+      state: 'Enabled',
+    });
+    const tenants = [];
+    for await (const t of client.tenants.list()) tenants.push(t.tenantId);
+    expect(tenants).toEqual([sb.tenantId]);
+    const missing = await failure(
+      new SubscriptionClient(as(nobody), { ...armClientOptions(sb), ...noRetry }).subscriptions.get(sub),
+    );
+    expect(missing).toMatchObject({ statusCode: 404, code: 'SubscriptionNotFound' });
+  });
+
   test('lists page with nextLink and the SDK follows every page', async () => {
     const admin = resources(as(sb.admin.objectId));
     for (const n of [1, 2, 3])

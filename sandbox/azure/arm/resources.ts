@@ -170,6 +170,25 @@ export const resourcesProvider: ResourceProvider = {
     });
     core.routes.arm({
       method: 'GET',
+      path: '/tenants',
+      operation: 'Microsoft.Resources/tenants/read',
+      authorize: 'authenticated',
+      handler: () =>
+        reply.ok({
+          value: [
+            {
+              id: `/tenants/${core.options.tenantId}`,
+              tenantId: core.options.tenantId,
+              tenantCategory: 'Home',
+              displayName: 'Sandbox tenant',
+              defaultDomain: 'sandbox.onmicrosoft.com',
+              domains: ['sandbox.onmicrosoft.com'],
+            },
+          ],
+        }),
+    });
+    core.routes.arm({
+      method: 'GET',
       path: '/subscriptions/:subscriptionId/locations',
       operation: 'Microsoft.Resources/subscriptions/locations/read',
       authorize: 'authenticated',
