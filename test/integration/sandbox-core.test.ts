@@ -270,6 +270,15 @@ describe('RBAC', () => {
       statusCode: 400,
       code: 'RoleDefinitionDoesNotExist',
     });
+    expect(
+      await failure(
+        admin.roleAssignments.create(scope, newGuid(), {
+          roleDefinitionId: roleId(ROLE_IDS.reader),
+          principalId: p,
+          principalType: 'User',
+        }),
+      ),
+    ).toMatchObject({ statusCode: 400, code: 'UnmatchedPrincipalType' });
     await admin.roleAssignments.delete(scope, name);
     expect(await failure(admin.roleAssignments.get(scope, name))).toMatchObject({
       statusCode: 404,

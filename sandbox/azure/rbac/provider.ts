@@ -160,6 +160,13 @@ export const authorizationProvider: ResourceProvider = {
             `Principal ${p.principalId.replace(/-/g, '')} does not exist in the directory ${core.options.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
           );
         }
+        if (p.principalType && p.principalType !== principal.principalType) {
+          throw new SandboxError(
+            400,
+            'UnmatchedPrincipalType',
+            `The PrincipalId '${p.principalId.replace(/-/g, '')}' has type '${principal.principalType}' , which is different from specified PrincipalType '${p.principalType}'.`,
+          );
+        }
         const id = `${scope === '/' ? '' : scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
         const existing = core.rbac.getAssignment(id);
         if (existing) {
