@@ -199,21 +199,21 @@ describe('Key Vault ARM view of keys (arm-keyvault keys.*)', () => {
     const client = h.arm(admin);
     const created = await client.keys.createIfNotExist(h.rg, 'kv-arm-keys', 'cmk', {
       properties: {
-        kty: 'RSA',
-        keySize: 3072,
+        kty: 'EC',
+        curveName: 'P-384',
         rotationPolicy: {
           lifetimeActions: [{ trigger: { timeAfterCreate: 'P60D' }, action: { type: 'rotate' } }],
           attributes: { expiryTime: 'P90D' },
         },
       },
     });
-    expect(created.keySize).toBe(3072);
+    expect(created.curveName).toBe('P-384');
     expect(created.keyUri).toBe(`${h.sandbox.vaultUri('kv-arm-keys')}keys/cmk`);
     expect(created.rotationPolicy?.lifetimeActions?.map((a) => a.action?.type)).toEqual(['Rotate', 'Notify']);
     const again = await client.keys.createIfNotExist(h.rg, 'kv-arm-keys', 'cmk', {
-      properties: { kty: 'EC' },
+      properties: { kty: 'RSA' },
     });
-    expect(again.kty).toBe('RSA');
+    expect(again.kty).toBe('EC');
     expect(again.keyUriWithVersion).toBe(created.keyUriWithVersion);
     // The data plane sees the same key, and ARM sees data-plane versions.
     await h.keys('kv-arm-keys', admin).rotateKey('cmk');
