@@ -311,6 +311,32 @@ test('CONNECT proxy: a vault host under the suffix is tunnelled to the sandbox, 
   });
 });
 
+test('plain-http requests sent through the proxy (absolute-form, no NO_PROXY) still reach the identity endpoint', async () => {
+  const target = `${sb.app.identityEndpoint}?resource=${encodeURIComponent(sb.url)}&api-version=2019-08-01`;
+  const res = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: sb.httpPort,
+        method: 'GET',
+        path: target,
+        headers: { 'X-IDENTITY-HEADER': sb.app.identityHeader },
+      },
+      (r) => {
+        let text = '';
+        r.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        r.on('end', () =>
+          resolve({ status: r.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  expect(res.status).toBe(200);
+  expect(res.body.client_id).toBe(sb.app.clientId);
+});
+
 test('Key Vault hosts answer an unauthenticated request with the 401 challenge', async () => {
   const res = await new Promise<Answer>((resolve, reject) => {
     const req = https.request(
