@@ -122,6 +122,8 @@ describe('Key Vault model: vaults', () => {
       400,
       'BadRequest',
     );
+    // Stating false is refused even when creating a vault; omitting it means "off".
+    await rejects(() => vault('kv-pp-new', { enablePurgeProtection: false }), 400, 'BadRequest');
     // A PUT that simply omits the flag keeps it on.
     const again = vault('kv-pp');
     expect(again.properties.enablePurgeProtection).toBe(true);

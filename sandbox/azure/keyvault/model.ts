@@ -567,7 +567,7 @@ export class KeyVaultModel {
     if (props.enableSoftDelete === false) {
       throw armErrors.badRequest(
         existing
-          ? 'The property "enableSoftDelete" has been set already and it can\'t be modified.'
+          ? 'The property "enableSoftDelete" can be set to false only for creating new vault. Enabling the \'soft delete\' functionality is an irreversible action.'
           : 'The property "enableSoftDelete" cannot be set to false. Soft delete is always enabled for new vaults.',
       );
     }
@@ -584,7 +584,9 @@ export class KeyVaultModel {
         );
       }
     }
-    if (props.enablePurgeProtection === false && existing?.properties.enablePurgeProtection) {
+    // The service refuses an explicit false outright — on a new vault too (deployments that state
+    // `enablePurgeProtection: false` fail even on first creation); only omitting it means "off".
+    if (props.enablePurgeProtection === false) {
       throw armErrors.badRequest(
         'The property "enablePurgeProtection" cannot be set to false. Enabling the purge protection for a vault is an irreversible action.',
       );
