@@ -413,10 +413,13 @@ describe('Key Vault model: permissions and firewall', () => {
   it('refuses a token from another tenant', async () => {
     const { vault, model } = setup();
     const v = vault('kv-tenant');
-    await rejects(
+    const e = await rejects(
       model.listKeys(v, { ...admin, tenantId: '11111111-1111-1111-1111-111111111111' }),
       401,
       'Unauthorized',
+    );
+    expect(e.headers['WWW-Authenticate']).toBe(
+      `Bearer authorization="https://login.microsoftonline.com/${TENANT}", resource="https://vault.sandbox.test"`,
     );
   });
 

@@ -693,6 +693,11 @@ export class KeyVaultModel {
         401,
         'Unauthorized',
         `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${vault.properties.tenantId}/, found https://sts.windows.net/${caller.tenantId}/.`,
+        undefined,
+        // A new challenge naming the vault's tenant, so a multi-tenant client can fetch the right token.
+        {
+          'WWW-Authenticate': `Bearer authorization="https://login.microsoftonline.com/${vault.properties.tenantId}", resource="https://${new URL(vault.properties.vaultUri).hostname.split('.').slice(1).join('.')}"`,
+        },
       );
     }
     this.checkNetwork(vault, caller);
