@@ -1,11 +1,12 @@
 /**
  * ARM throttling with the real SDK: token buckets per subscription + principal + operation type, 429
  * with Retry-After and x-ms-ratelimit-remaining-subscription-* headers, and the SDK's throttling retry
- * policy waiting it out. The SDK sleeps Retry-After in real time, so this sandbox runs on a wall clock
- * (a virtual clock would never refill while the client sleeps); nothing asserts elapsed time.
+ * policy waiting it out. The sandbox runs on a virtual clock nobody advances: the SDK sleeps Retry-After
+ * in real time and buckets refill by the real time that passed too (see throttle.ts). Nothing asserts
+ * elapsed time.
  */
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { WallClock } from '../../sandbox/clock';
+import { VirtualClock } from '../../sandbox/clock';
 import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure';
 import { armClientOptions, httpsJson, SandboxCredential } from '../../sandbox/azure/testing';
 
@@ -13,7 +14,7 @@ let sb: AzureSandbox;
 
 beforeAll(async () => {
   sb = await startAzureSandbox({
-    clock: new WallClock(),
+    clock: new VirtualClock(Date.UTC(2026, 0, 1)),
     // Small buckets so a handful of requests exhausts them; 1 token/s refills within one Retry-After.
     throttling: {
       reads: { capacity: 3, refillPerSecond: 1 },

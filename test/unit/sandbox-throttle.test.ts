@@ -11,6 +11,14 @@ describe('token bucket', () => {
     expect(bucket.remaining(60_000)).toBe(3);
   });
 
+  test('refill counts the larger of clock time and real time that passed (not their sum)', () => {
+    const bucket = new TokenBucket({ capacity: 10, refillPerSecond: 1 }, 0, 1_000_000);
+    for (let i = 0; i < 10; i++) bucket.take(0, 1_000_000);
+    expect(bucket.remaining(0, 1_003_000)).toBe(3); // a client slept 3 s in real time; the virtual clock stood still
+    expect(bucket.remaining(5_000, 1_003_000)).toBe(5); // then a test advanced the clock to 5 s: 2 more
+    expect(bucket.remaining(6_000, 1_004_000)).toBe(6); // both moved 1 s: counted once
+  });
+
   test('Retry-After is the wait for the next token, in whole seconds, at least 1', () => {
     const slow = new TokenBucket({ capacity: 1, refillPerSecond: 0.1 }, 0);
     slow.take(0);
@@ -22,7 +30,7 @@ describe('token bucket', () => {
 describe('throttler', () => {
   test('keys by caller and operation type; off when no profile', async () => {
     const clock = new VirtualClock(0);
-    const t = new Throttler(clock, undefined);
+    const t = new Throttler(clock, undefined, () => 0);
     expect(t.take('s|p', 'reads')).toBeUndefined();
     t.setProfile({
       reads: { capacity: 1, refillPerSecond: 1 },
