@@ -9,3 +9,4 @@ getConfig();
 import './functions/health';
 import './functions/operations';
 import './functions/azureHealth';
+import './functions/cmk';

@@ -118,7 +118,9 @@ async function readKeys(
 /** Everything the enable preflight and plan need, read-only. */
 export async function readEnablePreflightFacts(
   gw: CmkGateways,
-  request: Pick<EnableCmkRequest, 'namespace' | 'keys' | 'identity' | 'requireInfrastructureEncryption'>,
+  request: Pick<EnableCmkRequest, 'namespace' | 'identity' | 'requireInfrastructureEncryption'> & {
+    keys: readonly KeyRef[];
+  },
   settings: RuleSettings,
 ): Promise<Result<EnablePreflightFacts> | NamespaceRefusal> {
   const [nsResult, uai] = await Promise.all([

@@ -1,0 +1,239 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { getConfig } from '../config';
+import {
+  cmkGateways,
+  readDiagnoseFacts,
+  readEnablePreflightFacts,
+  type NamespaceRefusal,
+} from '../azure/cmkFacts';
+import { describeAzureError } from '../azure/errors';
+import { azureClients } from '../azure/runtime';
+import {
+  buildEnablePlan,
+  evaluateDiagnosis,
+  parseDiagnoseCmkRequest,
+  parseEnableCmkRequest,
+  type KeyRef,
+  type RequestProblem,
+  type RuleSettings,
+} from '../domain';
+import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
+import { problem } from './problem';
+
+/** Request bodies are small JSON documents; anything bigger is refused before it is parsed. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+type Parsed = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
+
+/** Reads a JSON body with a size cap: 413 when too big, 415/400 when not JSON. Never throws. */
+async function readJson(request: HttpRequest): Promise<Parsed> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
+  const type = request.headers.get('content-type') ?? '';
+  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type.trim())) {
+    return {
+      ok: false,
+      response: problem({
+        status: 415,
+        title: 'Unsupported media type',
+        detail: `Send the body as application/json (got ${type}).`,
+      }),
+    };
+  }
+  let text: string;
+  try {
+    text = await request.text();
+  } catch {
+    return {
+      ok: false,
+      response: problem({
+        status: 400,
+        title: 'Unreadable body',
+        detail: 'The request body could not be read.',
+      }),
+    };
+  }
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
+  try {
+    return { ok: true, body: JSON.parse(text) as unknown };
+  } catch (error) {
+    return {
+      ok: false,
+      response: problem({
+        status: 400,
+        title: 'Malformed JSON',
+        detail: `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      }),
+    };
+  }
+}
+
+function tooLarge(): HttpResponseInit {
+  return problem({
+    status: 413,
+    title: 'Request body too large',
+    detail: `The request body must be at most ${MAX_BODY_BYTES} bytes.`,
+  });
+}
+
+function invalid(problems: RequestProblem[]): HttpResponseInit {
+  return problem({
+    status: 400,
+    title: 'Invalid request',
+    detail: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+    errors: problems,
+  });
+}
+
+function ruleSettings(): RuleSettings {
+  const config = getConfig();
+  return {
+    keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
+    keyExpiryWarningDays: config.keyExpiryWarningDays,
+  };
+}
+
+/** The namespace itself could not be read: say why, in the status Azure gave. */
+function namespaceProblem(r: NamespaceRefusal): HttpResponseInit {
+  if (r.status === 404) {
+    return problem({
+      status: 404,
+      title: 'Namespace not found',
+      detail: `${r.namespaceId} does not exist (${r.detail}).`,
+      code: r.code,
+    });
+  }
+  if (r.status === 403 || r.status === 401) {
+    return problem({
+      status: 403,
+      title: "The app's identity may not read the namespace",
+      detail: `${r.detail}. Give the app's identity the roles the README lists (Reader on the namespace's subscription at least).`,
+      code: r.code,
+    });
+  }
+  return problem({ status: 502, title: 'Azure refused the read', detail: r.detail, code: r.code });
+}
+
+function platformProblem(error: unknown, context: InvocationContext): HttpResponseInit {
+  const d = describeAzureError(error);
+  context.warn(`Azure call failed: ${d.detail}`);
+  return problem({
+    status: 503,
+    title: d.transient ? 'Azure is busy or unavailable; retry later' : 'Azure call failed',
+    detail: d.detail,
+    code: d.code,
+  });
+}
+
+function plainKey(k: KeyRef): KeyRef {
+  return {
+    vaultUri: k.vaultUri,
+    host: k.host,
+    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
+    keyName: k.keyName,
+    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
+    versionlessKeyId: k.versionlessKeyId,
+    keyId: k.keyId,
+    hostTrusted: k.hostTrusted,
+  };
+}
+
+/**
+ * POST /api/cmk/enable — validate; `dryRun: true` answers the plan and every finding (reads only);
+ * otherwise start `enableCmk` and answer 202 with the operation to follow.
+ */
+export async function enableCmkHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const read = await readJson(request);
+  if (!read.ok) return read.response;
+  const settings = ruleSettings();
+  const parsed = parseEnableCmkRequest(read.body, settings.keyVaultDnsSuffix);
+  if (!parsed.ok) return invalid(parsed.problems);
+  const req = parsed.value;
+  const input: EnableCmkInput = {
+    namespace: req.namespace,
+    keys: req.keys.map(plainKey),
+    identity: req.identity,
+    requireInfrastructureEncryption: req.requireInfrastructureEncryption,
+    settings,
+  };
+
+  if (req.dryRun) {
+    try {
+      const facts = await readEnablePreflightFacts(cmkGateways(azureClients()), input, settings);
+      if (!facts.ok) return namespaceProblem({ ...facts, namespaceId: req.namespace.id });
+      const plan = buildEnablePlan(facts.value, new Date());
+      return {
+        status: 200,
+        jsonBody: {
+          dryRun: true,
+          namespaceId: req.namespace.id,
+          outcome: plan.outcome,
+          summary: plan.summary,
+          findings: plan.findings,
+          steps: plan.steps,
+          minimumWrites: plan.minimumWrites,
+        },
+      };
+    } catch (error) {
+      return platformProblem(error, context);
+    }
+  }
+
+  const client = df.getClient(context);
+  let instanceId: string;
+  try {
+    instanceId = await client.startNew(ENABLE_CMK_ORCHESTRATION, { input });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    context.error(`startNew(${ENABLE_CMK_ORCHESTRATION}) failed: ${message}`);
+    return problem({ status: 503, title: 'Could not start the operation', detail: message });
+  }
+  const location = new URL(`/api/operations/${instanceId}`, request.url).toString();
+  context.log(`enableCmk ${instanceId} started for ${req.namespace.id}`);
+  return {
+    status: 202,
+    headers: { location, 'retry-after': '10' },
+    jsonBody: { id: instanceId, namespaceId: req.namespace.id, statusQueryGetUri: location },
+  };
+}
+
+/** POST /api/cmk/diagnose — one namespace evaluated now: CMK state, keys, access, findings. Reads only. */
+export async function diagnoseCmkHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const read = await readJson(request);
+  if (!read.ok) return read.response;
+  const parsed = parseDiagnoseCmkRequest(read.body);
+  if (!parsed.ok) return invalid(parsed.problems);
+  try {
+    const facts = await readDiagnoseFacts(
+      cmkGateways(azureClients()),
+      parsed.value.namespace,
+      ruleSettings(),
+    );
+    if (!facts.ok) return namespaceProblem({ ...facts, namespaceId: parsed.value.namespace.id });
+    return { status: 200, jsonBody: evaluateDiagnosis(facts.value, new Date()) };
+  } catch (error) {
+    return platformProblem(error, context);
+  }
+}
+
+app.http('cmkEnable', {
+  route: 'cmk/enable',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: enableCmkHandler,
+});
+
+app.http('cmkDiagnose', {
+  route: 'cmk/diagnose',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: diagnoseCmkHandler,
+});

@@ -1,0 +1,312 @@
+/**
+ * POST /api/cmk/enable and /api/cmk/diagnose end to end: `npm start`'s composition (emulated Azure +
+ * local Functions host on one virtual clock), the app's own managed identity holding exactly the
+ * roles the README documents, observed only over HTTP (the app's API, the sandbox's control API and
+ * ARM as the administrator). Writes are counted from the sandbox's request log.
+ */
+import { startLocalEstate } from '../support/localEstate';
+import { Estate, type EnableOutput } from './enable-cmk-support';
+
+let e: Estate;
+
+beforeAll(async () => {
+  e = await new Estate(await startLocalEstate()).init();
+  // The documented roles (README "The app's Azure roles").
+  await e.grantApp('Reader', `/subscriptions/${e.sub}`);
+  await e.grantApp('Contributor', e.rgId());
+  await e.grantApp('Key Vault Contributor', e.rgId());
+  await e.grantApp('User Access Administrator', e.rgId());
+
+  await e.vault('kv-ap');
+  await e.vault('kv-rbac', { rbac: true });
+  for (const k of ['k-sys', 'k-infra-1', 'k-infra-2', 'k-dry']) await e.key('kv-ap', k);
+  for (const k of ['k-uai', 'k-infra-3']) await e.key('kv-rbac', k);
+}, 120_000);
+
+afterAll(async () => e?.estate.stop());
+
+const writesOf = (entries: Array<{ method: string; path: string }>) =>
+  entries.map((w) => `${w.method} ${w.path}`);
+
+describe('happy paths', () => {
+  it('system-assigned identity + access-policy vault: identity, grant, encrypt, verify — minimum writes', async () => {
+    const ns = await e.namespace('sb-sys-ap');
+    const mark = await e.mark();
+    const { start, op } = await e.enable({ namespaceId: ns, keys: [{ keyId: e.keyId('kv-ap', 'k-sys') }] });
+    expect(start.body.statusQueryGetUri).toMatch(new RegExp(`/api/operations/${start.body.id}$`));
+
+    const out = op.output as EnableOutput;
+    expect(out.outcome).toBe('enabled');
+    expect(op.customStatus?.state).toBe('succeeded');
+    expect(out.steps.map((s) => `${s.kind}:${s.status}`)).toEqual([
+      'preflight:done',
+      'ensureIdentity:done',
+      'grantKeyAccess:done',
+      'waitForAccessPropagation:done',
+      'setEncryption:done',
+      'waitForProvisioning:done',
+      'verifyEncryption:done',
+    ]);
+    const principal = (await e.getNamespace('sb-sys-ap')).identity?.principalId;
+    expect(out.grants).toEqual([
+      expect.objectContaining({ kind: 'accessPolicy', vaultName: 'kv-ap', principalId: principal }),
+    ]);
+    expect(op.customStatus?.grants).toEqual(out.grants);
+    expect(out.encryption?.keys.map((k) => k.keyId)).toEqual([e.keyId('kv-ap', 'k-sys')]);
+
+    // Exactly the plan's minimum: identity PATCH, access policy, encryption PATCH.
+    const writes = await e.appRequests(mark, true);
+    expect(writes).toHaveLength(out.minimumWrites?.total ?? -1);
+    expect(writesOf(writes)).toEqual([
+      expect.stringMatching(/^PATCH .*namespaces\/sb-sys-ap$/i),
+      expect.stringMatching(/^PUT .*vaults\/kv-ap\/accessPolicies\/add$/i),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-sys-ap$/i),
+    ]);
+    const encryption = (await e.getNamespace('sb-sys-ap')).properties.encryption as {
+      keyVaultProperties: Array<{ keyName: string }>;
+    };
+    expect(encryption.keyVaultProperties.map((k) => k.keyName)).toEqual(['k-sys']);
+  });
+
+  it('running it again with the same keys is a no-op success with zero writes', async () => {
+    const mark = await e.mark();
+    const { op } = await e.enable({
+      namespaceId: e.nsId('sb-sys-ap'),
+      keys: [{ keyId: e.keyId('kv-ap', 'k-sys') }],
+    });
+    expect(op.output?.outcome).toBe('noOp');
+    expect(op.customStatus?.state).toBe('noOp');
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+
+  it('with other keys on an encrypted namespace it is refused clearly (PRE-008), zero writes', async () => {
+    const mark = await e.mark();
+    const { op } = await e.enable({
+      namespaceId: e.nsId('sb-sys-ap'),
+      keys: [{ keyId: e.keyId('kv-ap', 'k-dry') }],
+    });
+    expect(op.output?.outcome).toBe('blocked');
+    expect(op.output?.findings.map((f) => f.ruleId)).toContain('PRE-008');
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+
+  it('user-assigned identity + RBAC vault: attach, role at key scope, encrypt', async () => {
+    const uai = await e.uai('id-cmk');
+    const ns = await e.namespace('sb-uai-rbac');
+    const mark = await e.mark();
+    const { op } = await e.enable({
+      namespaceId: ns,
+      keys: [{ vaultUri: e.vaultUri('kv-rbac'), keyName: 'k-uai' }],
+      identity: { type: 'UserAssigned', resourceId: uai.id },
+    });
+    const out = op.output as EnableOutput;
+    expect(out.outcome).toBe('enabled');
+    expect(out.grants).toEqual([
+      expect.objectContaining({
+        kind: 'roleAssignment',
+        principalId: uai.principalId,
+        scope: `${e.vaultId('kv-rbac')}/keys/k-uai`,
+      }),
+    ]);
+    const writes = await e.appRequests(mark, true);
+    expect(writesOf(writes)).toEqual([
+      expect.stringMatching(/^PATCH .*namespaces\/sb-uai-rbac$/i),
+      expect.stringMatching(
+        /^PUT .*vaults\/kv-rbac\/keys\/k-uai\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/i,
+      ),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-uai-rbac$/i),
+    ]);
+    expect(writes).toHaveLength(out.minimumWrites?.total ?? -1);
+  });
+
+  it('three keys in two vaults with infrastructure encryption: one grant per vault, one encryption PATCH', async () => {
+    const ns = await e.namespace('sb-three-keys');
+    const mark = await e.mark();
+    const { op } = await e.enable({
+      namespaceId: ns,
+      keys: [
+        { keyId: e.keyId('kv-ap', 'k-infra-1') },
+        { keyId: e.keyId('kv-ap', 'k-infra-2') },
+        { keyId: e.keyId('kv-rbac', 'k-infra-3') },
+      ],
+      requireInfrastructureEncryption: true,
+    });
+    const out = op.output as EnableOutput;
+    expect(out.outcome).toBe('enabled');
+    expect(out.encryption?.requireInfrastructureEncryption).toBe(true);
+    expect(out.encryption?.keys).toHaveLength(3);
+    expect(out.grants.map((g) => `${g.vaultName}:${g.kind}`)).toEqual([
+      'kv-ap:accessPolicy',
+      'kv-rbac:roleAssignment',
+    ]);
+    expect(out.minimumWrites).toMatchObject({ identity: 1, encryption: 1, total: 4 });
+    expect(await e.appRequests(mark, true)).toHaveLength(4);
+  });
+
+  it('diagnose reports the encrypted namespace healthy, with no writes', async () => {
+    const mark = await e.mark();
+    const r = await e.post<{
+      usableKeys: number;
+      cmk: { encrypted: boolean };
+      findings: Array<{ ruleId: string; blocks: boolean }>;
+    }>('/api/cmk/diagnose', { namespaceId: e.nsId('sb-three-keys') });
+    expect(r.status).toBe(200);
+    expect(r.body.cmk.encrypted).toBe(true);
+    expect(r.body.usableKeys).toBe(3);
+    expect(r.body.findings.filter((f) => f.blocks)).toEqual([]);
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+});
+
+describe('preflight and dry run', () => {
+  const EXPECTED = [
+    'PRE-001',
+    'PRE-002',
+    'PRE-005',
+    'PRE-007',
+    'CMK-007',
+    'CMK-009',
+    'CMK-003',
+    'CMK-004',
+    'CMK-002',
+  ];
+  let body: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const ns = await e.namespace('sb-all-wrong', 'Standard');
+    await e.queue('sb-all-wrong', 'orders');
+    await e.vault('kv-nopp', { purgeProtection: false });
+    await e.vault('kv-vnet', {
+      networkAcls: {
+        defaultAction: 'Deny',
+        bypass: 'AzureServices',
+        virtualNetworkRules: [
+          { id: `${e.rgId()}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/s1` },
+        ],
+      },
+    });
+    await e.key('kv-ap', 'k-off', { enabled: false });
+    await e.key('kv-ap', 'k-expired', { expires: '2025-06-01T00:00:00Z' });
+    await e.key('kv-nopp', 'k1');
+    await e.key('kv-vnet', 'k1');
+    body = {
+      namespaceId: ns,
+      keys: [
+        { keyId: e.keyId('kv-ap', 'k-off') },
+        { keyId: e.keyId('kv-ap', 'k-expired') },
+        { keyId: e.keyId('kv-ap', 'k-missing') },
+        { keyId: e.keyId('kv-nopp', 'k1') },
+        { keyId: e.keyId('kv-vnet', 'k1') },
+        { keyId: 'https://kv-prod.vault.evil.example.com/keys/k1' },
+      ],
+    };
+  });
+
+  it('reports every preflight failure at once, with rule ids and fixes, and writes nothing', async () => {
+    const mark = await e.mark();
+    const { op } = await e.enable(body);
+    const out = op.output as EnableOutput;
+    expect(out.outcome).toBe('blocked');
+    expect(op.customStatus?.state).toBe('blocked');
+    expect(new Set(out.findings.filter((f) => f.blocks).map((f) => f.ruleId))).toEqual(new Set(EXPECTED));
+    // Warnings ride along (keys without a rotation policy).
+    expect(out.findings.filter((f) => !f.blocks).map((f) => f.ruleId)).toContain('CMK-014');
+    const purge = out.findings.find((f) => f.ruleId === 'CMK-007');
+    expect(purge?.message).toBe('Key vault kv-nopp has purge protection off.');
+    expect(purge?.fix).toContain('az keyvault update --name kv-nopp --enable-purge-protection true');
+    expect(out.findings.every((f) => f.fix.length > 0)).toBe(true);
+    expect(await e.appRequests(mark, true)).toEqual([]);
+    // The foreign host was never called.
+    expect((await e.appRequests(mark)).some((r) => /evil/.test(r.host))).toBe(false);
+  });
+
+  it('dry run answers 200 with the same findings and no plan steps, and writes nothing', async () => {
+    const mark = await e.mark();
+    const r = await e.post<{
+      dryRun: boolean;
+      outcome: string;
+      findings: Array<{ ruleId: string; blocks: boolean }>;
+      steps: unknown[];
+    }>('/api/cmk/enable', { ...body, dryRun: true });
+    expect(r.status).toBe(200);
+    expect(r.body.outcome).toBe('blocked');
+    expect(new Set(r.body.findings.filter((f) => f.blocks).map((f) => f.ruleId))).toEqual(new Set(EXPECTED));
+    expect(r.body.steps).toEqual([]);
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+
+  it('a Geo-DR paired namespace is refused with a pointer to the Geo-DR operation', async () => {
+    await e.namespace('sb-geo-primary');
+    await e.namespace('sb-geo-secondary');
+    await e.pair('sb-geo-primary', 'sb-geo-secondary', 'sb-geo-alias');
+    const mark = await e.mark();
+    const { op } = await e.enable({
+      namespaceId: e.nsId('sb-geo-primary'),
+      keys: [{ keyId: e.keyId('kv-ap', 'k-dry') }],
+    });
+    const geo = op.output?.findings.find((f) => f.ruleId === 'PRE-003');
+    expect(op.output?.outcome).toBe('blocked');
+    expect(geo?.fix).toContain('/api/cmk/geo-dr');
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+
+  it('dry run of a valid request returns the plan with its minimum writes, and writes nothing', async () => {
+    const ns = await e.namespace('sb-dry');
+    const mark = await e.mark();
+    const r = await e.post<{
+      outcome: string;
+      steps: Array<{ kind: string }>;
+      minimumWrites: { total: number };
+    }>('/api/cmk/enable', { namespaceId: ns, keys: [{ keyId: e.keyId('kv-ap', 'k-dry') }], dryRun: true });
+    expect(r.status).toBe(200);
+    expect(r.body.outcome).toBe('apply');
+    expect(r.body.steps.map((s) => s.kind)).toEqual([
+      'ensureIdentity',
+      'grantKeyAccess',
+      'waitForAccessPropagation',
+      'setEncryption',
+      'waitForProvisioning',
+      'verifyEncryption',
+    ]);
+    expect(r.body.minimumWrites.total).toBe(3);
+    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect((await e.getNamespace('sb-dry')).identity).toBeUndefined();
+  });
+});
+
+describe('bad input never crashes and never writes', () => {
+  it('malformed JSON, oversized bodies, wrong fields and ids get 4xx problem+json', async () => {
+    const mark = await e.mark();
+    const malformed = await e.post<{ title: string }>('/api/cmk/enable', '{"namespaceId": ', true);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.title).toBe('Malformed JSON');
+
+    const huge = await e.post<{ status: number }>('/api/cmk/enable', {
+      namespaceId: 'x'.repeat(70_000),
+      keys: [],
+    });
+    expect(huge.status).toBe(413);
+
+    const wrong = await e.post<{ errors: Array<{ field: string }> }>('/api/cmk/enable', {
+      namespaceId:
+        '/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/ns1',
+      keys: [{ keyId: 'not a url' }],
+      identity: { type: 'Whatever' },
+      extra: true,
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors.map((p) => p.field)).toEqual(expect.arrayContaining(['extra']));
+
+    const diag = await e.post<{ errors: Array<{ field: string }> }>('/api/cmk/diagnose', {
+      namespaceId: 'nope',
+    });
+    expect(diag.status).toBe(400);
+    expect(diag.body.errors[0]?.field).toBe('namespaceId');
+
+    const missing = await e.post<{ title: string }>('/api/cmk/diagnose', {
+      namespaceId: e.nsId('sb-does-not-exist'),
+    });
+    expect(missing.status).toBe(404);
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+});
