@@ -262,7 +262,10 @@ export class SandboxCore {
         resourceId: this.options.appResourceId,
       });
     }
+    // Keep user-assigned identities attached to the app's site across restarts (snapshot).
+    const site = this.identityEndpoints.get(this.options.identityHeader);
     this.identityEndpoints.register(this.options.identityHeader, {
+      ...site,
       systemAssigned: this.options.appObjectId,
     });
   }
