@@ -278,6 +278,39 @@ test('control API: admin secret required; clock, faults and the request log over
   ]);
 });
 
+test('async operation protocol: 202 + Azure-AsyncOperation/Location, status on the clock', async () => {
+  const admin = { Authorization: `Bearer ${(await sb.control.token(sb.admin.objectId)).access_token}` };
+  sb.control.updateSettings({ lroDurationMs: 120_000 });
+  try {
+    const rgUrl = `${sb.url}/subscriptions/${sub}/resourcegroups/rg-lro?api-version=2021-04-01`;
+    expect((await request('PUT', rgUrl, admin, { location: 'westeurope' })).status).toBe(201);
+    const accepted = await request('DELETE', rgUrl, admin);
+    expect(accepted.status).toBe(202);
+    const statusUrl = String(accepted.headers['azure-asyncoperation']);
+    const resultUrl = String(accepted.headers.location);
+    expect(statusUrl).toMatch(
+      new RegExp(
+        `^${sb.url}/subscriptions/${sub}/providers/Microsoft\\.Resources/locations/westeurope/operationStatuses/[0-9a-f-]{36}\\?api-version=2021-04-01$`,
+      ),
+    );
+    expect(accepted.headers['retry-after']).toMatch(/^\d+$/);
+
+    const t0 = sb.clock.now();
+    const running = await request('GET', statusUrl, admin);
+    expect(running.json).toMatchObject({ status: 'InProgress', startTime: new Date(t0).toISOString() });
+    expect((await request('GET', resultUrl, admin)).status).toBe(202);
+    expect((await request('GET', rgUrl, admin)).status).toBe(200);
+
+    await sb.control.advance({ duration: 'PT2M' });
+    const done = await request('GET', statusUrl, admin);
+    expect(done.json).toMatchObject({ status: 'Succeeded', endTime: new Date(t0 + 120_000).toISOString() });
+    expect((await request('GET', resultUrl, admin)).status).toBe(204);
+    expect((await request('GET', rgUrl, admin)).json.error).toMatchObject({ code: 'ResourceGroupNotFound' });
+  } finally {
+    sb.control.updateSettings({ lroDurationMs: 0 });
+  }
+});
+
 test('CONNECT proxy: a vault host under the suffix is tunnelled to the sandbox, other hosts are not', async () => {
   const host = `contoso-kv.${sb.keyVaultDnsSuffix}`;
   const tunnel = (target: string) =>
