@@ -340,6 +340,43 @@ describe('Key Vault data plane (keyvault-keys)', () => {
     expect(bad.code).toBe('BadParameter');
   });
 
+  it('backs a key up and restores it with all versions after it was purged', async () => {
+    const v1 = await keys.createRsaKey('backed-up');
+    const v2 = await keys.rotateKey('backed-up');
+    const cek = randomBytes(32);
+    const crypto = new CryptographyClient(v1.id ?? '', h.credential(admin), { agent: h.agent });
+    const wrapped = await crypto.wrapKey('RSA-OAEP-256', cek);
+    const backup = await keys.backupKey('backed-up');
+    expect(backup?.length).toBeGreaterThan(0);
+    const exists = await restError(keys.restoreKeyBackup(backup ?? new Uint8Array()));
+    expect(exists.statusCode).toBe(409);
+    await (await keys.beginDeleteKey('backed-up', { intervalInMs: 0 })).pollUntilDone();
+    await keys.purgeDeletedKey('backed-up');
+    const restored = await keys.restoreKeyBackup(backup ?? new Uint8Array());
+    expect(restored.properties.version).toBe(v2.properties.version);
+    const versions: string[] = [];
+    for await (const v of keys.listPropertiesOfKeyVersions('backed-up')) versions.push(v.version ?? '');
+    expect(versions.sort()).toEqual([v1.properties.version, v2.properties.version].sort());
+    expect(Buffer.from((await crypto.unwrapKey('RSA-OAEP-256', wrapped.result)).result).equals(cek)).toBe(
+      true,
+    );
+    const corrupt = await restError(keys.restoreKeyBackup(new Uint8Array([1, 2, 3])));
+    expect(corrupt.statusCode).toBe(400);
+    // Backups restore only in the same subscription and geography.
+    await h
+      .arm(admin)
+      .vaults.createOrUpdate(
+        h.rg,
+        'kv-data-east',
+        { ...vaultParams(), location: 'eastus' },
+        { updateIntervalInMs: 0 },
+      );
+    const elsewhere = await restError(
+      h.keys('kv-data-east', admin).restoreKeyBackup(backup ?? new Uint8Array()),
+    );
+    expect(elsewhere.statusCode).toBe(403);
+  });
+
   it('reports a disabled key as Key Vault does: GET works, crypto is refused', async () => {
     const key = await keys.createRsaKey('disabled-key');
     await keys.updateKeyProperties('disabled-key', key.properties.version ?? '', { enabled: false });

@@ -305,6 +305,23 @@ export function registerDataPlane(deps: DataPlaneDeps): void {
       },
     },
     {
+      method: 'POST',
+      path: '/keys/:name/backup',
+      operation: 'backup',
+      handler: async (vault, caller, ctx) =>
+        kvReply(ctx, vault, 200, { value: b64(await model.backupKey(vault, caller, name(ctx))) }),
+    },
+    {
+      method: 'POST',
+      path: '/keys/restore',
+      operation: 'restore',
+      handler: async (vault, caller, ctx) => {
+        const body = parseBody(ctx);
+        const { record, version: v } = await model.restoreKey(vault, caller, base64url(body.value, 'value'));
+        return kvReply(ctx, vault, 200, keyBundle(vault, record, v));
+      },
+    },
+    {
       method: 'GET',
       path: '/keys',
       operation: 'list',

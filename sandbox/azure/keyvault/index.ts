@@ -4,6 +4,7 @@
  * (dataplane.ts). Registered with `core.use(new KeyVaultProvider())`; other providers (Service Bus
  * CMK) reach keys through `provider.model` with a `Caller`, so they meet the same checks.
  */
+import { randomBytes } from 'node:crypto';
 import type { ResourceProvider, SandboxCore } from '../core';
 import { requireResourceGroup } from '../arm/resources';
 import { registerArm } from './arm';
@@ -13,6 +14,7 @@ import { KeyVaultModel, type KeyVaultEvent, type StoredState } from './model';
 
 const STORE_COLLECTION = 'keyvault';
 const STORE_KEY = 'state';
+const BACKUP_SECRET_KEY = 'backup-secret';
 
 export class KeyVaultProvider implements ResourceProvider {
   readonly name = 'Microsoft.KeyVault';
@@ -39,6 +41,13 @@ export class KeyVaultProvider implements ResourceProvider {
       // propagation delay included).
       checkDataAction: (caller, dataAction, scope) =>
         core.rbac.isAllowed(caller.objectId, dataAction, scope, 'dataAction'),
+      backupSecret: () => {
+        const stored = core.store.get<string>(STORE_COLLECTION, BACKUP_SECRET_KEY);
+        if (stored) return Buffer.from(stored, 'base64');
+        const secret = randomBytes(32);
+        core.store.put(STORE_COLLECTION, BACKUP_SECRET_KEY, secret.toString('base64'));
+        return secret;
+      },
       resourceGroupExists: (sub, rg) => {
         try {
           requireResourceGroup(core, sub, rg);

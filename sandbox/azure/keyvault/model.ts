@@ -5,7 +5,13 @@
  * dataplane.ts) translate requests into these calls, and other emulated services (Service Bus CMK) call
  * the data-plane methods directly with a `Caller`, so they meet the same firewall and permissions.
  */
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+} from 'node:crypto';
 import type { Cancel, Clock } from '../../clock';
 import { addDuration, approxMs, DAY_MS, parseDuration, type Duration } from './duration';
 import { armErrors, KeyVaultError, kvErrors } from './errors';
@@ -151,6 +157,8 @@ export interface KeyVaultModelOptions {
    * in Azure); the model notices lazily, on its next read of vaults.
    */
   resourceGroupExists?: (subscriptionId: string, resourceGroup: string) => boolean;
+  /** 32-byte secret that seals key backups (kept across restarts so old backups still restore). */
+  backupSecret?: () => Buffer;
   /** Called after every change of state (requests and clock-driven ones), e.g. to persist it. */
   onChange?: () => void;
 }
@@ -188,6 +196,8 @@ const PROTECT_OPS = new Set(['encrypt', 'wrapKey', 'sign']);
 const DEFAULT_NOTIFY: LifetimeAction = { trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Notify' } };
 
 const lower = (s: string): string => s.toLowerCase();
+/** Prefix of sandbox key backups (the service's blobs are opaque too; this one says what it is). */
+const BACKUP_MAGIC = Buffer.from('AKVSANDBOXBACKUP1');
 const newVersionId = (): string => randomBytes(16).toString('hex');
 
 export class KeyVaultModel {
@@ -1077,6 +1087,80 @@ export class KeyVaultModel {
     d.purgeTimer();
     vault.deletedKeys.delete(lower(name));
     this.changed();
+  }
+
+  /**
+   * POST /keys/{name}/backup: every version and the rotation policy in an opaque, encrypted blob that
+   * only this sandbox can read back, and only into a vault of the same subscription and geography
+   * (Key Vault's rule for backups).
+   */
+  async backupKey(vault: Vault, caller: Caller, name: string): Promise<Buffer> {
+    await this.authorize(vault, caller, 'backup', name);
+    const record = this.liveKey(vault, name);
+    const payload = JSON.stringify({
+      subscriptionId: lower(vault.subscriptionId),
+      location: normaliseLocation(vault.location),
+      key: storeKey(record),
+    });
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.backupSecret(), iv);
+    const body = Buffer.concat([cipher.update(payload, 'utf8'), cipher.final()]);
+    return Buffer.concat([BACKUP_MAGIC, iv, cipher.getAuthTag(), body]);
+  }
+
+  /** POST /keys/restore: the key comes back with all its versions, under its original name. */
+  async restoreKey(
+    vault: Vault,
+    caller: Caller,
+    blob: Buffer,
+  ): Promise<{ record: KeyRecord; version: KeyVersion }> {
+    await this.authorize(vault, caller, 'restore');
+    let parsed: { subscriptionId: string; location: string; key: StoredKey };
+    try {
+      if (!blob.subarray(0, BACKUP_MAGIC.length).equals(BACKUP_MAGIC)) throw new Error('not a backup');
+      const iv = blob.subarray(BACKUP_MAGIC.length, BACKUP_MAGIC.length + 12);
+      const tag = blob.subarray(BACKUP_MAGIC.length + 12, BACKUP_MAGIC.length + 28);
+      const decipher = createDecipheriv('aes-256-gcm', this.backupSecret(), iv);
+      decipher.setAuthTag(tag);
+      const text = Buffer.concat([
+        decipher.update(blob.subarray(BACKUP_MAGIC.length + 28)),
+        decipher.final(),
+      ]);
+      parsed = JSON.parse(text.toString('utf8')) as typeof parsed;
+    } catch {
+      throw kvErrors.badParameter('Backup blob contains invalid or corrupt data.');
+    }
+    if (
+      parsed.subscriptionId !== lower(vault.subscriptionId) ||
+      parsed.location !== normaliseLocation(vault.location)
+    ) {
+      throw new KeyVaultError(
+        403,
+        'Forbidden',
+        'The backup can only be restored into a key vault in the same subscription and geography as the vault it was taken from.',
+      );
+    }
+    const name = parsed.key.name;
+    if (vault.deletedKeys.has(lower(name))) throw kvErrors.deletedButRecoverable(name);
+    if (vault.keys.has(lower(name))) {
+      throw new KeyVaultError(
+        409,
+        'Conflict',
+        `There was a conflict restoring the key ${name}: a key with this name already exists.`,
+      );
+    }
+    const record = loadKey(parsed.key);
+    vault.keys.set(lower(name), record);
+    this.armTimers(vault, record);
+    this.changed();
+    return { record, version: this.pickVersion(record) };
+  }
+
+  private backupSecret(): Buffer {
+    const secret = this.options.backupSecret?.();
+    if (!secret || secret.length !== 32)
+      throw new Error('Key Vault model: no 32-byte backup secret configured');
+    return secret;
   }
 
   async rotateKey(
