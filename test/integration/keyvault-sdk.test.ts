@@ -574,6 +574,18 @@ describe('Key Vault permissions and firewall', () => {
     const crypto = new CryptographyClient(key.id ?? '', h.credential(worker), { agent: h.agent });
     const cek = randomBytes(32);
     const wrapped = await crypto.wrapKey('RSA-OAEP', cek);
+    // The same through a versionless key id (what a versionless CMK reference holds): current version.
+    const versionless = new CryptographyClient(
+      `${h.sandbox.vaultUri('kv-perm-exp')}keys/cmk`,
+      h.credential(worker),
+      {
+        agent: h.agent,
+      },
+    );
+    const viaName = await versionless.wrapKey('RSA-OAEP', cek);
+    expect(Buffer.from((await versionless.unwrapKey('RSA-OAEP', viaName.result)).result).equals(cek)).toBe(
+      true,
+    );
     await h.clock.advanceBy(10 * DAY);
     const e = await restError(crypto.wrapKey('RSA-OAEP', cek));
     expect(e.statusCode).toBe(403);

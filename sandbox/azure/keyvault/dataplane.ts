@@ -501,7 +501,12 @@ export function registerDataPlane(deps: DataPlaneDeps): void {
     },
   ];
 
-  for (const route of routes) {
+  // A versionless key id (`/keys/{name}//wrapkey` once the empty version is collapsed) uses the
+  // current version, as the service does for clients that only know the key's name.
+  const versionless = routes
+    .filter((r) => r.path.startsWith('/keys/:name/:version/'))
+    .map((r) => ({ ...r, path: r.path.replace('/:version/', '/') }));
+  for (const route of [...routes, ...versionless]) {
     core.routes.keyVault({
       method: route.method,
       path: route.path,
