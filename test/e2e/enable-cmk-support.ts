@@ -274,3 +274,37 @@ export class Estate {
     return (await this.estate.azure.control<RequestLogEntry[]>('GET', q)).body;
   }
 }
+
+/** The app identity's roles as the README documents them. */
+export const DOCUMENTED_ROLES = [
+  { role: 'Reader', scope: 'subscription' },
+  { role: 'Contributor', scope: 'namespaces' },
+  { role: 'Key Vault Contributor', scope: 'access-policy vaults' },
+  { role: 'User Access Administrator', scope: 'RBAC vaults' },
+] as const;
+
+/** Grants the documented roles: Reader on the subscription, the others on the resource group. */
+export async function grantDocumentedRoles(e: Estate, except?: string): Promise<void> {
+  for (const { role } of DOCUMENTED_ROLES) {
+    if (role === except) continue;
+    await e.grantApp(role, role === 'Reader' ? `/subscriptions/${e.sub}` : e.rgId());
+  }
+}
+
+/** Adds a fault rule for the app identity's requests; returns its id. */
+export async function fault(
+  e: Estate,
+  match: { method?: string; path: string },
+  effect:
+    | { type: 'throttle'; retryAfterSeconds: number }
+    | { type: 'error'; status: number; code: string; message: string },
+  count?: number,
+): Promise<string> {
+  const r = await e.estate.azure.control<{ id: string }>('POST', '/faults', {
+    match: { ...match, principal: e.app },
+    effect,
+    ...(count !== undefined ? { count } : {}),
+  });
+  if (r.status >= 300) throw new Error(`fault: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id;
+}
