@@ -118,7 +118,7 @@ export interface EnableCmkOutput {
   grants: GrantRecord[];
   minimumWrites?: MinimumWrites;
   encryption?: Extract<CmkState, { encrypted: true }>;
-  error?: { step: StepLogEntry['kind']; code: string; detail: string };
+  error?: { step: StepLogEntry['kind']; code: string; detail: string; fix?: string };
 }
 
 /** A structured failure an activity returns instead of throwing. */
@@ -381,11 +381,12 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
   }
   if (!read.ok) {
     steps[0] = { kind: 'preflight', status: 'failed', detail: read.detail };
+    const fix = missingRoleFix(read, undefined, input.namespace, true);
     return finish({
       outcome: 'failed',
-      summary: `Nothing was changed: namespace ${input.namespace.name} could not be read (${read.detail}).`,
+      summary: `Nothing was changed: namespace ${input.namespace.name} could not be read (${read.detail}).${fix ? ` ${fix}` : ''}`,
       findings: [],
-      error: { step: 'preflight', code: read.code, detail: read.detail },
+      error: { step: 'preflight', code: read.code, detail: read.detail, ...(fix ? { fix } : {}) },
     });
   }
   const facts = read.facts;
@@ -593,6 +594,8 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
         ? error
         : new StepFailed(status.step ?? 'preflight', 'Error', errorText(error));
     const entry = steps.find((s) => s.status === 'running');
+    const running = plan.steps[steps.indexOf(entry as StepLogEntry) - 1];
+    const fix = missingRoleFix(failed, running, input.namespace);
     if (entry) {
       entry.status = 'failed';
       entry.detail = failed.detail;
@@ -602,10 +605,10 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
       : '';
     return finish({
       outcome: 'failed',
-      summary: `Customer-managed keys were NOT enabled on namespace ${input.namespace.name}: step ${failed.step} failed (${failed.detail}).${grantNote}`,
+      summary: `Customer-managed keys were NOT enabled on namespace ${input.namespace.name}: step ${failed.step} failed (${failed.detail}).${fix ? ` ${fix}` : ''}${grantNote}`,
       findings: plan.findings,
       minimumWrites: plan.minimumWrites,
-      error: { step: failed.step, code: failed.code, detail: failed.detail },
+      error: { step: failed.step, code: failed.code, detail: failed.detail, ...(fix ? { fix } : {}) },
     });
   }
 
@@ -619,6 +622,32 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
     ...(verified ? { encryption: verified } : {}),
   });
 };
+
+/**
+ * A 403 from ARM names the action it refused; this names the role from the README that grants it, at
+ * the narrowest scope, with the command.
+ */
+export function missingRoleFix(
+  failed: { code: string; detail: string },
+  step: PlanStep | undefined,
+  namespace: GroupedResourceId,
+  preflight = false,
+): string | undefined {
+  if (!/AuthorizationFailed|^403\b|\b403 /.test(`${failed.code} ${failed.detail}`)) return undefined;
+  const grant = (role: string, scope: string) =>
+    `The app's identity lacks the role ${role} on ${scope}; grant it with: az role assignment create --assignee <app-principal-id> --role "${role}" --scope ${scope}`;
+  if (preflight) return grant('Reader', `/subscriptions/${namespace.subscriptionId}`);
+  if (!step) return undefined;
+  if (step.kind === 'ensureIdentity' || step.kind === 'setEncryption')
+    return grant('Contributor', namespace.id);
+  if (step.kind === 'grantKeyAccess') {
+    const scope = step.vaultResourceId ?? step.vaultName;
+    return step.permissionModel === 'rbac'
+      ? grant('User Access Administrator', scope)
+      : grant('Key Vault Contributor', scope);
+  }
+  return grant('Reader', `/subscriptions/${namespace.subscriptionId}`);
+}
 
 function errorText(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';

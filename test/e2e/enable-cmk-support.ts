@@ -44,7 +44,7 @@ export interface EnableOutput {
     total: number;
   };
   encryption?: { keys: Array<{ keyId: string }>; requireInfrastructureEncryption: boolean };
-  error?: { step: string; code: string; detail: string };
+  error?: { step: string; code: string; detail: string; fix?: string };
 }
 
 const API = {
@@ -215,13 +215,15 @@ export class Estate {
     });
   }
 
-  async grantApp(role: string, scope: string): Promise<void> {
-    const r = await this.estate.azure.control('POST', '/role-assignments', {
+  /** Assigns a role to the app identity as the administrator; returns the assignment id. */
+  async grantApp(role: string, scope: string): Promise<string> {
+    const r = await this.estate.azure.control<{ id: string }>('POST', '/role-assignments', {
       principalId: this.app,
       role,
       scope,
     });
     if (r.status >= 300) throw new Error(`role ${role} at ${scope}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.id;
   }
 
   // ---- the app ------------------------------------------------------------------------------------
