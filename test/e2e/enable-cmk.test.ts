@@ -143,6 +143,32 @@ describe('happy paths', () => {
     expect(await e.appRequests(mark, true)).toHaveLength(4);
   });
 
+  it('waits for a role assignment that takes minutes to propagate, then encrypts (no extra writes)', async () => {
+    await e.estate.azure.control('PUT', '/settings', { propagationDelayMs: 150_000 });
+    try {
+      const uai = await e.uai('id-slow');
+      await e.key('kv-rbac', 'k-slow');
+      const ns = await e.namespace('sb-slow-rbac');
+      const mark = await e.mark();
+      const { op } = await e.enable({
+        namespaceId: ns,
+        keys: [{ keyId: e.keyId('kv-rbac', 'k-slow') }],
+        identity: { type: 'UserAssigned', resourceId: uai.id },
+      });
+      const out = op.output as EnableOutput;
+      expect(out.outcome).toBe('enabled');
+      const calls = await e.appRequests(mark);
+      // Service Bus refused the encryption while the new role was not yet effective …
+      expect(calls.filter((c) => c.method === 'PATCH' && c.status === 400).length).toBeGreaterThanOrEqual(1);
+      // … and the flow waited and tried again, writing nothing more than the minimum.
+      expect(calls.filter((c) => c.method !== 'GET' && c.status < 400)).toHaveLength(
+        out.minimumWrites?.total ?? -1,
+      );
+    } finally {
+      await e.estate.azure.control('PUT', '/settings', { propagationDelayMs: 0 });
+    }
+  });
+
   it('diagnose reports the encrypted namespace healthy, with no writes', async () => {
     const mark = await e.mark();
     const r = await e.post<{
