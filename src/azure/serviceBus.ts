@@ -55,8 +55,14 @@ export class ServiceBusGateway {
     const base = await this.getNamespace(ns);
     if (!base.ok) return base;
     try {
-      const [counts, geoDr] = await Promise.all([this.countEntities(ns), this.geoDr(ns)]);
-      return { ok: true, value: { ...base.value, ...counts, ...(geoDr ? { geoDr } : {}) } };
+      // Entities only matter before CMK is first enabled (Service Bus checks emptiness then, and only
+      // then). An encrypted namespace whose keys are unusable refuses entity lists (409), so it is not
+      // asked — diagnose must work precisely on such a namespace.
+      const counts = base.value.cmk.encrypted
+        ? Promise.resolve({ queueCount: 0, topicCount: 0 })
+        : this.countEntities(ns);
+      const [entityCounts, geoDr] = await Promise.all([counts, this.geoDr(ns)]);
+      return { ok: true, value: { ...base.value, ...entityCounts, ...(geoDr ? { geoDr } : {}) } };
     } catch (error) {
       return refusalOrThrow(error);
     }

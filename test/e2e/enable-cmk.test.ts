@@ -336,3 +336,34 @@ describe('bad input never crashes and never writes', () => {
     expect(await e.appRequests(mark, true)).toEqual([]);
   });
 });
+
+describe('diagnose after the key access is revoked', () => {
+  it('reports the namespace inoperable (CMK-010) and the missing access (CMK-008) with the grant command', async () => {
+    const principal = (await e.getNamespace('sb-sys-ap')).identity?.principalId as string;
+    await e.arm('PUT', `${e.vaultId('kv-ap')}/accessPolicies/remove?api-version=2023-07-01`, {
+      properties: {
+        accessPolicies: [
+          {
+            tenantId: e.estate.azure.tenantId,
+            objectId: principal,
+            permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
+          },
+        ],
+      },
+    });
+    // Service Bus notices at its next key poll (every 5 minutes).
+    await e.estate.azure.control('POST', '/clock/advance', { duration: 'PT6M' });
+    const mark = await e.mark();
+    const r = await e.post<{
+      usableKeys: number;
+      findings: Array<{ ruleId: string; severity: string; command?: string }>;
+    }>('/api/cmk/diagnose', { namespaceId: e.nsId('sb-sys-ap') });
+    expect(r.status).toBe(200);
+    expect(r.body.usableKeys).toBe(0);
+    expect(r.body.findings.find((f) => f.ruleId === 'CMK-010')?.severity).toBe('critical');
+    expect(r.body.findings.find((f) => f.ruleId === 'CMK-008')?.command).toBe(
+      `az keyvault set-policy --name kv-ap --object-id ${principal} --key-permissions get wrapKey unwrapKey`,
+    );
+    expect(await e.appRequests(mark, true)).toEqual([]);
+  });
+});
