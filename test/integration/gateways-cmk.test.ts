@@ -184,6 +184,43 @@ describe('KeyVaultGateway', () => {
     expect(found.get('gw-kv-absent')?.facts.status).toBe('notFound');
   });
 
+  it('finds a vault in another subscription the app can see, and reads its keys there', async () => {
+    const other = 'bbbbbbbb-2222-4333-8444-555555555555';
+    h.sandbox.core.options.subscriptions.push({ subscriptionId: other, displayName: 'second' });
+    h.sandbox.core.store.put('subscriptions', other, {
+      subscriptionId: other,
+      displayName: 'second',
+      state: 'Enabled',
+      tenantId: h.sandbox.tenantId,
+    });
+    await h.resourceGroup('rg-other', other);
+    const vaultId = `/subscriptions/${other}/resourceGroups/rg-other/providers/Microsoft.KeyVault/vaults/gw-kv-other`;
+    await h.arm('PUT', `${vaultId}?api-version=2023-07-01`, {
+      location: 'westeurope',
+      properties: {
+        tenantId: h.sandbox.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enablePurgeProtection: true,
+        accessPolicies: [],
+      },
+    });
+    await h.arm('PUT', `${vaultId}/keys/far?api-version=2023-07-01`, {
+      properties: { kty: 'RSA', keySize: 2048 },
+    });
+    h.sandbox.control.assignRole({
+      principalId: h.sandbox.app.objectId,
+      role: 'Reader',
+      scope: `/subscriptions/${other}`,
+    });
+
+    const found = await gw.keyVault.findVaults(
+      [{ vaultName: 'gw-kv-other', vaultUri: uri('gw-kv-other') }],
+      h.sandbox.subscriptionId,
+    );
+    expect(found.get('gw-kv-other')?.facts).toMatchObject({ status: 'found', resourceId: vaultId });
+    expect(await gw.keyVault.getKey(vaultId, 'far')).toMatchObject({ status: 'found', kty: 'RSA' });
+  });
+
   it('reads keys through ARM into key facts: enabled, expiry, type, operations, version, rotation policy', async () => {
     const vault = h.vaultId('gw-kv-ap');
     const good = await gw.keyVault.getKey(vault, 'good');
@@ -196,6 +233,23 @@ describe('KeyVaultGateway', () => {
     expect(await gw.keyVault.getKey(vault, 'missing')).toEqual({ status: 'notFound' });
     const pinned = await gw.keyVault.getKey(vault, 'good', good.currentVersion);
     expect(pinned).toMatchObject({ status: 'found', currentVersion: good.currentVersion });
+  });
+
+  it('reads a rotation policy that rotates as autoRotate, with the expiry it gives new versions', async () => {
+    await h.arm('PUT', `${h.vaultId('gw-kv-ap')}/keys/rotating?api-version=2023-07-01`, {
+      properties: {
+        kty: 'RSA',
+        keySize: 2048,
+        rotationPolicy: {
+          lifetimeActions: [{ trigger: { timeAfterCreate: 'P90D' }, action: { type: 'rotate' } }],
+          attributes: { expiryTime: 'P1Y' },
+        },
+      },
+    });
+    expect((await gw.keyVault.getKey(h.vaultId('gw-kv-ap'), 'rotating')).rotationPolicy).toEqual({
+      autoRotate: true,
+      expiresIn: 'P1Y',
+    });
   });
 
   it('adds the get/wrapKey/unwrapKey access policy idempotently', async () => {
