@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getConfig } from '../config';
@@ -20,6 +21,11 @@ import {
 } from '../domain';
 import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
 import { problem } from './problem';
+
+/** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
+export function enableCmkInstanceId(namespaceId: string): string {
+  return `enableCmk-${createHash('sha256').update(namespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
+}
 
 /** Request bodies are small JSON documents; anything bigger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -183,12 +189,26 @@ export async function enableCmkHandler(
     }
   }
 
+  // One enable per namespace at a time: the instance id is derived from the namespace, so a second
+  // request while one runs collapses into a 409 pointing at the running operation.
+  const instanceId = enableCmkInstanceId(req.namespace.id);
   const client = df.getClient(context);
-  let instanceId: string;
   try {
-    instanceId = await client.startNew(ENABLE_CMK_ORCHESTRATION, { input });
+    await client.startNew(ENABLE_CMK_ORCHESTRATION, { input, instanceId });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    if (/already exists|409/i.test(message)) {
+      const running = new URL(`/api/operations/${instanceId}`, request.url).toString();
+      return {
+        ...problem({
+          status: 409,
+          title: 'An enable operation is already running for this namespace',
+          detail: `Follow it at ${running}; start again once it has finished.`,
+          operationId: instanceId,
+        }),
+        headers: { 'content-type': 'application/problem+json', location: running },
+      };
+    }
     context.error(`startNew(${ENABLE_CMK_ORCHESTRATION}) failed: ${message}`);
     return problem({ status: 503, title: 'Could not start the operation', detail: message });
   }

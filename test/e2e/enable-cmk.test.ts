@@ -68,6 +68,18 @@ describe('happy paths', () => {
     expect(encryption.keyVaultProperties.map((k) => k.keyName)).toEqual(['k-sys']);
   });
 
+  it('a second enable for the same namespace while one runs gets 409 pointing at the running operation', async () => {
+    const ns = await e.namespace('sb-twice');
+    const body = { namespaceId: ns, keys: [{ keyId: e.keyId('kv-ap', 'k-dry') }] };
+    const first = await e.post<{ id: string }>('/api/cmk/enable', body);
+    expect(first.status).toBe(202);
+    // The first one now waits on a durable timer (the virtual clock has not moved).
+    const second = await e.post<{ title: string; operationId: string }>('/api/cmk/enable', body);
+    expect(second.status).toBe(409);
+    expect(second.body.operationId).toBe(first.body.id);
+    expect((await e.settle(first.body.id)).output?.outcome).toBe('enabled');
+  });
+
   it('running it again with the same keys is a no-op success with zero writes', async () => {
     const mark = await e.mark();
     const { op } = await e.enable({
