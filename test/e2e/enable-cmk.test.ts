@@ -77,6 +77,25 @@ describe('happy paths', () => {
     const second = await e.post<{ title: string; operationId: string }>('/api/cmk/enable', body);
     expect(second.status).toBe(409);
     expect(second.body.operationId).toBe(first.body.id);
+    // Meanwhile the step log shows where it is and what it has done so far: once its activities have
+    // run, it waits on the propagation timer, which only moves with the virtual clock.
+    let running = await e.operation(first.body.id);
+    for (let i = 0; i < 200 && running.customStatus?.steps[3]?.status !== 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      running = await e.operation(first.body.id);
+    }
+    expect(running.done).toBe(false);
+    expect(running.customStatus?.state).toBe('running');
+    expect(running.customStatus?.steps.map((st) => `${st.kind}:${st.status}`)).toEqual([
+      'preflight:done',
+      'ensureIdentity:done',
+      'grantKeyAccess:done',
+      'waitForAccessPropagation:running',
+      'setEncryption:pending',
+      'waitForProvisioning:pending',
+      'verifyEncryption:pending',
+    ]);
+    expect(running.customStatus?.grants).toHaveLength(1);
     expect((await e.settle(first.body.id)).output?.outcome).toBe('enabled');
   });
 
@@ -178,6 +197,33 @@ describe('happy paths', () => {
       );
     } finally {
       await e.estate.azure.control('PUT', '/settings', { propagationDelayMs: 0 });
+    }
+  });
+
+  it('polls provisioningState on durable timers until the namespace update has finished', async () => {
+    const ns = await e.namespace('sb-slow-update');
+    await e.key('kv-ap', 'k-slow-update');
+    await e.estate.azure.control('PUT', '/settings', { lroDurationMs: 120_000 });
+    try {
+      const mark = await e.mark();
+      const { op } = await e.enable({
+        namespaceId: ns,
+        keys: [{ keyId: e.keyId('kv-ap', 'k-slow-update') }],
+      });
+      const out = op.output as EnableOutput;
+      expect(out.outcome).toBe('enabled');
+      expect(out.steps.find((s) => s.kind === 'waitForProvisioning')).toMatchObject({
+        status: 'done',
+        detail: 'provisioningState Succeeded',
+      });
+      // The encryption PATCH answered Updating, so the namespace was read again until it was not.
+      const reads = (await e.appRequests(mark)).filter(
+        (r) => r.method === 'GET' && /sb-slow-update$/.test(r.path),
+      );
+      expect(reads.length).toBeGreaterThan(2);
+      expect(await e.appRequests(mark, true)).toHaveLength(out.minimumWrites?.total ?? -1);
+    } finally {
+      await e.estate.azure.control('PUT', '/settings', { lroDurationMs: 0 });
     }
   });
 
