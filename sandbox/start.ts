@@ -84,14 +84,9 @@ async function compose(): Promise<void> {
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
-    // The app's identity gets what it needs to read the estate, as infra would grant it in Azure.
-    for (const { subscriptionId } of DEMO_SUBSCRIPTIONS) {
-      azure.control.assignRole({
-        principalId: azure.app.objectId,
-        role: 'Reader',
-        scope: `/subscriptions/${subscriptionId}`,
-        immediate: true,
-      });
+    // The app's identity gets the roles README documents, at their narrowest scopes, as infra would.
+    for (const [role, scope] of demoAppRoles()) {
+      azure.control.assignRole({ principalId: azure.app.objectId, role, scope, immediate: true });
     }
   }
 
@@ -142,6 +137,23 @@ async function compose(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** README's "The app's Azure roles", applied to the demo estate. */
+function demoAppRoles(): Array<[string, string]> {
+  const [a, b] = DEMO_SUBSCRIPTIONS.map((x) => `/subscriptions/${x.subscriptionId}`);
+  return [
+    ['Reader', a!],
+    ['Reader', b!],
+    ['Contributor', `${a!}/resourceGroups/rg-demo-messaging`],
+    ['Contributor', `${b!}/resourceGroups/rg-demo-b`],
+    ['Key Vault Contributor', `${a!}/resourceGroups/rg-demo-keys`],
+    ['Key Vault Contributor', `${b!}/resourceGroups/rg-demo-b`],
+    [
+      'User Access Administrator',
+      `${a!}/resourceGroups/rg-demo-keys/providers/Microsoft.KeyVault/vaults/kv-demo-rbac`,
+    ],
+  ];
+}
+
 function printBanner(
   host: Awaited<ReturnType<typeof startFunctionsHost>>,
   azure: Awaited<ReturnType<typeof startAzureSandbox>>,
@@ -150,6 +162,7 @@ function printBanner(
   settingsFile: string | undefined,
   demo: DemoEstateSummary | undefined,
 ): void {
+  const demoNamespace = `/subscriptions/${azure.subscriptionId}/resourceGroups/rg-demo-messaging/providers/Microsoft.ServiceBus/namespaces/sb-demo-premium-empty`;
   const lines = [
     '',
     'Service Bus CMK Guardian — running offline',
@@ -170,6 +183,10 @@ function printBanner(
     '',
     'Try:',
     `  curl -s ${host.url}/api/health`,
+    `  curl -s -H "x-functions-key: ${host.keys.function}" -H 'content-type: application/json' ${host.url}/api/cmk/enable \\`,
+    `    -d '{"namespaceId":"${demoNamespace}","keys":[{"keyId":"${azure.vaultUri('kv-demo-ap')}keys/sb-cmk"}],"dryRun":true}'`,
+    `  curl -s -H "x-functions-key: ${host.keys.function}" -H 'content-type: application/json' ${host.url}/api/cmk/diagnose \\`,
+    `    -d '{"namespaceId":"${demoNamespace.replace('sb-demo-premium-empty', 'sb-demo-cmk-sai')}"}'`,
     `  curl -s -H "x-functions-key: ${host.keys.function}" ${host.url}/api/operations/<operation id>`,
     `  curl -s --cacert ${path.relative(process.cwd(), azure.caPath)} -H "Authorization: Bearer ${azure.adminSecret}" ${azure.url}/_sandbox/requests`,
     '',

@@ -42,3 +42,25 @@ it('seeds the demo namespaces and vaults through the real ARM APIs', async () =>
   expect(created.some((p) => p.includes('/microsoft.keyvault/vaults/kv-demo-rbac'))).toBe(true);
   expect(created.some((p) => p.includes('/disasterrecoveryconfigs/sb-demo-alias'))).toBe(true);
 });
+
+it('lets a user dry-run an enable on the demo estate with the roles the app was given', async () => {
+  const vault = await estate.azure.control<{ status: string }>('GET', '/health');
+  expect(vault.status).toBe(200);
+  const namespaceId = `/subscriptions/${estate.azure.subscriptionId}/resourceGroups/rg-demo-messaging/providers/Microsoft.ServiceBus/namespaces/sb-demo-premium-empty`;
+  const port = new URL(estate.azure.url).port;
+  const response = await estate.app.json<{
+    outcome: string;
+    findings: Array<{ ruleId: string; blocks: boolean }>;
+  }>('/api/cmk/enable', {
+    method: 'POST',
+    headers: { 'x-functions-key': estate.app.keys.function, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      namespaceId,
+      keys: [{ keyId: `https://kv-demo-ap.vault.sandbox.localhost:${port}/keys/sb-cmk` }],
+      dryRun: true,
+    }),
+  });
+  expect(response.status).toBe(200);
+  expect(response.body.outcome).toBe('apply');
+  expect(response.body.findings.filter((f) => f.blocks)).toEqual([]);
+});
