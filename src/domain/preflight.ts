@@ -598,9 +598,8 @@ export const PREFLIGHT_RULES: readonly PreflightRule[] = [
       forbidden: {
         message:
           "Key vault {vaultName} could not be read: the app's identity is not allowed to read it ({detail}).",
-        fix: "Give the app's identity the roles the README documents on the vault (Key Vault Reader and Reader), e.g.:",
-        command:
-          'az role assignment create --assignee <app-principal-id> --role "Key Vault Reader" --scope {scope}',
+        fix: "Give the app's identity Reader on the vault or its subscription (the app reads vaults and key metadata through Resource Manager):",
+        command: 'az role assignment create --assignee <app-principal-id> --role Reader --scope {scope}',
       },
       unreachable: {
         message: 'Key vault {vaultName} did not answer ({detail}).',
@@ -754,9 +753,9 @@ export const PREFLIGHT_RULES: readonly PreflightRule[] = [
       forbidden: {
         message:
           "Key {keyName} in key vault {vaultName} could not be read: the app's identity is not allowed to.",
-        fix: 'Give the app\'s identity key read access on the vault ("Key Vault Reader" on RBAC vaults, or an access policy with get, list):',
+        fix: "Give the app's identity Reader on the vault (key metadata is read through Resource Manager, so no access policy or data-plane role is needed):",
         command:
-          'az keyvault set-policy --name {vaultName} --object-id <app-principal-id> --key-permissions get list',
+          'az role assignment create --assignee <app-principal-id> --role Reader --scope $(az keyvault show --name {vaultName} --query id --output tsv)',
       },
       unreachable: {
         message: 'Key {keyName} in key vault {vaultName} could not be read (Key Vault did not answer).',
