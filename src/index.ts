@@ -10,3 +10,4 @@ import './functions/health';
 import './functions/operations';
 import './functions/azureHealth';
 import './functions/cmk';
+import './functions/cmkGeoDr';

@@ -5,3 +5,4 @@ export * from './plan';
 export * from './preflight';
 export * from './requests';
 export * from './resourceIds';
+export * from './geoDr';

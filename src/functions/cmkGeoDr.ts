@@ -1,0 +1,208 @@
+/**
+ * POST /api/cmk/geo-dr — validate; `dryRun: true` answers the Geo-DR plan and every finding (reads
+ * only); otherwise start `enableCmkGeoDr` and answer 202 with the operation to follow.
+ */
+import { createHash } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { getConfig } from '../config';
+import { describeAzureError } from '../azure/errors';
+import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, type KeyRef, type RuleSettings } from '../domain';
+import {
+  ENABLE_CMK_GEO_DR_ORCHESTRATION,
+  readGeoDrFacts,
+  type EnableCmkGeoDrInput,
+} from '../orchestrations/enableCmkGeoDrOrchestrator';
+import { problem } from './problem';
+
+/** One Geo-DR operation per primary namespace at a time: the instance id is derived from it. */
+export function enableCmkGeoDrInstanceId(primaryNamespaceId: string): string {
+  return `enableCmkGeoDr-${createHash('sha256').update(primaryNamespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+async function readJson(
+  request: HttpRequest,
+): Promise<{ ok: true; body: unknown } | { ok: false; response: HttpResponseInit }> {
+  const tooLarge = () =>
+    problem({
+      status: 413,
+      title: 'Request body too large',
+      detail: `The request body must be at most ${MAX_BODY_BYTES} bytes.`,
+    });
+  if (Number(request.headers.get('content-length') ?? '0') > MAX_BODY_BYTES)
+    return { ok: false, response: tooLarge() };
+  const type = request.headers.get('content-type') ?? '';
+  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type.trim())) {
+    return {
+      ok: false,
+      response: problem({
+        status: 415,
+        title: 'Unsupported media type',
+        detail: `Send the body as application/json (got ${type}).`,
+      }),
+    };
+  }
+  let text: string;
+  try {
+    text = await request.text();
+  } catch {
+    return {
+      ok: false,
+      response: problem({
+        status: 400,
+        title: 'Unreadable body',
+        detail: 'The request body could not be read.',
+      }),
+    };
+  }
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
+  try {
+    return { ok: true, body: JSON.parse(text) as unknown };
+  } catch (error) {
+    return {
+      ok: false,
+      response: problem({
+        status: 400,
+        title: 'Malformed JSON',
+        detail: `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      }),
+    };
+  }
+}
+
+function plainKey(k: KeyRef): KeyRef {
+  return {
+    vaultUri: k.vaultUri,
+    host: k.host,
+    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
+    keyName: k.keyName,
+    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
+    versionlessKeyId: k.versionlessKeyId,
+    keyId: k.keyId,
+    hostTrusted: k.hostTrusted,
+  };
+}
+
+export async function enableCmkGeoDrHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const read = await readJson(request);
+  if (!read.ok) return read.response;
+  const config = getConfig();
+  const settings: RuleSettings = {
+    keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
+    keyExpiryWarningDays: config.keyExpiryWarningDays,
+  };
+  const parsed = parseEnableCmkGeoDrRequest(read.body, settings.keyVaultDnsSuffix);
+  if (!parsed.ok) {
+    return problem({
+      status: 400,
+      title: 'Invalid request',
+      detail: parsed.problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      errors: parsed.problems,
+    });
+  }
+  const req = parsed.value;
+  const input: EnableCmkGeoDrInput = {
+    primary: req.primary,
+    secondary: req.secondary,
+    alias: req.alias,
+    keys: req.keys.map(plainKey),
+    identity: req.identity,
+    requireInfrastructureEncryption: req.requireInfrastructureEncryption,
+    settings,
+  };
+
+  if (req.dryRun) {
+    try {
+      const facts = await readGeoDrFacts(input);
+      if (!facts.ok) {
+        const status = facts.status === 404 ? 404 : facts.status === 403 || facts.status === 401 ? 403 : 502;
+        return problem({
+          status,
+          title:
+            status === 404
+              ? 'Namespace not found'
+              : status === 403
+                ? "The app's identity may not read the namespace"
+                : 'Azure refused the read',
+          detail: `${facts.namespaceId}: ${facts.detail}`,
+          code: facts.code,
+        });
+      }
+      const plan = buildGeoDrPlan(facts.facts, new Date());
+      return {
+        status: 200,
+        jsonBody: {
+          dryRun: true,
+          primaryNamespaceId: req.primary.id,
+          secondaryNamespaceId: req.secondary.id,
+          alias: req.alias,
+          outcome: plan.outcome,
+          ...(plan.order ? { order: plan.order } : {}),
+          pairing: plan.pairing,
+          summary: plan.summary,
+          findings: plan.findings,
+          steps: plan.steps,
+        },
+      };
+    } catch (error) {
+      const d = describeAzureError(error);
+      context.warn(`Azure call failed: ${d.detail}`);
+      return problem({
+        status: 503,
+        title: 'Azure is busy or unavailable; retry later',
+        detail: d.detail,
+        code: d.code,
+      });
+    }
+  }
+
+  const instanceId = enableCmkGeoDrInstanceId(req.primary.id);
+  const client = df.getClient(context);
+  try {
+    await client.startNew(ENABLE_CMK_GEO_DR_ORCHESTRATION, { input, instanceId });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/already exists|409/i.test(message)) {
+      const running = new URL(`/api/operations/${instanceId}`, request.url).toString();
+      return {
+        ...problem({
+          status: 409,
+          title: 'A Geo-DR operation is already running for this primary namespace',
+          detail: `Follow it at ${running}; start again once it has finished.`,
+          operationId: instanceId,
+        }),
+        headers: { 'content-type': 'application/problem+json', location: running },
+      };
+    }
+    context.error(`startNew(${ENABLE_CMK_GEO_DR_ORCHESTRATION}) failed: ${message}`);
+    return problem({ status: 503, title: 'Could not start the operation', detail: message });
+  }
+  const location = new URL(`/api/operations/${instanceId}`, request.url).toString();
+  context.log(
+    `enableCmkGeoDr ${instanceId} started for ${req.primary.id} / ${req.secondary.id} (alias ${req.alias})`,
+  );
+  return {
+    status: 202,
+    headers: { location, 'retry-after': '10' },
+    jsonBody: {
+      id: instanceId,
+      primaryNamespaceId: req.primary.id,
+      secondaryNamespaceId: req.secondary.id,
+      alias: req.alias,
+      statusQueryGetUri: location,
+    },
+  };
+}
+
+app.http('cmkGeoDr', {
+  route: 'cmk/geo-dr',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: enableCmkGeoDrHandler,
+});

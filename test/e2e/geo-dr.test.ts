@@ -1,0 +1,73 @@
+/**
+ * POST /api/cmk/geo-dr end to end (local host + sandbox, driven over HTTP only): the already-paired
+ * system-assigned order (break → grant → encrypt → re-pair → wait), with the request log proving the
+ * documented order of writes.
+ */
+import { startLocalEstate } from '../support/localEstate';
+import { Estate, grantDocumentedRoles } from './enable-cmk-support';
+import { geoBody, geoDr, isPaired, pairAndSettle, writesOf } from './geo-dr-support';
+
+let e: Estate;
+
+beforeAll(async () => {
+  e = await new Estate(await startLocalEstate()).init();
+  await grantDocumentedRoles(e);
+  await e.vault('kv-geo');
+  await e.vault('kv-geo-rbac', { rbac: true });
+  for (const k of ['k-geo-1', 'k-geo-2']) await e.key('kv-geo', k);
+  await e.key('kv-geo-rbac', 'k-geo-r');
+}, 120_000);
+
+afterAll(async () => e?.estate.stop());
+
+describe('already paired, system-assigned: break → grant → encrypt → re-pair', () => {
+  it('reaches CMK on the primary with the pairing intact, writes in the documented order', async () => {
+    await e.namespace('sb-geo1-p');
+    await e.namespace('sb-geo1-s');
+    await pairAndSettle(e, 'sb-geo1-p', 'sb-geo1-s', 'geo1-alias');
+    const mark = await e.mark();
+
+    const { op } = await geoDr(
+      e,
+      geoBody(e, 'sb-geo1-p', 'sb-geo1-s', 'geo1-alias', [e.keyId('kv-geo', 'k-geo-1')]),
+    );
+    const out = op.output!;
+    expect(out.outcome).toBe('enabled');
+    expect(out.order).toBe('breakEncryptRepair');
+    expect(out.pairing).toEqual(expect.objectContaining({ intact: true, state: 'paired' }));
+    expect(op.customStatus).toEqual(expect.objectContaining({ state: 'succeeded' }));
+    expect(out.steps.map((s) => `${s.kind}:${s.status}`)).toEqual([
+      'preflight:done',
+      'breakPairing:done',
+      'waitForBreak:done',
+      'grantSecondary:done',
+      'encryptPrimary:done',
+      'pair:done',
+      'waitForReplication:done',
+    ]);
+    expect(await isPaired(e, 'sb-geo1-p', 'sb-geo1-s', 'geo1-alias')).toBe(true);
+
+    const primary = await e.getNamespace('sb-geo1-p');
+    const secondary = await e.getNamespace('sb-geo1-s');
+    expect(primary.properties.encryption).toEqual(
+      expect.objectContaining({ keyVaultProperties: [expect.objectContaining({ keyName: 'k-geo-1' })] }),
+    );
+    // Both identities were granted on the vault.
+    expect(out.grants.map((g) => g.principalId).sort()).toEqual(
+      [primary.identity?.principalId, secondary.identity?.principalId].sort(),
+    );
+
+    const writes = writesOf(await e.appRequests(mark, true));
+    expect(writes).toEqual([
+      expect.stringMatching(
+        /^POST .*namespaces\/sb-geo1-p\/disasterRecoveryConfigs\/geo1-alias\/breakPairing$/i,
+      ),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-geo1-s$/i), // the secondary's system identity
+      expect.stringMatching(/^PUT .*vaults\/kv-geo\/accessPolicies\/add$/i), // … granted
+      expect.stringMatching(/^PATCH .*namespaces\/sb-geo1-p$/i), // enableCmk: the primary's identity
+      expect.stringMatching(/^PUT .*vaults\/kv-geo\/accessPolicies\/add$/i), // … granted
+      expect.stringMatching(/^PATCH .*namespaces\/sb-geo1-p$/i), // … encryption
+      expect.stringMatching(/^PUT .*namespaces\/sb-geo1-p\/disasterRecoveryConfigs\/geo1-alias$/i), // re-pair
+    ]);
+  });
+});
