@@ -147,7 +147,12 @@ export function pairingState(
   ) {
     return 'paired';
   }
-  if (p.role === 'PrimaryNotReplicating' && (!s || s.role !== 'Secondary')) return 'broken';
+  // Broken — or being broken: until the break completes the partner still shows the Secondary role.
+  if (
+    p.role === 'PrimaryNotReplicating' &&
+    (!s || s.role !== 'Secondary' || s.name.toLowerCase() === p.name.toLowerCase())
+  )
+    return 'broken';
   return 'mismatch';
 }
 
@@ -244,7 +249,9 @@ export const GEO_DR_RULES: readonly GeoDrRule[] = [
     id: 'GEO-005',
     title: 'A Geo-DR operation or replication is still in progress',
     subject: 'primary',
-    check: ({ facts }) => {
+    check: ({ facts, state }) => {
+      // A break still completing (e.g. a run terminated right after it): the plan waits for it.
+      if (state === 'broken') return undefined;
       const a = [facts.primaryAlias, facts.secondaryAlias].find(busy);
       if (!a) return undefined;
       return {
