@@ -123,3 +123,44 @@ it('re-pair keeps failing → critical outcome with the alias, both namespaces a
   expect(out.summary).toContain(command);
   expect(await isPaired(e, p, s, alias)).toBe(false);
 });
+
+it('platform faults (503 on the break and the re-pair, 429 on alias reads) are retried: same end state, one break', async () => {
+  const { p, s, alias } = await couple();
+  const unavailable = {
+    type: 'error' as const,
+    status: 503,
+    code: 'ServiceUnavailable',
+    message: 'Injected: busy.',
+  };
+  await fault(
+    e,
+    { method: 'POST', path: `/namespaces/${p}/disasterRecoveryConfigs/${alias}/breakPairing$` },
+    unavailable,
+    2,
+  );
+  await fault(
+    e,
+    { method: 'PUT', path: `/namespaces/${p}/disasterRecoveryConfigs/${alias}$` },
+    unavailable,
+    2,
+  );
+  await fault(
+    e,
+    { method: 'GET', path: `/namespaces/${s}/disasterRecoveryConfigs$` },
+    { type: 'throttle', retryAfterSeconds: 1 },
+    3,
+  );
+  const mark = await e.mark();
+  const { op } = await geoDr(e, geoBody(e, p, s, alias, [e.keyId('kv-gc', 'k1')]));
+  expect(op.output?.outcome).toBe('enabled');
+  expect(op.output?.steps.map((x) => x.kind)).not.toContain('restorePairing');
+  expect(await isPaired(e, p, s, alias)).toBe(true);
+  const all = await e.appRequests(mark);
+  const breaks = all.filter((w) => /breakPairing$/.test(w.path));
+  const writes = await e.appRequests(mark, true);
+  expect(breaks.filter((w) => w.status === 503)).toHaveLength(2);
+  expect(breaks.filter((w) => w.status < 300)).toHaveLength(1);
+  expect(writes.filter((w) => /disasterRecoveryConfigs\/[^/]+$/.test(w.path) && w.status < 300)).toHaveLength(
+    1,
+  );
+});
