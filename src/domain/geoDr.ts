@@ -337,7 +337,12 @@ export interface GeoDrStep {
   description: string;
 }
 
-export type GeoDrOrder = 'breakEncryptRepair' | 'cmkFirstThenPair';
+/**
+ * `breakEncryptRepair` and `cmkFirstThenPair` are the article's two orders; `grantSecondaryOnly`
+ * repairs a pairing whose encrypted primary's keys the secondary can no longer use (CMK-012) without
+ * breaking anything.
+ */
+export type GeoDrOrder = 'breakEncryptRepair' | 'cmkFirstThenPair' | 'grantSecondaryOnly';
 
 export interface GeoDrPlan {
   outcome: 'apply' | 'noOp' | 'blocked';
@@ -406,6 +411,25 @@ export function buildGeoDrPlan(facts: GeoDrFacts, now: Date): GeoDrPlan {
         outcome: 'noOp',
         summary: `Namespace ${p} already uses these keys and is paired with ${s} through alias ${facts.alias}; nothing to do.`,
         steps: [],
+      };
+    }
+    const secondaryPrincipal = facts.secondary.namespace.identity.systemAssigned?.principalId;
+    if (primaryEncrypted && state === 'paired' && !userAssigned && secondaryPrincipal) {
+      return {
+        ...base,
+        outcome: 'apply',
+        order: 'grantSecondaryOnly',
+        summary: `Namespace ${p} already uses these keys and is paired with ${s}, but ${s}'s identity cannot use them (CMK-012): grant it; the pairing is not touched.`,
+        steps: [
+          {
+            kind: 'grantSecondary',
+            description: `Give ${s}'s system-assigned identity access to ${p}'s keys`,
+          },
+          {
+            kind: 'waitForReplication',
+            description: `Confirm alias ${facts.alias} is Succeeded and settled`,
+          },
+        ],
       };
     }
     order = 'breakEncryptRepair';

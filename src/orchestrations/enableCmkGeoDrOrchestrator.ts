@@ -698,7 +698,7 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
 
   return finish(
     'enabled',
-    `Customer-managed keys are on for ${input.primary.name} and alias ${input.alias} pairs it with ${input.secondary.name} (${plan.order === 'breakEncryptRepair' ? 'break, grant, encrypt, re-pair' : 'CMK first, then Geo-DR'}); ${grants.length} grant(s).`,
+    `Customer-managed keys are on for ${input.primary.name} and alias ${input.alias} pairs it with ${input.secondary.name} (${{ breakEncryptRepair: 'break, grant, encrypt, re-pair', cmkFirstThenPair: 'CMK first, then Geo-DR', grantSecondaryOnly: "the secondary's access restored, pairing untouched" }[plan.order ?? 'cmkFirstThenPair']}); ${grants.length} grant(s).`,
   );
 };
 

@@ -5,7 +5,7 @@
  */
 import { startLocalEstate } from '../support/localEstate';
 import { Estate, grantDocumentedRoles } from './enable-cmk-support';
-import { geoBody, geoDr, isPaired, pairAndSettle, writesOf } from './geo-dr-support';
+import { geoBody, geoDr, isPaired, pairAndSettle, writesOf, type GeoDrOutput } from './geo-dr-support';
 
 let e: Estate;
 
@@ -69,5 +69,50 @@ describe('already paired, system-assigned: break → grant → encrypt → re-pa
       expect.stringMatching(/^PATCH .*namespaces\/sb-geo1-p$/i), // … encryption
       expect.stringMatching(/^PUT .*namespaces\/sb-geo1-p\/disasterRecoveryConfigs\/geo1-alias$/i), // re-pair
     ]);
+  });
+});
+
+describe('after the happy path', () => {
+  it("a re-run is a no-op; once the secondary's access is revoked (CMK-012) it is granted again without breaking the pairing", async () => {
+    const body = geoBody(e, 'sb-geo1-p', 'sb-geo1-s', 'geo1-alias', [e.keyId('kv-geo', 'k-geo-1')]);
+    let mark = await e.mark();
+    const again = await geoDr(e, body);
+    expect(again.op.output?.outcome).toBe('noOp');
+    expect(await e.appRequests(mark, true)).toEqual([]);
+
+    const secondary = (await e.getNamespace('sb-geo1-s')).identity?.principalId;
+    await e.arm('PUT', `${e.vaultId('kv-geo')}/accessPolicies/remove?api-version=2023-07-01`, {
+      properties: {
+        accessPolicies: [
+          {
+            tenantId: e.estate.azure.tenantId,
+            objectId: secondary,
+            permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
+          },
+        ],
+      },
+    });
+    mark = await e.mark();
+    const repaired = await geoDr(e, body);
+    expect(repaired.op.output?.outcome).toBe('enabled');
+    expect(repaired.op.output?.order).toBe('grantSecondaryOnly');
+    expect(writesOf(await e.appRequests(mark, true))).toEqual([
+      expect.stringMatching(/^PUT .*vaults\/kv-geo\/accessPolicies\/add$/i),
+    ]);
+    expect(await isPaired(e, 'sb-geo1-p', 'sb-geo1-s', 'geo1-alias')).toBe(true);
+  });
+
+  it('a second request for the same primary while one runs gets 409 pointing at it', async () => {
+    await e.namespace('sb-geo2-p');
+    await e.namespace('sb-geo2-s');
+    await pairAndSettle(e, 'sb-geo2-p', 'sb-geo2-s', 'geo2-alias');
+    const body = geoBody(e, 'sb-geo2-p', 'sb-geo2-s', 'geo2-alias', [e.keyId('kv-geo', 'k-geo-2')]);
+    const first = await e.post<{ id: string }>('/api/cmk/geo-dr', body);
+    expect(first.status).toBe(202);
+    const second = await e.post<{ operationId: string }>('/api/cmk/geo-dr', body);
+    expect(second.status).toBe(409);
+    expect(second.body.operationId).toBe(first.body.id);
+    const op = await e.settle<GeoDrOutput>(first.body.id);
+    expect(op.output?.outcome).toBe('enabled');
   });
 });

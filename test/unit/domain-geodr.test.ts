@@ -268,3 +268,23 @@ describe('request and command', () => {
     );
   });
 });
+
+describe('CMK-012 repair', () => {
+  it("paired, primary encrypted, the secondary's identity lost access: grant it without breaking the pairing", () => {
+    const f = facts({
+      ...paired(),
+      secondary: { identity: { systemAssigned: { principalId: 'p-2', tenantId: 't' }, userAssigned: [] } },
+    });
+    const key = f.primary.request.keys[0]!;
+    f.primary.namespace.cmk = {
+      encrypted: true,
+      keys: [{ ...key, pinned: false, identity: { type: 'SystemAssigned' } }],
+      requireInfrastructureEncryption: false,
+      identity: { type: 'SystemAssigned' },
+    };
+    const plan = buildGeoDrPlan(f, NOW);
+    expect(plan.outcome).toBe('apply');
+    expect(plan.order).toBe('grantSecondaryOnly');
+    expect(kinds(plan)).toEqual(['grantSecondary', 'waitForReplication']);
+  });
+});
