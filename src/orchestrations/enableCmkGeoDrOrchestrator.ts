@@ -657,6 +657,11 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
       restore.status = 'failed';
       restore.detail = why;
       const command = repairCommand(input.primary, input.secondary.id, input.alias);
+      // Unmissable in the logs too (Application Insights alerts on error traces), once, not per replay.
+      if (!context.df.isReplaying)
+        context.error(
+          `CRITICAL enableCmkGeoDr ${context.df.instanceId}: alias ${input.alias} is NOT paired (primary ${input.primary.id}, secondary ${input.secondary.id}); re-pair with: ${command}`,
+        );
       setPairing({
         intact: false,
         state: 'broken',
