@@ -116,3 +116,57 @@ describe('after the happy path', () => {
     expect(op.output?.outcome).toBe('enabled');
   });
 });
+
+describe('RBAC vaults', () => {
+  it('already paired on an RBAC vault: both identities get the role at key scope, in the documented order', async () => {
+    await e.namespace('sb-geo3-p');
+    await e.namespace('sb-geo3-s');
+    await pairAndSettle(e, 'sb-geo3-p', 'sb-geo3-s', 'geo3-alias');
+    const mark = await e.mark();
+    const { op } = await geoDr(
+      e,
+      geoBody(e, 'sb-geo3-p', 'sb-geo3-s', 'geo3-alias', [e.keyId('kv-geo-rbac', 'k-geo-r')]),
+    );
+    expect(op.output?.outcome).toBe('enabled');
+    expect(op.output?.grants.map((g) => g.kind)).toEqual(['roleAssignment', 'roleAssignment']);
+    const role =
+      /^PUT .*vaults\/kv-geo-rbac\/keys\/k-geo-r\/providers\/Microsoft.Authorization\/roleAssignments\/[0-9a-f-]+$/i;
+    expect(writesOf(await e.appRequests(mark, true))).toEqual([
+      expect.stringMatching(/breakPairing$/),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-geo3-s$/i),
+      expect.stringMatching(role),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-geo3-p$/i),
+      expect.stringMatching(role),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-geo3-p$/i),
+      expect.stringMatching(/^PUT .*disasterRecoveryConfigs\/geo3-alias$/i),
+    ]);
+    expect(await isPaired(e, 'sb-geo3-p', 'sb-geo3-s', 'geo3-alias')).toBe(true);
+  });
+
+  it("slow RBAC propagation: the pairing is refused until the secondary's role takes effect, then succeeds — one pairing", async () => {
+    await e.namespace('sb-geo4-p');
+    await e.namespace('sb-geo4-s');
+    const enabled = await e.enable({
+      namespaceId: e.nsId('sb-geo4-p'),
+      keys: [{ keyId: e.keyId('kv-geo-rbac', 'k-geo-r') }],
+    });
+    expect(enabled.op.output?.outcome).toBe('enabled');
+    await e.estate.azure.control('PUT', '/settings', { propagationDelayMs: 150_000 });
+    try {
+      const mark = await e.mark();
+      const { op } = await geoDr(
+        e,
+        geoBody(e, 'sb-geo4-p', 'sb-geo4-s', 'geo4-alias', [e.keyId('kv-geo-rbac', 'k-geo-r')]),
+      );
+      expect(op.output?.outcome).toBe('enabled');
+      const pairings = (await e.appRequests(mark)).filter(
+        (r) => r.method === 'PUT' && /disasterRecoveryConfigs\/geo4-alias$/.test(r.path),
+      );
+      expect(pairings.filter((r) => r.status === 400).length).toBeGreaterThanOrEqual(1);
+      expect(pairings.filter((r) => r.status < 300)).toHaveLength(1);
+      expect(await isPaired(e, 'sb-geo4-p', 'sb-geo4-s', 'geo4-alias')).toBe(true);
+    } finally {
+      await e.estate.azure.control('PUT', '/settings', { propagationDelayMs: 0 });
+    }
+  });
+});
