@@ -99,6 +99,7 @@ describe('CMK first, then Geo-DR', () => {
     await e.namespace('sb-go3-p');
     await e.namespace('sb-go3-s');
     const uai = await e.uai('id-go3');
+    const mark = await e.mark();
     const { op } = await geoDr(
       e,
       geoBody(e, 'sb-go3-p', 'sb-go3-s', 'go3-alias', [e.keyId('kv-go-rbac', 'k1')], {
@@ -123,6 +124,18 @@ describe('CMK first, then Geo-DR', () => {
         uai.id.toLowerCase(),
       );
     expect(await isPaired(e, 'sb-go3-p', 'sb-go3-s', 'go3-alias')).toBe(true);
+    // The documented order: the secondary first (identity, grant, encryption), then the primary (the
+    // identity already has access), then the pairing.
+    expect(writesOf(await e.appRequests(mark, true))).toEqual([
+      expect.stringMatching(/^PATCH .*namespaces\/sb-go3-s$/i),
+      expect.stringMatching(
+        /^PUT .*vaults\/kv-go-rbac\/keys\/k1\/providers\/Microsoft.Authorization\/roleAssignments\/[0-9a-f-]+$/i,
+      ),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-go3-s$/i),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-go3-p$/i),
+      expect.stringMatching(/^PATCH .*namespaces\/sb-go3-p$/i),
+      expect.stringMatching(/^PUT .*namespaces\/sb-go3-p\/disasterRecoveryConfigs\/go3-alias$/i),
+    ]);
   });
 });
 
