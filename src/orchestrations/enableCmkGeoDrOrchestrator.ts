@@ -404,7 +404,8 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
   let mustRepair = plan.pairing === 'broken';
   let primaryEncrypted = false;
 
-  const waitForBreak = function* (step: GeoStepKind) {
+  /** Until the break has completed; when restoring, a pairing already re-created also ends the wait. */
+  const waitForBreak = function* (step: GeoStepKind, orPaired = false) {
     for (let poll = 0; ; poll++) {
       const r = yield* call<AliasesResult>(GEO_READ_ALIASES_ACTIVITY, input, step);
       if (isFailure(r)) throw new StepFailed(step, r.code, r.detail);
@@ -412,7 +413,11 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
         r.primaryAlias?.role === 'PrimaryNotReplicating' &&
         r.primaryAlias.provisioningState?.toLowerCase() === 'succeeded' &&
         r.secondaryAlias?.role !== 'Secondary';
-      if (done) return;
+      const repaired =
+        orPaired &&
+        r.primaryAlias?.role === 'Primary' &&
+        r.primaryAlias.partnerNamespaceId?.toLowerCase() === input.secondary.id.toLowerCase();
+      if (done || repaired) return;
       if (poll >= GEO_TIMING.maxPolls)
         throw new StepFailed(step, 'BreakTimeout', `The break of alias ${input.alias} has not completed.`);
       yield wait(GEO_TIMING.pollSeconds);
@@ -589,6 +594,8 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
           break;
         case 'pair': {
           const already = yield* pair(step.kind);
+          // The pairing exists again: from here a failure is a pairing still settling, not a broken one.
+          mustRepair = false;
           setPairing({
             intact: false,
             state: 'pairing',
@@ -630,7 +637,7 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
     if (!mustRepair) {
       return finish(
         'failed',
-        `${cmkText}: step ${failed.step} failed (${failed.detail}). ${status.pairing.intact ? 'The pairing is intact.' : `The pairing is as before: ${status.pairing.detail}`}`,
+        `${cmkText}: step ${failed.step} failed (${failed.detail}). ${status.pairing.intact ? 'The pairing is intact.' : `Pairing: ${status.pairing.detail}`}`,
         { error: errorInfo },
       );
     }
@@ -649,7 +656,7 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
       detail: `Step ${failed.step} failed; re-pairing alias ${input.alias}.`,
     });
     try {
-      yield* waitForBreak('restorePairing');
+      yield* waitForBreak('restorePairing', true);
       yield* pair('restorePairing');
       yield* waitForReplication('restorePairing');
     } catch (restoreError) {
