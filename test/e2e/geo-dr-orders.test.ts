@@ -5,7 +5,7 @@
  * started again, and the host's chaos mode (every activity runs twice) reaching the same end state.
  */
 import { startLocalEstate } from '../support/localEstate';
-import { Estate, grantDocumentedRoles } from './enable-cmk-support';
+import { Estate, fault, grantDocumentedRoles } from './enable-cmk-support';
 import { geoBody, geoDr, isPaired, pairAndSettle, writesOf, type GeoDrOutput } from './geo-dr-support';
 
 let e: Estate;
@@ -189,5 +189,32 @@ describe('convergence', () => {
     const writes = writesOf(await chaos.appRequests(mark, true));
     expect(writes.filter((w) => /breakPairing$/.test(w))).toHaveLength(1);
     expect(writes.filter((w) => /accessPolicies\/add$/.test(w)).length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('chaos and compensation', () => {
+  it('every activity twice and the grant refused after the break: the same "pairing restored" outcome', async () => {
+    await chaos.namespace('sb-go6-p');
+    await chaos.namespace('sb-go6-s');
+    await pairAndSettle(chaos, 'sb-go6-p', 'sb-go6-s', 'go6-alias');
+    await fault(
+      chaos,
+      { method: 'PUT', path: '/vaults/kv-go/accessPolicies/add$' },
+      {
+        type: 'error',
+        status: 403,
+        code: 'AuthorizationFailed',
+        message: 'Injected: no write on the vault.',
+      },
+      2,
+    );
+    const { op } = await geoDr(
+      chaos,
+      geoBody(chaos, 'sb-go6-p', 'sb-go6-s', 'go6-alias', [chaos.keyId('kv-go', 'k1')]),
+    );
+    expect(op.output?.outcome).toBe('restored');
+    expect(op.output?.pairing.intact).toBe(true);
+    expect(await isPaired(chaos, 'sb-go6-p', 'sb-go6-s', 'go6-alias')).toBe(true);
+    expect((await chaos.getNamespace('sb-go6-p')).properties.encryption).toBeUndefined();
   });
 });
