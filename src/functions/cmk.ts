@@ -20,67 +20,12 @@ import {
   type RuleSettings,
 } from '../domain';
 import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
+import { readJsonBody } from './jsonBody';
 import { problem } from './problem';
 
 /** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
 export function enableCmkInstanceId(namespaceId: string): string {
   return `enableCmk-${createHash('sha256').update(namespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
-}
-
-/** Request bodies are small JSON documents; anything bigger is refused before it is parsed. */
-export const MAX_BODY_BYTES = 64 * 1024;
-
-type Parsed = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
-
-/** Reads a JSON body with a size cap: 413 when too big, 415/400 when not JSON. Never throws. */
-async function readJson(request: HttpRequest): Promise<Parsed> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
-  const type = request.headers.get('content-type') ?? '';
-  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type.trim())) {
-    return {
-      ok: false,
-      response: problem({
-        status: 415,
-        title: 'Unsupported media type',
-        detail: `Send the body as application/json (got ${type}).`,
-      }),
-    };
-  }
-  let text: string;
-  try {
-    text = await request.text();
-  } catch {
-    return {
-      ok: false,
-      response: problem({
-        status: 400,
-        title: 'Unreadable body',
-        detail: 'The request body could not be read.',
-      }),
-    };
-  }
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
-  try {
-    return { ok: true, body: JSON.parse(text) as unknown };
-  } catch (error) {
-    return {
-      ok: false,
-      response: problem({
-        status: 400,
-        title: 'Malformed JSON',
-        detail: `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      }),
-    };
-  }
-}
-
-function tooLarge(): HttpResponseInit {
-  return problem({
-    status: 413,
-    title: 'Request body too large',
-    detail: `The request body must be at most ${MAX_BODY_BYTES} bytes.`,
-  });
 }
 
 function invalid(problems: RequestProblem[]): HttpResponseInit {
@@ -153,7 +98,7 @@ export async function enableCmkHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const read = await readJson(request);
+  const read = await readJsonBody(request);
   if (!read.ok) return read.response;
   const settings = ruleSettings();
   const parsed = parseEnableCmkRequest(read.body, settings.keyVaultDnsSuffix);
@@ -226,7 +171,7 @@ export async function diagnoseCmkHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const read = await readJson(request);
+  const read = await readJsonBody(request);
   if (!read.ok) return read.response;
   const parsed = parseDiagnoseCmkRequest(read.body);
   if (!parsed.ok) return invalid(parsed.problems);

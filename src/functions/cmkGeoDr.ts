@@ -13,63 +13,12 @@ import {
   readGeoDrFacts,
   type EnableCmkGeoDrInput,
 } from '../orchestrations/enableCmkGeoDrOrchestrator';
+import { readJsonBody } from './jsonBody';
 import { problem } from './problem';
 
 /** One Geo-DR operation per primary namespace at a time: the instance id is derived from it. */
 export function enableCmkGeoDrInstanceId(primaryNamespaceId: string): string {
   return `enableCmkGeoDr-${createHash('sha256').update(primaryNamespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
-}
-
-const MAX_BODY_BYTES = 64 * 1024;
-
-async function readJson(
-  request: HttpRequest,
-): Promise<{ ok: true; body: unknown } | { ok: false; response: HttpResponseInit }> {
-  const tooLarge = () =>
-    problem({
-      status: 413,
-      title: 'Request body too large',
-      detail: `The request body must be at most ${MAX_BODY_BYTES} bytes.`,
-    });
-  if (Number(request.headers.get('content-length') ?? '0') > MAX_BODY_BYTES)
-    return { ok: false, response: tooLarge() };
-  const type = request.headers.get('content-type') ?? '';
-  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type.trim())) {
-    return {
-      ok: false,
-      response: problem({
-        status: 415,
-        title: 'Unsupported media type',
-        detail: `Send the body as application/json (got ${type}).`,
-      }),
-    };
-  }
-  let text: string;
-  try {
-    text = await request.text();
-  } catch {
-    return {
-      ok: false,
-      response: problem({
-        status: 400,
-        title: 'Unreadable body',
-        detail: 'The request body could not be read.',
-      }),
-    };
-  }
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
-  try {
-    return { ok: true, body: JSON.parse(text) as unknown };
-  } catch (error) {
-    return {
-      ok: false,
-      response: problem({
-        status: 400,
-        title: 'Malformed JSON',
-        detail: `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      }),
-    };
-  }
 }
 
 function plainKey(k: KeyRef): KeyRef {
@@ -89,7 +38,7 @@ export async function enableCmkGeoDrHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const read = await readJson(request);
+  const read = await readJsonBody(request);
   if (!read.ok) return read.response;
   const config = getConfig();
   const settings: RuleSettings = {
