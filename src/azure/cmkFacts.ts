@@ -10,6 +10,7 @@ import { ManagedIdentityGateway } from './managedIdentities';
 import type { Refusal, Result } from './results';
 import { ServiceBusGateway } from './serviceBus';
 import {
+  plainKeyRef,
   accessPolicyMissingPermissions,
   roleAssignmentsGrantCmkAccess,
   type DiagnoseFacts,
@@ -42,20 +43,6 @@ export function cmkGateways(clients: AzureClients): CmkGateways {
 
 /** The namespace could not be read at all (nothing to evaluate). */
 export type NamespaceRefusal = Refusal & { namespaceId: string };
-
-/** A KeyRef without request-only fields, as the facts carry it. */
-function plainRef(k: KeyRef): KeyRef {
-  return {
-    vaultUri: k.vaultUri,
-    host: k.host,
-    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
-    keyName: k.keyName,
-    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
-    versionlessKeyId: k.versionlessKeyId,
-    keyId: k.keyId,
-    hostTrusted: k.hostTrusted,
-  };
-}
 
 /** Vault and key facts for a list of key references, with the principal's access when known. */
 async function readKeys(
@@ -132,7 +119,7 @@ export async function readEnablePreflightFacts(
   if (!nsResult.ok) return { ...nsResult, namespaceId: request.namespace.id };
   const namespace = nsResult.value;
   const principalId = encryptionPrincipalId(namespace, request.identity, uai);
-  const refs = request.keys.map(plainRef);
+  const refs = request.keys.map(plainKeyRef);
   const { vaults, keys } = await readKeys(gw, refs, namespace.subscriptionId, principalId);
   return {
     ok: true,
@@ -187,7 +174,12 @@ export async function readDiagnoseFacts(
     if (!attached?.principalId) uai = await gw.identities.getUserAssigned(cmk.identity.resourceId);
   }
   const principalId = encryptionPrincipalId(namespace, cmk.identity, uai);
-  const { vaults, keys } = await readKeys(gw, cmk.keys.map(plainRef), namespace.subscriptionId, principalId);
+  const { vaults, keys } = await readKeys(
+    gw,
+    cmk.keys.map(plainKeyRef),
+    namespace.subscriptionId,
+    principalId,
+  );
   return {
     ok: true,
     value: {

@@ -49,6 +49,20 @@ export interface KeyRef {
   hostTrusted: boolean;
 }
 
+/** Just the KeyRef fields (request-only fields such as a position dropped), as facts and inputs carry it. */
+export function plainKeyRef(k: KeyRef): KeyRef {
+  return {
+    vaultUri: k.vaultUri,
+    host: k.host,
+    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
+    keyName: k.keyName,
+    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
+    versionlessKeyId: k.versionlessKeyId,
+    keyId: k.keyId,
+    hostTrusted: k.hostTrusted,
+  };
+}
+
 export interface CmkKeyReference extends KeyRef {
   pinned: boolean;
   identity: EncryptionIdentity;

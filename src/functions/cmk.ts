@@ -11,16 +11,17 @@ import {
 import { describeAzureError } from '../azure/errors';
 import { azureClients } from '../azure/runtime';
 import {
+  plainKeyRef,
   buildEnablePlan,
   evaluateDiagnosis,
   parseDiagnoseCmkRequest,
   parseEnableCmkRequest,
-  type KeyRef,
   type RequestProblem,
   type RuleSettings,
 } from '../domain';
 import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
 import { readJsonBody } from './jsonBody';
+import { startSingletonOperation } from './operationStart';
 import { problem } from './problem';
 
 /** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
@@ -77,19 +78,6 @@ function platformProblem(error: unknown, context: InvocationContext): HttpRespon
   });
 }
 
-function plainKey(k: KeyRef): KeyRef {
-  return {
-    vaultUri: k.vaultUri,
-    host: k.host,
-    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
-    keyName: k.keyName,
-    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
-    versionlessKeyId: k.versionlessKeyId,
-    keyId: k.keyId,
-    hostTrusted: k.hostTrusted,
-  };
-}
-
 /**
  * POST /api/cmk/enable — validate; `dryRun: true` answers the plan and every finding (reads only);
  * otherwise start `enableCmk` and answer 202 with the operation to follow.
@@ -106,7 +94,7 @@ export async function enableCmkHandler(
   const req = parsed.value;
   const input: EnableCmkInput = {
     namespace: req.namespace,
-    keys: req.keys.map(plainKey),
+    keys: req.keys.map(plainKeyRef),
     identity: req.identity,
     requireInfrastructureEncryption: req.requireInfrastructureEncryption,
     settings,
@@ -137,27 +125,14 @@ export async function enableCmkHandler(
   // One enable per namespace at a time: the instance id is derived from the namespace, so a second
   // request while one runs collapses into a 409 pointing at the running operation.
   const instanceId = enableCmkInstanceId(req.namespace.id);
-  const client = df.getClient(context);
-  try {
-    await client.startNew(ENABLE_CMK_ORCHESTRATION, { input, instanceId });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/already exists|409/i.test(message)) {
-      const running = new URL(`/api/operations/${instanceId}`, request.url).toString();
-      return {
-        ...problem({
-          status: 409,
-          title: 'An enable operation is already running for this namespace',
-          detail: `Follow it at ${running}; start again once it has finished.`,
-          operationId: instanceId,
-        }),
-        headers: { 'content-type': 'application/problem+json', location: running },
-      };
-    }
-    context.error(`startNew(${ENABLE_CMK_ORCHESTRATION}) failed: ${message}`);
-    return problem({ status: 503, title: 'Could not start the operation', detail: message });
-  }
-  const location = new URL(`/api/operations/${instanceId}`, request.url).toString();
+  const started = await startSingletonOperation(request, context, {
+    orchestration: ENABLE_CMK_ORCHESTRATION,
+    instanceId,
+    input,
+    conflictTitle: 'An enable operation is already running for this namespace',
+  });
+  if ('response' in started) return started.response;
+  const { location } = started;
   context.log(`enableCmk ${instanceId} started for ${req.namespace.id}`);
   return {
     status: 202,

@@ -7,31 +7,19 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import { getConfig } from '../config';
 import { describeAzureError } from '../azure/errors';
-import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, type KeyRef, type RuleSettings } from '../domain';
+import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, plainKeyRef, type RuleSettings } from '../domain';
 import {
   ENABLE_CMK_GEO_DR_ORCHESTRATION,
   readGeoDrFacts,
   type EnableCmkGeoDrInput,
 } from '../orchestrations/enableCmkGeoDrOrchestrator';
 import { readJsonBody } from './jsonBody';
+import { startSingletonOperation } from './operationStart';
 import { problem } from './problem';
 
 /** One Geo-DR operation per primary namespace at a time: the instance id is derived from it. */
 export function enableCmkGeoDrInstanceId(primaryNamespaceId: string): string {
   return `enableCmkGeoDr-${createHash('sha256').update(primaryNamespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
-}
-
-function plainKey(k: KeyRef): KeyRef {
-  return {
-    vaultUri: k.vaultUri,
-    host: k.host,
-    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
-    keyName: k.keyName,
-    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
-    versionlessKeyId: k.versionlessKeyId,
-    keyId: k.keyId,
-    hostTrusted: k.hostTrusted,
-  };
 }
 
 export async function enableCmkGeoDrHandler(
@@ -59,7 +47,7 @@ export async function enableCmkGeoDrHandler(
     primary: req.primary,
     secondary: req.secondary,
     alias: req.alias,
-    keys: req.keys.map(plainKey),
+    keys: req.keys.map(plainKeyRef),
     identity: req.identity,
     requireInfrastructureEncryption: req.requireInfrastructureEncryption,
     settings,
@@ -111,27 +99,14 @@ export async function enableCmkGeoDrHandler(
   }
 
   const instanceId = enableCmkGeoDrInstanceId(req.primary.id);
-  const client = df.getClient(context);
-  try {
-    await client.startNew(ENABLE_CMK_GEO_DR_ORCHESTRATION, { input, instanceId });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/already exists|409/i.test(message)) {
-      const running = new URL(`/api/operations/${instanceId}`, request.url).toString();
-      return {
-        ...problem({
-          status: 409,
-          title: 'A Geo-DR operation is already running for this primary namespace',
-          detail: `Follow it at ${running}; start again once it has finished.`,
-          operationId: instanceId,
-        }),
-        headers: { 'content-type': 'application/problem+json', location: running },
-      };
-    }
-    context.error(`startNew(${ENABLE_CMK_GEO_DR_ORCHESTRATION}) failed: ${message}`);
-    return problem({ status: 503, title: 'Could not start the operation', detail: message });
-  }
-  const location = new URL(`/api/operations/${instanceId}`, request.url).toString();
+  const started = await startSingletonOperation(request, context, {
+    orchestration: ENABLE_CMK_GEO_DR_ORCHESTRATION,
+    instanceId,
+    input,
+    conflictTitle: 'A Geo-DR operation is already running for this primary namespace',
+  });
+  if ('response' in started) return started.response;
+  const { location } = started;
   context.log(
     `enableCmkGeoDr ${instanceId} started for ${req.primary.id} / ${req.secondary.id} (alias ${req.alias})`,
   );
