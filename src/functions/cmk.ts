@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../config';
-import {
-  cmkGateways,
-  readDiagnoseFacts,
-  readEnablePreflightFacts,
-  type NamespaceRefusal,
-} from '../azure/cmkFacts';
-import { describeAzureError } from '../azure/errors';
+import { cmkGateways, readDiagnoseFacts, readEnablePreflightFacts } from '../azure/cmkFacts';
 import { azureClients } from '../azure/runtime';
 import {
   plainKeyRef,
@@ -16,66 +9,15 @@ import {
   evaluateDiagnosis,
   parseDiagnoseCmkRequest,
   parseEnableCmkRequest,
-  type RequestProblem,
-  type RuleSettings,
 } from '../domain';
 import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
-import { problem } from './problem';
+import { invalid, namespaceProblem, platformProblem, ruleSettings } from './cmkHttp';
 
 /** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
 export function enableCmkInstanceId(namespaceId: string): string {
   return `enableCmk-${createHash('sha256').update(namespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
-}
-
-function invalid(problems: RequestProblem[]): HttpResponseInit {
-  return problem({
-    status: 400,
-    title: 'Invalid request',
-    detail: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
-    errors: problems,
-  });
-}
-
-function ruleSettings(): RuleSettings {
-  const config = getConfig();
-  return {
-    keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
-    keyExpiryWarningDays: config.keyExpiryWarningDays,
-  };
-}
-
-/** The namespace itself could not be read: say why, in the status Azure gave. */
-function namespaceProblem(r: NamespaceRefusal): HttpResponseInit {
-  if (r.status === 404) {
-    return problem({
-      status: 404,
-      title: 'Namespace not found',
-      detail: `${r.namespaceId} does not exist (${r.detail}).`,
-      code: r.code,
-    });
-  }
-  if (r.status === 403 || r.status === 401) {
-    return problem({
-      status: 403,
-      title: "The app's identity may not read the namespace",
-      detail: `${r.detail}. Give the app's identity the roles the README lists (Reader on the namespace's subscription at least).`,
-      code: r.code,
-    });
-  }
-  return problem({ status: 502, title: 'Azure refused the read', detail: r.detail, code: r.code });
-}
-
-function platformProblem(error: unknown, context: InvocationContext): HttpResponseInit {
-  const d = describeAzureError(error);
-  context.warn(`Azure call failed: ${d.detail}`);
-  return problem({
-    status: 503,
-    title: d.transient ? 'Azure is busy or unavailable; retry later' : 'Azure call failed',
-    detail: d.detail,
-    code: d.code,
-  });
 }
 
 /**

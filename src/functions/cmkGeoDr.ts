@@ -5,9 +5,7 @@
 import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../config';
-import { describeAzureError } from '../azure/errors';
-import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, plainKeyRef, type RuleSettings } from '../domain';
+import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, plainKeyRef } from '../domain';
 import {
   ENABLE_CMK_GEO_DR_ORCHESTRATION,
   readGeoDrFacts,
@@ -15,7 +13,7 @@ import {
 } from '../orchestrations/enableCmkGeoDrOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
-import { problem } from './problem';
+import { invalid, namespaceProblem, platformProblem, ruleSettings } from './cmkHttp';
 
 /** One Geo-DR operation per primary namespace at a time: the instance id is derived from it. */
 export function enableCmkGeoDrInstanceId(primaryNamespaceId: string): string {
@@ -28,20 +26,9 @@ export async function enableCmkGeoDrHandler(
 ): Promise<HttpResponseInit> {
   const read = await readJsonBody(request);
   if (!read.ok) return read.response;
-  const config = getConfig();
-  const settings: RuleSettings = {
-    keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
-    keyExpiryWarningDays: config.keyExpiryWarningDays,
-  };
+  const settings = ruleSettings();
   const parsed = parseEnableCmkGeoDrRequest(read.body, settings.keyVaultDnsSuffix);
-  if (!parsed.ok) {
-    return problem({
-      status: 400,
-      title: 'Invalid request',
-      detail: parsed.problems.map((p) => `${p.field}: ${p.message}`).join('; '),
-      errors: parsed.problems,
-    });
-  }
+  if (!parsed.ok) return invalid(parsed.problems);
   const req = parsed.value;
   const input: EnableCmkGeoDrInput = {
     primary: req.primary,
@@ -56,20 +43,7 @@ export async function enableCmkGeoDrHandler(
   if (req.dryRun) {
     try {
       const facts = await readGeoDrFacts(input);
-      if (!facts.ok) {
-        const status = facts.status === 404 ? 404 : facts.status === 403 || facts.status === 401 ? 403 : 502;
-        return problem({
-          status,
-          title:
-            status === 404
-              ? 'Namespace not found'
-              : status === 403
-                ? "The app's identity may not read the namespace"
-                : 'Azure refused the read',
-          detail: `${facts.namespaceId}: ${facts.detail}`,
-          code: facts.code,
-        });
-      }
+      if (!facts.ok) return namespaceProblem(facts);
       const plan = buildGeoDrPlan(facts.facts, new Date());
       return {
         status: 200,
@@ -87,14 +61,7 @@ export async function enableCmkGeoDrHandler(
         },
       };
     } catch (error) {
-      const d = describeAzureError(error);
-      context.warn(`Azure call failed: ${d.detail}`);
-      return problem({
-        status: 503,
-        title: 'Azure is busy or unavailable; retry later',
-        detail: d.detail,
-        code: d.code,
-      });
+      return platformProblem(error, context);
     }
   }
 

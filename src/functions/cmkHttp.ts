@@ -1,0 +1,64 @@
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { describeAzureError } from '../azure/errors';
+import { getConfig } from '../config';
+import type { RequestProblem, RuleSettings } from '../domain';
+import { problem } from './problem';
+
+/** Problem responses and settings shared by the CMK HTTP functions (enable, diagnose, geo-dr). */
+
+/** A namespace that could not be read, as the fact readers report it. */
+export interface NamespaceReadFailure {
+  namespaceId: string;
+  status?: number | undefined;
+  code: string;
+  detail: string;
+}
+
+export function invalid(problems: RequestProblem[]): HttpResponseInit {
+  return problem({
+    status: 400,
+    title: 'Invalid request',
+    detail: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+    errors: problems,
+  });
+}
+
+export function ruleSettings(): RuleSettings {
+  const config = getConfig();
+  return {
+    keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
+    keyExpiryWarningDays: config.keyExpiryWarningDays,
+  };
+}
+
+/** The namespace itself could not be read: say why, in the status Azure gave. */
+export function namespaceProblem(r: NamespaceReadFailure): HttpResponseInit {
+  if (r.status === 404) {
+    return problem({
+      status: 404,
+      title: 'Namespace not found',
+      detail: `${r.namespaceId} does not exist (${r.detail}).`,
+      code: r.code,
+    });
+  }
+  if (r.status === 403 || r.status === 401) {
+    return problem({
+      status: 403,
+      title: "The app's identity may not read the namespace",
+      detail: `${r.detail}. Give the app's identity the roles the README lists (Reader on the namespace's subscription at least).`,
+      code: r.code,
+    });
+  }
+  return problem({ status: 502, title: 'Azure refused the read', detail: r.detail, code: r.code });
+}
+
+export function platformProblem(error: unknown, context: InvocationContext): HttpResponseInit {
+  const d = describeAzureError(error);
+  context.warn(`Azure call failed: ${d.detail}`);
+  return problem({
+    status: 503,
+    title: d.transient ? 'Azure is busy or unavailable; retry later' : 'Azure call failed',
+    detail: d.detail,
+    code: d.code,
+  });
+}
