@@ -12,6 +12,7 @@ import { Rbac } from './rbac/authorization';
 import { ROLE_IDS } from './rbac/roles';
 import { RequestLog } from './requestLog';
 import { RouteTable } from './router';
+import type { BlobStorage } from './storage/azurite';
 import type { Store } from './store';
 import { Throttler, type ThrottleProfile } from './throttle';
 
@@ -31,6 +32,8 @@ export interface ResourceProvider {
   readonly collections?: readonly string[];
   /** Called after a reset cleared the store (drop in-memory caches, timers). */
   reset?(): void;
+  /** Called when the sandbox closes (release sockets, child processes). */
+  close?(): void | Promise<void>;
 }
 
 export interface ResolvedOptions {
@@ -80,6 +83,8 @@ export class SandboxCore {
   /** Listening ports (set by the server once bound): HTTPS, and plain HTTP (identity endpoint, proxy). */
   port: number;
   httpPort = 0;
+  /** The storage account (Azurite's Blob service) when the sandbox runs one (`storage: true`). */
+  storage?: BlobStorage;
 
   constructor(init: SandboxCoreInit) {
     this.clock = init.clock;
