@@ -85,6 +85,8 @@ export class SandboxCore {
   httpPort = 0;
   /** The storage account (Azurite's Blob service) when the sandbox runs one (`storage: true`). */
   storage?: BlobStorage;
+  /** The sandbox CA (PEM): outbound HTTPS the sandbox makes (Event Grid deliveries) trusts it too. */
+  caPem = '';
 
   constructor(init: SandboxCoreInit) {
     this.clock = init.clock;

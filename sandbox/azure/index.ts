@@ -155,6 +155,7 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
     propagationDelayMs: options.propagationDelayMs ?? 0,
     ...(options.tokenExpiry ? { tokenExpiry: options.tokenExpiry } : {}),
   });
+  core.caPem = tls.caPem;
   for (const provider of [...defaultProviders(), ...(options.providers ?? [])]) core.use(provider);
   const control = new SandboxControl(core);
   registerIdentityEndpoint(core);
@@ -204,7 +205,10 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
       NO_PROXY: 'localhost,127.0.0.1',
       SWEEP_SUBSCRIPTIONS: subscriptions.map((s) => s.subscriptionId).join(','),
       ...(core.storage
-        ? { AzureWebJobsStorage: core.storage.connectionString, SANDBOX_BLOB_ENDPOINT: core.storage.blobEndpoint }
+        ? {
+            AzureWebJobsStorage: core.storage.connectionString,
+            SANDBOX_BLOB_ENDPOINT: core.storage.blobEndpoint,
+          }
         : {}),
     },
     ...(core.storage

@@ -6,7 +6,13 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { isRestError, type RestError } from '@azure/core-rest-pipeline';
-import { startEgHarness, startReceiver, type EgHarness, type Received, type Receiver } from './eventgrid-support';
+import {
+  startEgHarness,
+  startReceiver,
+  type EgHarness,
+  type Received,
+  type Receiver,
+} from './eventgrid-support';
 
 const DAY = 86_400_000;
 const SEC = 1000;
@@ -79,10 +85,10 @@ describe('Key Vault events in the Event Grid schema', () => {
     expect(handshake[0]!.headers['aeg-event-type']).toBe('SubscriptionValidation');
     expect(handshake[0]!.body).toEqual([
       {
-        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/) as string,
         topic: h.vaultId(vault),
         subject: '',
-        data: { validationCode: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+        data: { validationCode: expect.stringMatching(/^[0-9a-f-]{36}$/) as string },
         eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
         eventTime: '2026-01-01T00:00:00.0000000Z',
         metadataVersion: '1',
@@ -98,7 +104,9 @@ describe('Key Vault events in the Event Grid schema', () => {
       maxEventsPerBatch: 1,
       preferredBatchSizeInKilobytes: 64,
     });
-    const full = await h.eventGrid().systemTopicEventSubscriptions.getFullUrl(h.rg, `${vault}-topic`, 'to-webhook');
+    const full = await h
+      .eventGrid()
+      .systemTopicEventSubscriptions.getFullUrl(h.rg, `${vault}-topic`, 'to-webhook');
     expect(full.endpointUrl).toBe(`${rx.url}?sig=secret`);
     expect(sub.topic).toBe(h.vaultId(vault));
   });
@@ -112,7 +120,7 @@ describe('Key Vault events in the Event Grid schema', () => {
     expect(got).toHaveLength(1);
     const e = got[0]!;
     expect(e).toEqual({
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/) as string,
       topic: h.vaultId(vault),
       subject: 'cmk',
       eventType: 'Microsoft.KeyVault.KeyNewVersionCreated',
@@ -204,13 +212,19 @@ describe('CloudEvents 1.0 schema', () => {
     expect(n).toHaveLength(1);
     expect(n[0]!.headers['content-type']).toBe('application/cloudevents+json; charset=utf-8');
     expect(n[0]!.body).toEqual({
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/) as string,
       source: h.vaultId(vault),
       specversion: '1.0',
       type: 'Microsoft.KeyVault.KeyNewVersionCreated',
       subject: 'sig',
       time: '2026-01-01T00:00:00.0000000Z',
-      data: { Id: key.id, VaultName: vault, ObjectType: 'Key', ObjectName: 'sig', Version: key.properties.version },
+      data: {
+        Id: key.id,
+        VaultName: vault,
+        ObjectType: 'Key',
+        ObjectName: 'sig',
+        Version: key.properties.version,
+      },
     });
   });
 
@@ -225,7 +239,9 @@ describe('CloudEvents 1.0 schema', () => {
     expect(e.message).toBe(
       `The long-running operation has failed. Url validation. The attempt to validate the provided endpoint ${rx.url} failed. The OPTIONS request returned 403. For more details, visit https://aka.ms/esvalidation.`,
     );
-    const missing = await restError(h.eventGrid().systemTopicEventSubscriptions.get(h.rg, `${vault}-topic`, 'refused'));
+    const missing = await restError(
+      h.eventGrid().systemTopicEventSubscriptions.get(h.rg, `${vault}-topic`, 'refused'),
+    );
     expect(missing.statusCode).toBe(404);
   });
 
@@ -236,7 +252,9 @@ describe('CloudEvents 1.0 schema', () => {
     );
     expect(e.message).toContain('Url validation. The attempt to validate the provided endpoint');
     expect(e.message).toContain('The POST request returned 404.');
-    expect(rx.received.filter((r) => r.headers['aeg-event-type'] === 'SubscriptionValidation')).toHaveLength(1);
+    expect(rx.received.filter((r) => r.headers['aeg-event-type'] === 'SubscriptionValidation')).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -268,7 +286,10 @@ describe('the clock: near expiry and expiry', () => {
     ]);
     await h.clock.advanceTo(exp);
     const got = events(rx);
-    expect(got.map((e) => e.eventType)).toEqual(['Microsoft.KeyVault.KeyNearExpiry', 'Microsoft.KeyVault.KeyExpired']);
+    expect(got.map((e) => e.eventType)).toEqual([
+      'Microsoft.KeyVault.KeyNearExpiry',
+      'Microsoft.KeyVault.KeyExpired',
+    ]);
     expect(rx.notifications()[1]!.at).toBe(exp);
     expect(got[1]!.data).toEqual({
       Id: key.id,
@@ -305,8 +326,13 @@ describe('the clock: near expiry and expiry', () => {
       .notifications()
       .filter((n) => n.headers['aeg-subscription-name'] === 'ALL-EVENTS')
       .flatMap((n) =>
-      (n.body as EgEvent[]).map((e) => [e.eventType, e.subject, e.data.Version === first.properties.version, n.at]),
-    );
+        (n.body as EgEvent[]).map((e) => [
+          e.eventType,
+          e.subject,
+          e.data.Version === first.properties.version,
+          n.at,
+        ]),
+      );
     expect(got).toEqual([
       ['Microsoft.KeyVault.KeyNearExpiry', 'policy', true, start + 50 * DAY],
       ['Microsoft.KeyVault.KeyNewVersionCreated', 'policy', false, start + 55 * DAY],

@@ -127,7 +127,18 @@ test('the full default schedule continues 10 min, 30 min, 1 h, 3 h, 6 h, 12 h un
   await h.keys(vault).createRsaKey('retry-long');
   await h.clock.advanceBy(36 * 3600 * SEC);
   const offsets = rx.notifications().map((a) => a.at - t0);
-  const delays = [10 * SEC, 30 * SEC, MIN, 5 * MIN, 10 * MIN, 30 * MIN, 60 * MIN, 180 * MIN, 360 * MIN, 720 * MIN];
+  const delays = [
+    10 * SEC,
+    30 * SEC,
+    MIN,
+    5 * MIN,
+    10 * MIN,
+    30 * MIN,
+    60 * MIN,
+    180 * MIN,
+    360 * MIN,
+    720 * MIN,
+  ];
   const expected = [0];
   for (const d of delays) expected.push(expected[expected.length - 1]! + d);
   // 11 attempts in 24 h; the next (at 35 h 17 min) is past the TTL: dropped (no dead-letter destination).
@@ -149,7 +160,9 @@ test('400 is not retried: one attempt, then dropped', async () => {
   const outcomes = (await control('GET', '/deliveries?subscription=/bad-request')).body as {
     outcomes: Array<{ result: string; reason: string; attempts: number }>;
   };
-  expect(outcomes.outcomes.map((o) => [o.result, o.reason, o.attempts])).toEqual([['Dropped', 'BadRequest', 1]]);
+  expect(outcomes.outcomes.map((o) => [o.result, o.reason, o.attempts])).toEqual([
+    ['Dropped', 'BadRequest', 1],
+  ]);
 });
 
 test('401 and 403 to a WebHook are not retried either; 404 is', async () => {
@@ -158,7 +171,9 @@ test('401 and 403 to a WebHook are not retried either; 404 is', async () => {
   rx.respond = () => answers.shift() ?? 200;
   for (const _ of [1, 2, 3]) await h.keys(vault).createRsaKey('statuses');
   await h.clock.advanceBy(MIN);
-  expect(rx.notifications().map((n) => (n.body as Array<{ data: { Version: string } }>)[0]!.data.Version)).toHaveLength(4);
+  expect(
+    rx.notifications().map((n) => (n.body as Array<{ data: { Version: string } }>)[0]!.data.Version),
+  ).toHaveLength(4);
   const outcomes = (await control('GET', '/deliveries?subscription=/statuses')).body as {
     outcomes: Array<{ result: string; reason?: string; attempts: number }>;
   };
@@ -171,7 +186,11 @@ test('401 and 403 to a WebHook are not retried either; 404 is', async () => {
 
 test('a duplicate fault delivers one event twice (same id); a delay fault reorders two events', async () => {
   await subscribeFor('dupes');
-  const dup = await control('POST', '/faults', { effect: 'duplicate', count: 1, match: { subscription: 'dupes' } });
+  const dup = await control('POST', '/faults', {
+    effect: 'duplicate',
+    count: 1,
+    match: { subscription: 'dupes' },
+  });
   expect(dup.status).toBe(200);
   await h.keys(vault).createRsaKey('dupes');
   await h.settle();
@@ -179,13 +198,20 @@ test('a duplicate fault delivers one event twice (same id); a delay fault reorde
   expect(twice).toHaveLength(2);
   expect(twice[0]).toBe(twice[1]);
 
-  await control('POST', '/faults', { effect: 'delay', delayMs: MIN, count: 1, match: { subscription: 'dupes' } });
+  await control('POST', '/faults', {
+    effect: 'delay',
+    delayMs: MIN,
+    count: 1,
+    match: { subscription: 'dupes' },
+  });
   rx.received.length = 0;
   const first = await h.keys(vault).createRsaKey('dupes');
   const second = await h.keys(vault).rotateKey('dupes');
   await h.settle();
   await h.clock.advanceBy(MIN);
-  const versions = rx.notifications().map((n) => (n.body as Array<{ data: { Version: string } }>)[0]!.data.Version);
+  const versions = rx
+    .notifications()
+    .map((n) => (n.body as Array<{ data: { Version: string } }>)[0]!.data.Version);
   expect(versions).toEqual([second.properties.version, first.properties.version]);
   const rules = (await control('GET', '/faults')).body as Array<{ effect: string; hits: number }>;
   expect(rules.map((r) => [r.effect, r.hits])).toEqual([
@@ -220,7 +246,9 @@ test('advanced filters on data.ObjectName (StringIn) and subject (StringBeginsWi
     ['PREFIX', 'cmk-b'],
   ]);
   for (const name of ['only-a', 'prefix'])
-    await h.eventGrid().systemTopicEventSubscriptions.beginDeleteAndWait(h.rg, topic, name, { updateIntervalInMs: 0 });
+    await h
+      .eventGrid()
+      .systemTopicEventSubscriptions.beginDeleteAndWait(h.rg, topic, name, { updateIntervalInMs: 0 });
 });
 
 test('AzureFunction destination: no handshake, delivered to the registered host with its system key', async () => {

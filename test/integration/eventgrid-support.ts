@@ -111,9 +111,16 @@ export async function startEgHarness(): Promise<EgHarness> {
   const rg = 'rg-eg';
   const credential = new SandboxCredential(sandbox, admin);
   const sub = sandbox.subscriptionId;
-  await fetchJson(sandbox, agent, admin, 'PUT', `/subscriptions/${sub}/resourcegroups/${rg}?api-version=2021-04-01`, {
-    location: 'westeurope',
-  });
+  await fetchJson(
+    sandbox,
+    agent,
+    admin,
+    'PUT',
+    `/subscriptions/${sub}/resourcegroups/${rg}?api-version=2021-04-01`,
+    {
+      location: 'westeurope',
+    },
+  );
   const eventGrid = () =>
     new EventGridManagementClient(credential, sub, {
       endpoint: sandbox.url,
@@ -122,8 +129,13 @@ export async function startEgHarness(): Promise<EgHarness> {
       retryOptions: { maxRetries: 0 },
     });
   const keyVaultArm = () =>
-    new KeyVaultManagementClient(credential, sub, { endpoint: sandbox.url, agent, retryOptions: { maxRetries: 0 } });
-  const vaultId = (name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
+    new KeyVaultManagementClient(credential, sub, {
+      endpoint: sandbox.url,
+      agent,
+      retryOptions: { maxRetries: 0 },
+    });
+  const vaultId = (name: string) =>
+    `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
   const h: EgHarness = {
     sandbox,
     clock,
@@ -133,7 +145,8 @@ export async function startEgHarness(): Promise<EgHarness> {
     admin,
     eventGrid,
     keyVaultArm,
-    keys: (vault) => new KeyClient(sandbox.vaultUri(vault), credential, { agent, retryOptions: { maxRetries: 0 } }),
+    keys: (vault) =>
+      new KeyClient(sandbox.vaultUri(vault), credential, { agent, retryOptions: { maxRetries: 0 } }),
     blobs: () => {
       const storage = sandbox.storage;
       if (!storage) throw new Error('no storage');

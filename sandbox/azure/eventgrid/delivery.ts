@@ -18,6 +18,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import type { Cancel, Clock } from '../../clock';
 import type { BlobStorage } from '../storage/azurite';
@@ -126,15 +127,26 @@ export class DeliveryEngine {
   private finals: FinalRecord[] = [];
   private seq = 0;
   private rules: DeliveryFaultRule[] = [];
-  private readonly agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-  };
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private httpsAgent?: https.Agent;
 
   constructor(
     private readonly clock: Clock,
     private readonly hooks: DeliveryHooks,
+    /** Extra CA (the sandbox's own) for HTTPS endpoints such as the sandbox's webhook sink. */
+    private readonly extraCa: () => string = () => '',
   ) {}
+
+  private agentFor(secure: boolean): http.Agent {
+    if (!secure) return this.httpAgent;
+    const extra = this.extraCa();
+    this.httpsAgent ??= new https.Agent({
+      keepAlive: true,
+      maxSockets: 64,
+      ...(extra ? { ca: [...tls.rootCertificates, extra] } : {}),
+    });
+    return this.httpsAgent;
+  }
 
   // ---- publishing --------------------------------------------------------------------------------
 
@@ -240,8 +252,8 @@ export class DeliveryEngine {
 
   close(): void {
     this.reset();
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent?.destroy();
   }
 
   // ---- attempts --------------------------------------------------------------------------------------
@@ -323,7 +335,11 @@ export class DeliveryEngine {
       return this.finish(p, 'Dropped', reason);
     }
     const at = (p.lastAttemptAt ?? this.clock.now()) + DEAD_LETTER_DELAY_MS;
-    p.cancel = this.clock.schedule(at, () => this.deadLetter(p, sub, reason), `eventgrid dead-letter ${sub.name}`);
+    p.cancel = this.clock.schedule(
+      at,
+      () => this.deadLetter(p, sub, reason),
+      `eventgrid dead-letter ${sub.name}`,
+    );
   }
 
   private async deadLetter(p: Pending, sub: SubscriptionView, reason: string): Promise<void> {
@@ -387,7 +403,12 @@ export class DeliveryEngine {
   ): Promise<{ status: number; outcome: string; headers: http.IncomingHttpHeaders; text: string }> {
     return new Promise((resolve) => {
       let settled = false;
-      const done = (r: { status: number; outcome: string; headers?: http.IncomingHttpHeaders; text?: string }) => {
+      const done = (r: {
+        status: number;
+        outcome: string;
+        headers?: http.IncomingHttpHeaders;
+        text?: string;
+      }) => {
         if (settled) return;
         settled = true;
         resolve({ headers: {}, text: '', ...r });
@@ -404,7 +425,7 @@ export class DeliveryEngine {
         target,
         {
           method,
-          agent: secure ? this.agents.https : this.agents.http,
+          agent: this.agentFor(secure),
           headers: { ...headers, ...(payload ? { 'Content-Length': String(payload.length) } : {}) },
           timeout: RESPONSE_TIMEOUT_MS,
         },

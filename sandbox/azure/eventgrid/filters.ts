@@ -169,7 +169,9 @@ function parseAdvancedFilter(raw: unknown): AdvancedFilter {
     for (const v of values as unknown[]) {
       if (typeof v !== 'string') throw invalid(`${operatorType} values must be strings.`);
       if (v.length > FILTER_LIMITS.stringLength)
-        throw invalid(`A string value of an advanced filter is limited to ${FILTER_LIMITS.stringLength} characters.`);
+        throw invalid(
+          `A string value of an advanced filter is limited to ${FILTER_LIMITS.stringLength} characters.`,
+        );
     }
     return { operatorType, key, values: values as string[] };
   }

@@ -86,16 +86,20 @@ export class EventGridProvider implements ResourceProvider {
   register(core: SandboxCore): void {
     this.core = core;
     this.keyVault = core.providers.find((p): p is KeyVaultProvider => p instanceof KeyVaultProvider);
-    this.engine = new DeliveryEngine(core.clock, {
-      subscription: (id) => {
-        const s = core.store.get<EventSubscriptionRecord>(EVENT_SUBSCRIPTIONS, id);
-        return s && s.provisioningState !== 'Creating' ? view(s) : undefined;
+    this.engine = new DeliveryEngine(
+      core.clock,
+      {
+        subscription: (id) => {
+          const s = core.store.get<EventSubscriptionRecord>(EVENT_SUBSCRIPTIONS, id);
+          return s && s.provisioningState !== 'Creating' ? view(s) : undefined;
+        },
+        sourceExists: (source) => this.sourceExists(source),
+        target: (id) => this.target(id),
+        storage: () => core.storage,
+        log: (line) => console.warn(line),
       },
-      sourceExists: (source) => this.sourceExists(source),
-      target: (id) => this.target(id),
-      storage: () => core.storage,
-      log: (line) => console.warn(line),
-    });
+      () => core.caPem,
+    );
     core.apiVersions.register(NS, EVENTGRID_API_VERSIONS);
     // A Key Vault event reaches every matching subscription of the vault's system topic.
     this.keyVault?.onEvent((event) => this.publishKeyVaultEvent(event));
@@ -117,7 +121,11 @@ export class EventGridProvider implements ResourceProvider {
     const core = this.requireCore();
     const parsed = parseResourceId(app.resourceId);
     if (parsed.fullType?.toLowerCase() !== 'microsoft.web/sites' || parsed.names.length !== 1)
-      throw new SandboxError(400, 'InvalidRequestContent', `'${app.resourceId}' is not a function app resource id.`);
+      throw new SandboxError(
+        400,
+        'InvalidRequestContent',
+        `'${app.resourceId}' is not a function app resource id.`,
+      );
     let base: URL;
     try {
       base = new URL(app.baseUrl);
@@ -218,7 +226,11 @@ export class EventGridProvider implements ResourceProvider {
    * `{ validationResponse }`; CloudEvents: OPTIONS with WebHook-Request-Origin and expect 200 with
    * WebHook-Allowed-Origin. Throws Azure's failure [U: code 'Url validation', text from the docs].
    */
-  async handshake(url: string, schema: ParsedSubscription['eventDeliverySchema'], topic: SystemTopicRecord): Promise<void> {
+  async handshake(
+    url: string,
+    schema: ParsedSubscription['eventDeliverySchema'],
+    topic: SystemTopicRecord,
+  ): Promise<void> {
     const failed = (why: string) =>
       new SandboxError(
         400,
@@ -305,7 +317,10 @@ function baseUrlSafe(url: string): string {
   }
 }
 
-async function withTimeout<T extends { status: number; outcome: string }>(p: Promise<T>, ms: number): Promise<T> {
+async function withTimeout<T extends { status: number; outcome: string }>(
+  p: Promise<T>,
+  ms: number,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<T>((resolve) => {
     timer = setTimeout(() => resolve({ status: 0, outcome: 'TimedOut' } as T), ms);
@@ -327,7 +342,11 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
     requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName'));
     const t = core.store.get<SystemTopicRecord>(SYSTEM_TOPICS, topicId(ctx));
     if (!t)
-      throw ArmErrors.resourceNotFound('Microsoft.EventGrid/systemTopics', p(ctx, 'systemTopicName'), p(ctx, 'resourceGroupName'));
+      throw ArmErrors.resourceNotFound(
+        'Microsoft.EventGrid/systemTopics',
+        p(ctx, 'systemTopicName'),
+        p(ctx, 'resourceGroupName'),
+      );
     return t;
   };
   const subscriptionId = (ctx: RequestContext): string =>
@@ -361,7 +380,10 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
       // One system topic per source, as Azure enforces.
       const other = core.store
         .list<SystemTopicRecord>(SYSTEM_TOPICS)
-        .find((t) => t.source.toLowerCase() === input.source.toLowerCase() && t.id.toLowerCase() !== id.toLowerCase());
+        .find(
+          (t) =>
+            t.source.toLowerCase() === input.source.toLowerCase() && t.id.toLowerCase() !== id.toLowerCase(),
+        );
       if (other)
         throw ArmErrors.badRequest(
           'InvalidRequest',
@@ -385,7 +407,8 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
             }
           : {}),
       };
-      if (input.identityType !== 'SystemAssigned' && existing?.identity) core.principals.removeSystemAssigned(record.id);
+      if (input.identityType !== 'SystemAssigned' && existing?.identity)
+        core.principals.removeSystemAssigned(record.id);
       core.store.put(SYSTEM_TOPICS, record.id, record);
       const { headers } = core.operations.begin(ctx, {
         resourceId: record.id,
@@ -433,7 +456,11 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
         provider.delivery.dropSubscription(s.id, 'EventSubscriptionDeleted');
       core.deleteUnder(t.id);
       if (t.identity) core.principals.removeSystemAssigned(t.id);
-      const { headers } = core.operations.begin(ctx, { resourceId: t.id, namespace: NS, location: t.location });
+      const { headers } = core.operations.begin(ctx, {
+        resourceId: t.id,
+        namespace: NS,
+        location: t.location,
+      });
       return reply.accepted(headers);
     },
   });
@@ -527,7 +554,8 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
       }
     }
     // Nothing is stored when validation fails; the async operation reports the failure.
-    if (!failure) core.store.put(EVENT_SUBSCRIPTIONS, record.id, { ...record, provisioningState: 'Succeeded' });
+    if (!failure)
+      core.store.put(EVENT_SUBSCRIPTIONS, record.id, { ...record, provisioningState: 'Succeeded' });
     const { headers } = core.operations.begin(ctx, {
       resourceId: record.id,
       namespace: NS,
@@ -559,7 +587,11 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
       if (!s) return reply.noContent();
       provider.delivery.dropSubscription(s.id, 'EventSubscriptionDeleted');
       core.store.delete(EVENT_SUBSCRIPTIONS, s.id);
-      const { headers } = core.operations.begin(ctx, { resourceId: s.id, namespace: NS, location: topic.location });
+      const { headers } = core.operations.begin(ctx, {
+        resourceId: s.id,
+        namespace: NS,
+        location: topic.location,
+      });
       return reply.accepted(headers);
     },
   });
@@ -634,7 +666,12 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
   });
   const faultBody = z.object({
     effect: z.enum(['duplicate', 'delay']),
-    delayMs: z.number().int().min(0).max(7 * 24 * 3600_000).optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600_000)
+      .optional(),
     match: z.object({ eventType: z.string().optional(), subscription: z.string().optional() }).default({}),
     count: z.number().int().positive().optional(),
   });

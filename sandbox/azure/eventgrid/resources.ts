@@ -22,7 +22,12 @@ export interface SystemTopicRecord {
   source: string;
   topicType: string;
   metricResourceId: string;
-  identity?: { type: string; principalId?: string; tenantId?: string; userAssignedIdentities?: Record<string, unknown> };
+  identity?: {
+    type: string;
+    principalId?: string;
+    tenantId?: string;
+    userAssignedIdentities?: Record<string, unknown>;
+  };
 }
 
 export type Destination =
@@ -65,7 +70,8 @@ const SUBSCRIPTION_NAME = /^[A-Za-z0-9-]{3,64}$/;
 const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const FUNCTION_ID =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+\/functions\/[^/]+$/i;
-const STORAGE_ACCOUNT_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/i;
+const STORAGE_ACCOUNT_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/i;
 
 export function checkSystemTopicName(name: string): void {
   if (!SYSTEM_TOPIC_NAME.test(name))
@@ -85,11 +91,17 @@ export function checkSubscriptionName(name: string): void {
 export function parseSystemTopic(
   body: unknown,
   existing: SystemTopicRecord | undefined,
-): { location: string; tags: Record<string, string>; source: string; topicType: string; identityType?: string } {
+): {
+  location: string;
+  tags: Record<string, string>;
+  source: string;
+  topicType: string;
+  identityType?: string;
+} {
   if (!isObject(body)) throw ArmErrors.invalidRequestContent('The request body must be a JSON object.');
   const location = body.location;
   if (typeof location !== 'string' || location.trim() === '')
-    throw ArmErrors.badRequest('LocationRequired', "The location property is required for this definition.");
+    throw ArmErrors.badRequest('LocationRequired', 'The location property is required for this definition.');
   const tags = parseTags(body.tags);
   const props = body.properties;
   if (!isObject(props)) throw invalid('The system topic properties are required.');
@@ -120,7 +132,9 @@ export function parseSystemTopic(
     if (!isObject(body.identity) || typeof body.identity.type !== 'string')
       throw invalid('identity.type must be a string.');
     if (!['None', 'SystemAssigned'].includes(body.identity.type))
-      throw invalid(`Identity type '${body.identity.type}' is not supported by the sandbox (None, SystemAssigned).`);
+      throw invalid(
+        `Identity type '${body.identity.type}' is not supported by the sandbox (None, SystemAssigned).`,
+      );
     identityType = body.identity.type;
   }
   return {
@@ -139,7 +153,10 @@ export function parseTags(tags: unknown): Record<string, string> {
   return tags as Record<string, string>;
 }
 
-export function systemTopicBody(t: SystemTopicRecord, provisioningState = 'Succeeded'): Record<string, unknown> {
+export function systemTopicBody(
+  t: SystemTopicRecord,
+  provisioningState = 'Succeeded',
+): Record<string, unknown> {
   return {
     properties: {
       source: t.source,
@@ -181,7 +198,7 @@ export function parseEventSubscription(body: unknown, now: number): ParsedSubscr
   if (schemaRaw !== 'EventGridSchema' && schemaRaw !== 'CloudEventSchemaV1_0') {
     if (schemaRaw === 'CustomInputSchema')
       throw invalid('CustomInputSchema is only valid for custom topics, not system topics.');
-    throw invalid(`The event delivery schema '${String(schemaRaw)}' is not valid.`);
+    throw invalid(`The event delivery schema '${JSON.stringify(schemaRaw)}' is not valid.`);
   }
   const labels = props.labels ?? [];
   if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string'))
@@ -189,7 +206,7 @@ export function parseEventSubscription(body: unknown, now: number): ParsedSubscr
   const out: ParsedSubscription = {
     destination,
     filter: parseFilter(props.filter, KEY_VAULT_EVENT_TYPES),
-    labels: labels as string[],
+    labels,
     eventDeliverySchema: schemaRaw,
     retryPolicy: parseRetryPolicy(props.retryPolicy),
   };
@@ -230,7 +247,13 @@ function parseRetryPolicy(v: unknown): ParsedSubscription['retryPolicy'] {
   if (!isObject(v)) throw invalid('retryPolicy must be an object.');
   return {
     maxDeliveryAttempts: intIn(v.maxDeliveryAttempts, 1, 30, 'retryPolicy.maxDeliveryAttempts', 30),
-    eventTimeToLiveInMinutes: intIn(v.eventTimeToLiveInMinutes, 1, 1440, 'retryPolicy.eventTimeToLiveInMinutes', 1440),
+    eventTimeToLiveInMinutes: intIn(
+      v.eventTimeToLiveInMinutes,
+      1,
+      1440,
+      'retryPolicy.eventTimeToLiveInMinutes',
+      1440,
+    ),
   };
 }
 
@@ -274,7 +297,9 @@ function parseDestination(v: unknown): Destination {
   // The machine is offline: deliveries only ever go to loopback (Azure requires https; see README).
   const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (!(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)))
-    throw invalid(`The endpoint URL host '${parsed.hostname}' is not reachable from the sandbox (loopback only).`);
+    throw invalid(
+      `The endpoint URL host '${parsed.hostname}' is not reachable from the sandbox (loopback only).`,
+    );
   return { endpointType: 'WebHook', endpointUrl: url, maxEventsPerBatch, preferredBatchSizeInKilobytes };
 }
 
