@@ -15,6 +15,8 @@ import type { KeyRecord, KeyVersion, Vault } from './records';
 /** Operations Key Vault refuses outside a key's nbf/exp window; decrypt, unwrapKey and verify stay allowed. */
 const PROTECT_OPS = new Set(['encrypt', 'wrapKey', 'sign']);
 
+type CryptoOperation = 'encrypt' | 'decrypt' | 'wrapKey' | 'unwrapKey' | 'sign' | 'verify';
+
 export class KeyCryptoOperations {
   constructor(
     private readonly estate: KeyVaultEstate,
@@ -32,10 +34,7 @@ export class KeyCryptoOperations {
     algorithm: string,
     value: Buffer,
   ): Promise<{ record: KeyRecord; version: KeyVersion; result: Buffer }> {
-    await this.access.authorize(vault, caller, operation, name);
-    const record = this.keys.liveKey(vault, name);
-    const version = this.keys.pickVersion(record, versionId);
-    this.checkUsable(version, operation);
+    const { record, version } = await this.usableVersion(vault, caller, operation, name, versionId);
     const result =
       operation === 'encrypt' || operation === 'wrapKey'
         ? rsaEncrypt(version.material, algorithm, value)
@@ -51,10 +50,7 @@ export class KeyCryptoOperations {
     algorithm: string,
     digest: Buffer,
   ): Promise<{ record: KeyRecord; version: KeyVersion; result: Buffer }> {
-    await this.access.authorize(vault, caller, 'sign', name);
-    const record = this.keys.liveKey(vault, name);
-    const version = this.keys.pickVersion(record, versionId);
-    this.checkUsable(version, 'sign');
+    const { record, version } = await this.usableVersion(vault, caller, 'sign', name, versionId);
     return { record, version, result: signDigest(version.material, algorithm, digest) };
   }
 
@@ -67,11 +63,23 @@ export class KeyCryptoOperations {
     digest: Buffer,
     signature: Buffer,
   ): Promise<boolean> {
-    await this.access.authorize(vault, caller, 'verify', name);
+    const { version } = await this.usableVersion(vault, caller, 'verify', name, versionId);
+    return verifyDigest(version.material, algorithm, digest, signature);
+  }
+
+  /** The permission check, then the version and whether it may do this operation now. */
+  private async usableVersion(
+    vault: Vault,
+    caller: Caller,
+    operation: CryptoOperation,
+    name: string,
+    versionId: string | undefined,
+  ): Promise<{ record: KeyRecord; version: KeyVersion }> {
+    await this.access.authorize(vault, caller, operation, name);
     const record = this.keys.liveKey(vault, name);
     const version = this.keys.pickVersion(record, versionId);
-    this.checkUsable(version, 'verify');
-    return verifyDigest(version.material, algorithm, digest, signature);
+    this.checkUsable(version, operation);
+    return { record, version };
   }
 
   private checkUsable(version: KeyVersion, operation: string): void {

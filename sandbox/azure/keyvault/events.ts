@@ -2,7 +2,7 @@
  * The model-level changes Key Vault announces (its Event Grid `Microsoft.KeyVault.*` event types),
  * raised from one place each:
  * - a new key version (create, import, manual rotation, auto-rotation): `keyVersionCreated`, called
- *   by `KeyDataPlane.storeVersion` and `KeyDataPlane.rotate` (keys.ts);
+ *   by `KeyDataPlane.addVersion` (keys.ts), the one place a version is added;
  * - a version nearing its expiry (the policy's Notify) and a version expiring: `keyNearExpiry` /
  *   `keyExpired`, fired by the clock timers in timers.ts (`KeyVaultTimers.arm`);
  * - an access-policy change: `accessPolicyChanged`, from `VaultManagement.announceAccessChange`

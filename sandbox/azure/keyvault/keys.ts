@@ -3,8 +3,8 @@
  * recover, purge, rotate (manual and, through timers.ts, automatic) and the rotation policy; plus the
  * ARM view of keys (`vaults/keys`, management-plane RBAC only). Each public data-plane method is one
  * Key Vault operation and starts with `access.authorize` (authorization.ts); dataplane.ts routes the
- * requests here. A new key version is created in exactly two places, `storeVersion` (create, import)
- * and `rotate` (manual and auto-rotation), and both announce it (`events.keyVersionCreated`).
+ * requests here. Every new key version (create, import, manual and auto-rotation) goes through
+ * `addVersion`, which announces it (`events.keyVersionCreated`).
  */
 import { randomBytes } from 'node:crypto';
 import { vaultTag, type DataPlaneAuthorization } from './authorization';
@@ -51,14 +51,6 @@ export class KeyDataPlane {
     private readonly timers: KeyVaultTimers,
   ) {}
 
-  private now(): number {
-    return this.estate.now();
-  }
-
-  private changed(): void {
-    this.estate.changed();
-  }
-
   async createKey(vault: Vault, caller: Caller, name: string, params: CreateKeyParams): Promise<KeyVersion> {
     await this.access.authorize(vault, caller, 'create', name);
     return this.addKeyVersion(vault, name, params);
@@ -80,7 +72,7 @@ export class KeyDataPlane {
     await this.addKeyVersion(vault, name, params);
     const record = this.liveKey(vault, name);
     if (validated) {
-      const now = this.now();
+      const now = this.estate.now();
       record.rotationPolicy = {
         lifetimeActions: validated.lifetimeActions,
         ...(validated.expiryTime ? { expiryTime: validated.expiryTime } : {}),
@@ -88,7 +80,7 @@ export class KeyDataPlane {
         updated: now,
       };
       this.timers.arm(vault, record);
-      this.changed();
+      this.estate.changed();
     }
     return { record, created: true };
   }
@@ -162,7 +154,7 @@ export class KeyDataPlane {
     keyOps: string[],
     params: { attributes?: { enabled?: boolean; nbf?: number; exp?: number }; tags?: Record<string, string> },
   ): KeyVersion {
-    const now = this.now();
+    const now = this.estate.now();
     const version: KeyVersion = {
       version: newVersionId(),
       material,
@@ -179,11 +171,7 @@ export class KeyDataPlane {
       record = { name, versions: [], timers: [] };
       vault.keys.set(lower(name), record);
     }
-    record.versions.push(version);
-    this.timers.arm(vault, record);
-    this.events.keyVersionCreated(vault, record, version);
-    this.changed();
-    return version;
+    return this.addVersion(vault, record, version);
   }
 
   private validateCreate(
@@ -229,6 +217,13 @@ export class KeyDataPlane {
     const record = vault.keys.get(lower(name));
     if (!record) throw kvErrors.keyNotFound(name);
     return record;
+  }
+
+  /** The soft-deleted key, or DeletedKeyNotFound. */
+  private deletedKey(vault: Vault, name: string): DeletedKeyRecord {
+    const d = vault.deletedKeys.get(lower(name));
+    if (!d) throw kvErrors.deletedKeyNotFound(name);
+    return d;
   }
 
   pickVersion(record: KeyRecord, version?: string): KeyVersion {
@@ -305,9 +300,9 @@ export class KeyDataPlane {
     else version.nbf = nbf;
     if (params.key_ops !== undefined) version.keyOps = [...params.key_ops];
     if (params.tags !== undefined) version.tags = { ...params.tags };
-    version.updated = this.now();
+    version.updated = this.estate.now();
     this.timers.arm(vault, record);
-    this.changed();
+    this.estate.changed();
     return { record, version };
   }
 
@@ -316,7 +311,7 @@ export class KeyDataPlane {
     const record = this.liveKey(vault, name);
     this.timers.cancel(record);
     vault.keys.delete(lower(name));
-    const now = this.now();
+    const now = this.estate.now();
     const scheduledPurgeDate = now + vault.properties.softDeleteRetentionInDays * DAY_MS;
     const deleted: DeletedKeyRecord = {
       key: record,
@@ -325,14 +320,13 @@ export class KeyDataPlane {
       purgeTimer: this.timers.scheduleKeyPurge(vault, lower(name), scheduledPurgeDate),
     };
     vault.deletedKeys.set(lower(name), deleted);
-    this.changed();
+    this.estate.changed();
     return deleted;
   }
 
   async getDeletedKey(vault: Vault, caller: Caller, name: string): Promise<DeletedKeyRecord> {
     await this.access.authorize(vault, caller, 'getDeleted', name);
-    const d = vault.deletedKeys.get(lower(name));
-    if (!d) throw kvErrors.deletedKeyNotFound(name);
+    const d = this.deletedKey(vault, name);
     return d;
   }
 
@@ -347,24 +341,22 @@ export class KeyDataPlane {
     name: string,
   ): Promise<{ record: KeyRecord; version: KeyVersion }> {
     await this.access.authorize(vault, caller, 'recover', name);
-    const d = vault.deletedKeys.get(lower(name));
-    if (!d) throw kvErrors.deletedKeyNotFound(name);
+    const d = this.deletedKey(vault, name);
     d.purgeTimer();
     vault.deletedKeys.delete(lower(name));
     vault.keys.set(lower(name), d.key);
     this.timers.arm(vault, d.key);
-    this.changed();
+    this.estate.changed();
     return { record: d.key, version: this.pickVersion(d.key) };
   }
 
   async purgeDeletedKey(vault: Vault, caller: Caller, name: string): Promise<void> {
     await this.access.authorize(vault, caller, 'purge', name);
-    const d = vault.deletedKeys.get(lower(name));
-    if (!d) throw kvErrors.deletedKeyNotFound(name);
+    const d = this.deletedKey(vault, name);
     if (vault.properties.enablePurgeProtection) throw kvErrors.purgeProtected(vaultTag(vault));
     d.purgeTimer();
     vault.deletedKeys.delete(lower(name));
-    this.changed();
+    this.estate.changed();
   }
 
   async rotateKey(
@@ -385,7 +377,7 @@ export class KeyDataPlane {
       current.material.keySize,
       current.material.curve,
     );
-    const now = this.now();
+    const now = this.estate.now();
     const expiry = record.rotationPolicy?.expiryTime
       ? parseDuration(record.rotationPolicy.expiryTime)
       : undefined;
@@ -399,10 +391,18 @@ export class KeyDataPlane {
       tags: { ...current.tags },
       ...(expiry ? { exp: addDuration(now, expiry) } : {}),
     };
+    return this.addVersion(vault, record, version);
+  }
+
+  /**
+   * The one place a key gets a new version (create, import, manual and auto-rotation): it becomes the
+   * current version, the clock's timers follow it, and KeyNewVersionCreated is announced.
+   */
+  private addVersion(vault: Vault, record: KeyRecord, version: KeyVersion): KeyVersion {
     record.versions.push(version);
     this.timers.arm(vault, record);
     this.events.keyVersionCreated(vault, record, version);
-    this.changed();
+    this.estate.changed();
     return version;
   }
 
@@ -435,7 +435,7 @@ export class KeyDataPlane {
         'A rotation policy with a time-before-expiry Rotate trigger needs an expiry time on the policy or an expiration date on the latest key version.',
       );
     }
-    const now = this.now();
+    const now = this.estate.now();
     record.rotationPolicy = {
       lifetimeActions,
       ...(expiryTime ? { expiryTime } : {}),
@@ -443,7 +443,7 @@ export class KeyDataPlane {
       updated: now,
     };
     this.timers.arm(vault, record);
-    this.changed();
+    this.estate.changed();
     return { record, policy: record.rotationPolicy };
   }
 }

@@ -30,14 +30,6 @@ export class VaultManagement {
     private readonly timers: KeyVaultTimers,
   ) {}
 
-  private now(): number {
-    return this.estate.now();
-  }
-
-  private changed(): void {
-    this.estate.changed();
-  }
-
   vaultByName(name: string): Vault | undefined {
     this.reconcile();
     return this.estate.vaults.get(lower(name));
@@ -45,7 +37,7 @@ export class VaultManagement {
 
   setProvisioningState(vault: Vault, state: VaultProperties['provisioningState']): void {
     vault.properties.provisioningState = state;
-    this.changed();
+    this.estate.changed();
   }
 
   /** Soft-deletes vaults whose resource group has gone. */
@@ -141,7 +133,7 @@ export class VaultManagement {
       throw armErrors.nameTaken(name);
     }
 
-    const now = this.now();
+    const now = this.estate.now();
     const tenantId = props.tenantId;
     const sku = props.sku as { family?: string; name?: string } | undefined;
     if (!existing) {
@@ -194,7 +186,7 @@ export class VaultManagement {
     vault.lastModifiedBy = principalId;
     this.estate.vaults.set(lower(name), vault);
     if (existing) this.announceAccessChange(vault, before);
-    this.changed();
+    this.estate.changed();
     return { vault, created: !existing };
   }
 
@@ -214,10 +206,10 @@ export class VaultManagement {
     vault.properties = mergeProperties(structuredCloneProps(vault.properties), props, 'patch');
     this.estate.bindUri(vault);
     if (input.tags !== undefined) vault.tags = asTags(input.tags);
-    vault.lastModifiedAt = this.now();
+    vault.lastModifiedAt = this.estate.now();
     vault.lastModifiedBy = principalId;
     this.announceAccessChange(vault, before);
-    this.changed();
+    this.estate.changed();
     return vault;
   }
 
@@ -243,10 +235,10 @@ export class VaultManagement {
     if (next.length > 1024) throw armErrors.badRequest('A vault can hold at most 1024 access policies.');
     const before = { ...vault.properties };
     vault.properties.accessPolicies = next;
-    vault.lastModifiedAt = this.now();
+    vault.lastModifiedAt = this.estate.now();
     vault.lastModifiedBy = principalId;
     this.announceAccessChange(vault, before);
-    this.changed();
+    this.estate.changed();
     return { vault, accessPolicies: next };
   }
 
@@ -259,12 +251,12 @@ export class VaultManagement {
       return false; // ARM deletes are idempotent: a missing vault answers 204.
     }
     this.timers.cancelVault(vault);
-    const now = this.now();
+    const now = this.estate.now();
     const scheduledPurgeDate = now + vault.properties.softDeleteRetentionInDays * DAY_MS;
     this.estate.vaults.delete(lower(name));
     const purgeTimer = this.timers.scheduleVaultPurge(name, scheduledPurgeDate);
     this.estate.deletedVaults.set(lower(name), { vault, deletionDate: now, scheduledPurgeDate, purgeTimer });
-    this.changed();
+    this.estate.changed();
     return true;
   }
 
@@ -293,7 +285,7 @@ export class VaultManagement {
     if (d.vault.properties.enablePurgeProtection) throw armErrors.purgeProtected(name);
     d.purgeTimer();
     this.estate.deletedVaults.delete(lower(name));
-    this.changed();
+    this.estate.changed();
   }
 
   private recoverVault(subscriptionId: string, name: string, location: string): Vault {
@@ -307,7 +299,7 @@ export class VaultManagement {
     this.estate.deletedVaults.delete(lower(name));
     this.estate.vaults.set(lower(name), d.vault);
     this.timers.armVault(d.vault);
-    this.changed();
+    this.estate.changed();
     return d.vault;
   }
 

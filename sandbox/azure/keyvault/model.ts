@@ -18,20 +18,8 @@ import { KeyVaultEvents } from './events';
 import { KeyDataPlane } from './keys';
 import { VaultManagement } from './management';
 import { exportEstate, importEstate, type StoredState } from './persistence';
-import type { Caller, KeyOperation } from './permissions';
-import type {
-  CreateKeyParams,
-  DeletedKeyRecord,
-  DeletedVault,
-  KeyRecord,
-  KeyVaultModelOptions,
-  KeyVersion,
-  PolicyInput,
-  RotationPolicy,
-  UpdateKeyParams,
-  Vault,
-  VaultProperties,
-} from './records';
+import type { Caller } from './permissions';
+import type { KeyVaultModelOptions, Vault } from './records';
 import { KeyVaultTimers } from './timers';
 import { recoveryLevel } from './vaultProperties';
 
@@ -40,28 +28,115 @@ export type { StoredKey, StoredState, StoredVault, StoredVersion } from './persi
 export { validatePolicy } from './rotationPolicy';
 export { normaliseLocation } from './vaultProperties';
 
-type KeyView = { record: KeyRecord; version: KeyVersion };
-type CryptoResult = KeyView & { result: Buffer };
-
+/**
+ * The facade re-exposes each part's methods bound to that part, so importers keep calling
+ * `model.getKey(…)` and every signature is written once, where the method is.
+ */
 export class KeyVaultModel {
   private readonly estate: KeyVaultEstate;
   private readonly timers: KeyVaultTimers;
-  private readonly access: DataPlaneAuthorization;
-  private readonly management: VaultManagement;
-  private readonly keys: KeyDataPlane;
-  private readonly crypto: KeyCryptoOperations;
-  private readonly backup: KeyBackup;
+
+  // Management plane (management.ts).
+  readonly vaultByName: VaultManagement['vaultByName'];
+  readonly setProvisioningState: VaultManagement['setProvisioningState'];
+  readonly getVault: VaultManagement['getVault'];
+  readonly listVaults: VaultManagement['listVaults'];
+  readonly checkNameAvailability: VaultManagement['checkNameAvailability'];
+  readonly putVault: VaultManagement['putVault'];
+  readonly patchVault: VaultManagement['patchVault'];
+  readonly updateAccessPolicy: VaultManagement['updateAccessPolicy'];
+  readonly deleteVault: VaultManagement['deleteVault'];
+  readonly getDeletedVault: VaultManagement['getDeletedVault'];
+  readonly listDeletedVaults: VaultManagement['listDeletedVaults'];
+  readonly purgeDeletedVault: VaultManagement['purgeDeletedVault'];
+
+  // Data plane: what Key Vault checks first (authorization.ts).
+  readonly authorize: DataPlaneAuthorization['authorize'];
+  readonly checkNetwork: DataPlaneAuthorization['checkNetwork'];
+
+  // Data plane: keys and rotation (keys.ts), the ARM view of keys included.
+  readonly createKey: KeyDataPlane['createKey'];
+  readonly importKey: KeyDataPlane['importKey'];
+  readonly getKey: KeyDataPlane['getKey'];
+  readonly listKeys: KeyDataPlane['listKeys'];
+  readonly listKeyVersions: KeyDataPlane['listKeyVersions'];
+  readonly updateKey: KeyDataPlane['updateKey'];
+  readonly deleteKey: KeyDataPlane['deleteKey'];
+  readonly getDeletedKey: KeyDataPlane['getDeletedKey'];
+  readonly listDeletedKeys: KeyDataPlane['listDeletedKeys'];
+  readonly recoverDeletedKey: KeyDataPlane['recoverDeletedKey'];
+  readonly purgeDeletedKey: KeyDataPlane['purgeDeletedKey'];
+  readonly rotateKey: KeyDataPlane['rotateKey'];
+  readonly getRotationPolicy: KeyDataPlane['getRotationPolicy'];
+  readonly setRotationPolicy: KeyDataPlane['setRotationPolicy'];
+  readonly armCreateKeyIfNotExist: KeyDataPlane['armCreateKeyIfNotExist'];
+  readonly armKeys: KeyDataPlane['armKeys'];
+  readonly armKey: KeyDataPlane['armKey'];
+
+  // Data plane: backup and restore (backup.ts).
+  readonly backupKey: KeyBackup['backupKey'];
+  readonly restoreKey: KeyBackup['restoreKey'];
+
+  // Data plane: cryptographic operations (cryptoOperations.ts).
+  readonly cryptoOperation: KeyCryptoOperations['cryptoOperation'];
+  readonly sign: KeyCryptoOperations['sign'];
+  readonly verify: KeyCryptoOperations['verify'];
 
   constructor(options: KeyVaultModelOptions) {
-    this.estate = new KeyVaultEstate(options);
-    const events = new KeyVaultEvents(this.estate);
+    const estate = new KeyVaultEstate(options);
+    const events = new KeyVaultEvents(estate);
     // Auto-rotation is the data plane's rotate, run by a timer; the timers exist before the data plane.
-    this.timers = new KeyVaultTimers(this.estate, events, (vault, record) => this.keys.rotate(vault, record));
-    this.access = new DataPlaneAuthorization(options.checkDataAction);
-    this.management = new VaultManagement(this.estate, events, this.timers);
-    this.keys = new KeyDataPlane(this.estate, this.access, events, this.timers);
-    this.crypto = new KeyCryptoOperations(this.estate, this.access, this.keys);
-    this.backup = new KeyBackup(this.estate, this.access, this.keys, this.timers);
+    const timers: KeyVaultTimers = new KeyVaultTimers(estate, events, (vault, record) =>
+      keys.rotate(vault, record),
+    );
+    const access = new DataPlaneAuthorization(options.checkDataAction);
+    const management = new VaultManagement(estate, events, timers);
+    const keys: KeyDataPlane = new KeyDataPlane(estate, access, events, timers);
+    const backup = new KeyBackup(estate, access, keys, timers);
+    const crypto = new KeyCryptoOperations(estate, access, keys);
+    this.estate = estate;
+    this.timers = timers;
+
+    this.vaultByName = management.vaultByName.bind(management);
+    this.setProvisioningState = management.setProvisioningState.bind(management);
+    this.getVault = management.getVault.bind(management);
+    this.listVaults = management.listVaults.bind(management);
+    this.checkNameAvailability = management.checkNameAvailability.bind(management);
+    this.putVault = management.putVault.bind(management);
+    this.patchVault = management.patchVault.bind(management);
+    this.updateAccessPolicy = management.updateAccessPolicy.bind(management);
+    this.deleteVault = management.deleteVault.bind(management);
+    this.getDeletedVault = management.getDeletedVault.bind(management);
+    this.listDeletedVaults = management.listDeletedVaults.bind(management);
+    this.purgeDeletedVault = management.purgeDeletedVault.bind(management);
+
+    this.authorize = access.authorize.bind(access);
+    this.checkNetwork = access.checkNetwork.bind(access);
+
+    this.createKey = keys.createKey.bind(keys);
+    this.importKey = keys.importKey.bind(keys);
+    this.getKey = keys.getKey.bind(keys);
+    this.listKeys = keys.listKeys.bind(keys);
+    this.listKeyVersions = keys.listKeyVersions.bind(keys);
+    this.updateKey = keys.updateKey.bind(keys);
+    this.deleteKey = keys.deleteKey.bind(keys);
+    this.getDeletedKey = keys.getDeletedKey.bind(keys);
+    this.listDeletedKeys = keys.listDeletedKeys.bind(keys);
+    this.recoverDeletedKey = keys.recoverDeletedKey.bind(keys);
+    this.purgeDeletedKey = keys.purgeDeletedKey.bind(keys);
+    this.rotateKey = keys.rotateKey.bind(keys);
+    this.getRotationPolicy = keys.getRotationPolicy.bind(keys);
+    this.setRotationPolicy = keys.setRotationPolicy.bind(keys);
+    this.armCreateKeyIfNotExist = keys.armCreateKeyIfNotExist.bind(keys);
+    this.armKeys = keys.armKeys.bind(keys);
+    this.armKey = keys.armKey.bind(keys);
+
+    this.backupKey = backup.backupKey.bind(backup);
+    this.restoreKey = backup.restoreKey.bind(backup);
+
+    this.cryptoOperation = crypto.cryptoOperation.bind(crypto);
+    this.sign = crypto.sign.bind(crypto);
+    this.verify = crypto.verify.bind(crypto);
   }
 
   /** Forgets every vault (control-API reset): cancels their clock timers first. */
@@ -71,8 +146,6 @@ export class KeyVaultModel {
     this.estate.vaults.clear();
     this.estate.deletedVaults.clear();
   }
-
-  // ─────────────────────────────── persistence (persistence.ts) ───────────────────────────────
 
   /** The whole estate as plain JSON (key material as PKCS#8 PEM), for the sandbox store/snapshot. */
   exportState(): StoredState {
@@ -88,77 +161,6 @@ export class KeyVaultModel {
     importEstate(this.estate, this.timers, state);
   }
 
-  // ─────────────────────────────── management plane (management.ts) ───────────────────────────────
-
-  vaultByName(name: string): Vault | undefined {
-    return this.management.vaultByName(name);
-  }
-
-  setProvisioningState(vault: Vault, state: VaultProperties['provisioningState']): void {
-    this.management.setProvisioningState(vault, state);
-  }
-
-  getVault(subscriptionId: string, resourceGroup: string, name: string): Vault {
-    return this.management.getVault(subscriptionId, resourceGroup, name);
-  }
-
-  listVaults(subscriptionId: string, resourceGroup?: string): Vault[] {
-    return this.management.listVaults(subscriptionId, resourceGroup);
-  }
-
-  checkNameAvailability(name: string): { nameAvailable: boolean; reason?: string; message?: string } {
-    return this.management.checkNameAvailability(name);
-  }
-
-  putVault(
-    subscriptionId: string,
-    resourceGroup: string,
-    name: string,
-    body: unknown,
-    principalId: string,
-  ): { vault: Vault; created: boolean } {
-    return this.management.putVault(subscriptionId, resourceGroup, name, body, principalId);
-  }
-
-  patchVault(
-    subscriptionId: string,
-    resourceGroup: string,
-    name: string,
-    body: unknown,
-    principalId: string,
-  ): Vault {
-    return this.management.patchVault(subscriptionId, resourceGroup, name, body, principalId);
-  }
-
-  updateAccessPolicy(
-    subscriptionId: string,
-    resourceGroup: string,
-    name: string,
-    kind: string,
-    body: unknown,
-    principalId: string,
-  ): ReturnType<VaultManagement['updateAccessPolicy']> {
-    return this.management.updateAccessPolicy(subscriptionId, resourceGroup, name, kind, body, principalId);
-  }
-
-  deleteVault(subscriptionId: string, resourceGroup: string, name: string): boolean {
-    return this.management.deleteVault(subscriptionId, resourceGroup, name);
-  }
-
-  getDeletedVault(subscriptionId: string, location: string, name: string): DeletedVault {
-    return this.management.getDeletedVault(subscriptionId, location, name);
-  }
-
-  listDeletedVaults(subscriptionId: string): DeletedVault[] {
-    return this.management.listDeletedVaults(subscriptionId);
-  }
-
-  purgeDeletedVault(subscriptionId: string, location: string, name: string): void {
-    this.management.purgeDeletedVault(subscriptionId, location, name);
-  }
-
-  // ─────────────────────────────── data plane: authorisation (authorization.ts) ───────────────────
-
   /** Caller description as Key Vault prints it in 403 messages. */
   static callerTag(caller: Caller): string {
     return callerTag(caller);
@@ -166,154 +168,6 @@ export class KeyVaultModel {
 
   static vaultTag(vault: Vault): string {
     return vaultTag(vault);
-  }
-
-  authorize(vault: Vault, caller: Caller, operation: KeyOperation, keyName?: string): Promise<void> {
-    return this.access.authorize(vault, caller, operation, keyName);
-  }
-
-  checkNetwork(vault: Vault, caller: Caller): void {
-    this.access.checkNetwork(vault, caller);
-  }
-
-  // ─────────────────────────────── data plane: keys (keys.ts, backup.ts) ───────────────────────────
-
-  createKey(vault: Vault, caller: Caller, name: string, params: CreateKeyParams): Promise<KeyVersion> {
-    return this.keys.createKey(vault, caller, name, params);
-  }
-
-  armCreateKeyIfNotExist(
-    vault: Vault,
-    name: string,
-    params: CreateKeyParams,
-    policy?: PolicyInput,
-  ): Promise<{ record: KeyRecord; created: boolean }> {
-    return this.keys.armCreateKeyIfNotExist(vault, name, params, policy);
-  }
-
-  armKeys(vault: Vault): KeyRecord[] {
-    return this.keys.armKeys(vault);
-  }
-
-  armKey(vault: Vault, name: string, version?: string): KeyView {
-    return this.keys.armKey(vault, name, version);
-  }
-
-  importKey(
-    vault: Vault,
-    caller: Caller,
-    name: string,
-    params: Parameters<KeyDataPlane['importKey']>[3],
-  ): Promise<KeyVersion> {
-    return this.keys.importKey(vault, caller, name, params);
-  }
-
-  getKey(vault: Vault, caller: Caller, name: string, version?: string): Promise<KeyView> {
-    return this.keys.getKey(vault, caller, name, version);
-  }
-
-  listKeys(vault: Vault, caller: Caller): Promise<KeyView[]> {
-    return this.keys.listKeys(vault, caller);
-  }
-
-  listKeyVersions(vault: Vault, caller: Caller, name: string): Promise<KeyView[]> {
-    return this.keys.listKeyVersions(vault, caller, name);
-  }
-
-  updateKey(
-    vault: Vault,
-    caller: Caller,
-    name: string,
-    versionId: string | undefined,
-    params: UpdateKeyParams,
-  ): Promise<KeyView> {
-    return this.keys.updateKey(vault, caller, name, versionId, params);
-  }
-
-  deleteKey(vault: Vault, caller: Caller, name: string): Promise<DeletedKeyRecord> {
-    return this.keys.deleteKey(vault, caller, name);
-  }
-
-  getDeletedKey(vault: Vault, caller: Caller, name: string): Promise<DeletedKeyRecord> {
-    return this.keys.getDeletedKey(vault, caller, name);
-  }
-
-  listDeletedKeys(vault: Vault, caller: Caller): Promise<DeletedKeyRecord[]> {
-    return this.keys.listDeletedKeys(vault, caller);
-  }
-
-  recoverDeletedKey(vault: Vault, caller: Caller, name: string): Promise<KeyView> {
-    return this.keys.recoverDeletedKey(vault, caller, name);
-  }
-
-  purgeDeletedKey(vault: Vault, caller: Caller, name: string): Promise<void> {
-    return this.keys.purgeDeletedKey(vault, caller, name);
-  }
-
-  backupKey(vault: Vault, caller: Caller, name: string): Promise<Buffer> {
-    return this.backup.backupKey(vault, caller, name);
-  }
-
-  restoreKey(vault: Vault, caller: Caller, blob: Buffer): Promise<KeyView> {
-    return this.backup.restoreKey(vault, caller, blob);
-  }
-
-  rotateKey(vault: Vault, caller: Caller, name: string): Promise<KeyView> {
-    return this.keys.rotateKey(vault, caller, name);
-  }
-
-  getRotationPolicy(
-    vault: Vault,
-    caller: Caller,
-    name: string,
-  ): Promise<{ record: KeyRecord; policy?: RotationPolicy }> {
-    return this.keys.getRotationPolicy(vault, caller, name);
-  }
-
-  setRotationPolicy(
-    vault: Vault,
-    caller: Caller,
-    name: string,
-    input: PolicyInput,
-  ): Promise<{ record: KeyRecord; policy: RotationPolicy }> {
-    return this.keys.setRotationPolicy(vault, caller, name, input);
-  }
-
-  // ─────────────────────────────── data plane: crypto (cryptoOperations.ts) ───────────────────────
-
-  cryptoOperation(
-    vault: Vault,
-    caller: Caller,
-    operation: 'encrypt' | 'decrypt' | 'wrapKey' | 'unwrapKey',
-    name: string,
-    versionId: string | undefined,
-    algorithm: string,
-    value: Buffer,
-  ): Promise<CryptoResult> {
-    return this.crypto.cryptoOperation(vault, caller, operation, name, versionId, algorithm, value);
-  }
-
-  sign(
-    vault: Vault,
-    caller: Caller,
-    name: string,
-    versionId: string | undefined,
-    algorithm: string,
-    digest: Buffer,
-  ): Promise<CryptoResult> {
-    return this.crypto.sign(vault, caller, name, versionId, algorithm, digest);
-  }
-
-  verify(
-    vault: Vault,
-    caller: Caller,
-    name: string,
-    versionId: string | undefined,
-    algorithm: string,
-    digest: Buffer,
-    signature: Buffer,
-  ): Promise<boolean> {
-    return this.crypto.verify(vault, caller, name, versionId, algorithm, digest, signature);
   }
 
   /** Recovery level Key Vault reports for objects in this vault. */

@@ -5,14 +5,32 @@
  * entity writes.
  */
 import { page } from '../arm/paging';
-import { reply } from '../context';
+import { reply, type RequestContext } from '../context';
 import { messages } from './errors';
-import type { EntityKind, EntityRecord } from './model';
+import type { EntityKind, EntityRecord, NamespaceRecord } from './model';
 import { asObject, iso, NS_PATH, NS_TYPE, type Json, type ServiceBusRouting } from './routing';
 
 const MAX_TIMESPAN = 'P10675199DT2H48M5.4775807S';
 
 export function registerEntities({ core, model, route, requireNamespace, err400 }: ServiceBusRouting): void {
+  /**
+   * The namespace of an entity request, if it can serve entities: `model.requireOperable` (model.ts) is
+   * where an activating namespace, or a CMK namespace with no usable key, is refused with a 409.
+   */
+  const operableNamespace = (ctx: RequestContext): NamespaceRecord => {
+    const ns = requireNamespace(ctx);
+    model.requireOperable(ns);
+    return ns;
+  };
+
+  /** Entity writes also refuse a paired secondary (it only receives what the primary replicates). */
+  const writableNamespace = (ctx: RequestContext): NamespaceRecord => {
+    const ns = requireNamespace(ctx);
+    if (model.isSecondary(ns.id)) throw err400(messages.entityOnSecondary, ns.name);
+    model.requireOperable(ns);
+    return ns;
+  };
+
   const entityBody = (e: EntityRecord): Json => ({
     id: e.id,
     name: e.name,
@@ -83,8 +101,7 @@ export function registerEntities({ core, model, route, requireNamespace, err400 
       path: `${NS_PATH}/${kind}`,
       operation: `Microsoft.ServiceBus/namespaces/${kind}/read`,
       handler: (ctx) => {
-        const ns = requireNamespace(ctx);
-        model.requireOperable(ns);
+        const ns = operableNamespace(ctx);
         const skip = Number(ctx.query.get('$skip') ?? 0) || 0;
         const top = Number(ctx.query.get('$top') ?? 0) || undefined;
         const items = model.entities(ns.id, kind).slice(skip, top ? skip + top : undefined);
@@ -96,8 +113,7 @@ export function registerEntities({ core, model, route, requireNamespace, err400 
       path,
       operation: `Microsoft.ServiceBus/namespaces/${kind}/read`,
       handler: (ctx) => {
-        const ns = requireNamespace(ctx);
-        model.requireOperable(ns);
+        const ns = operableNamespace(ctx);
         const e = model.entity(ns.id, kind, ctx.params.entityName!);
         if (!e)
           throw model.error(
@@ -114,9 +130,7 @@ export function registerEntities({ core, model, route, requireNamespace, err400 
       path,
       operation: `Microsoft.ServiceBus/namespaces/${kind}/write`,
       handler: (ctx) => {
-        const ns = requireNamespace(ctx);
-        if (model.isSecondary(ns.id)) throw err400(messages.entityOnSecondary, ns.name);
-        model.requireOperable(ns);
+        const ns = writableNamespace(ctx);
         if (kind === 'topics' && ns.sku.tier === 'Basic') {
           throw err400('Topics are not supported on the Basic tier; use Standard or Premium.', ns.name);
         }
@@ -148,9 +162,7 @@ export function registerEntities({ core, model, route, requireNamespace, err400 
       path,
       operation: `Microsoft.ServiceBus/namespaces/${kind}/delete`,
       handler: (ctx) => {
-        const ns = requireNamespace(ctx);
-        if (model.isSecondary(ns.id)) throw err400(messages.entityOnSecondary, ns.name);
-        model.requireOperable(ns);
+        const ns = writableNamespace(ctx);
         const e = model.entity(ns.id, kind, ctx.params.entityName!);
         if (!e) return reply.noContent();
         model.deleteEntity(e);

@@ -12,6 +12,19 @@ import { asObject, NS_PATH, NS_TYPE, same, text, type Json, type ServiceBusRouti
 
 const ALIAS_NAME = /^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$/;
 
+/** The state of an alias while a break or failover runs: Accepted until `dueAt`, nothing to replicate. */
+const running = (
+  operation: 'break' | 'failover',
+  startedAt: number,
+  dueAt: number,
+): Pick<AliasRecord, 'operation' | 'startedAt' | 'dueAt' | 'toReplicate' | 'settled'> => ({
+  operation,
+  startedAt,
+  dueAt,
+  toReplicate: 0,
+  settled: false,
+});
+
 export function registerGeoDr({ core, model, route, requireNamespace, err400 }: ServiceBusRouting): void {
   const aliasBody = (a: AliasRecord): Json => ({
     id: a.id,
@@ -177,21 +190,13 @@ export function registerGeoDr({ core, model, route, requireNamespace, err400 }: 
         ...alias,
         role: 'PrimaryNotReplicating',
         partnerNamespace: '',
-        operation: 'break',
-        startedAt: now,
-        dueAt,
-        toReplicate: 0,
-        settled: false,
+        ...running('break', now, dueAt),
       });
       // The secondary becomes a standalone namespace (keeping what was replicated) when the break completes.
       if (secondary)
         model.putAlias({
           ...secondary,
-          operation: 'break',
-          startedAt: now,
-          dueAt,
-          toReplicate: 0,
-          settled: false,
+          ...running('break', now, dueAt),
         });
       model.scheduleSettle(dueAt);
       return reply.ok(undefined);
@@ -222,11 +227,7 @@ export function registerGeoDr({ core, model, route, requireNamespace, err400 }: 
         ...alias,
         role: 'PrimaryNotReplicating',
         partnerNamespace: '',
-        operation: 'failover',
-        startedAt: now,
-        dueAt,
-        toReplicate: 0,
-        settled: false,
+        ...running('failover', now, dueAt),
       });
       model.scheduleSettle(dueAt);
       return reply.ok(undefined);
