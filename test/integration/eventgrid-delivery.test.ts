@@ -189,6 +189,28 @@ describe('Key Vault events in the Event Grid schema', () => {
       data: { VaultName: vault, ObjectName: vault },
     });
   });
+
+  test('a switch to RBAC and back raises VaultAccessPolicyChanged each time; a role assignment and its removal raise nothing', async () => {
+    const kv = h.keyVaultArm();
+    await kv.vaults.update(h.rg, vault, { properties: { enableRbacAuthorization: true } });
+    await h.settle();
+    expect(events(rx).map((e) => [e.eventType, e.subject])).toEqual([
+      ['Microsoft.KeyVault.VaultAccessPolicyChanged', vault],
+    ]);
+    rx.received.length = 0;
+    const assignment = h.sandbox.control.assignRole({
+      principalId: h.sandbox.app.objectId,
+      role: 'Key Vault Crypto Service Encryption User',
+      scope: h.vaultId(vault),
+    });
+    const removed = await h.raw('DELETE', `${assignment.id}?api-version=2022-04-01`);
+    expect(removed.status).toBe(200);
+    await h.settle();
+    expect(rx.notifications()).toEqual([]);
+    await kv.vaults.update(h.rg, vault, { properties: { enableRbacAuthorization: false } });
+    await h.settle();
+    expect(events(rx).map((e) => e.eventType)).toEqual(['Microsoft.KeyVault.VaultAccessPolicyChanged']);
+  });
 });
 
 describe('CloudEvents 1.0 schema', () => {
