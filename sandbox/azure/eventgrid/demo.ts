@@ -12,7 +12,10 @@ export const DEMO_EVENT_FUNCTION = 'keyVaultEvents';
 export const DEMO_DEAD_LETTER_CONTAINER = 'eventgrid-deadletter';
 const API = '2022-06-15';
 
-type Sandbox = Pick<AzureSandbox, 'url' | 'caPem' | 'keyVaultDnsSuffix' | 'control' | 'core' | 'admin'>;
+type Sandbox = Pick<
+  AzureSandbox,
+  'url' | 'port' | 'caPem' | 'keyVaultDnsSuffix' | 'control' | 'core' | 'admin'
+>;
 
 /** Vault ids → system topics; returns one line per subscription for the banner. */
 export async function seedDemoEventGrid(sandbox: Sandbox, vaultIds: string[]): Promise<string[]> {
