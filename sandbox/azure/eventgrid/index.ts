@@ -48,7 +48,7 @@ export const EVENTGRID_API_VERSIONS = [
   '2022-06-15',
   '2023-06-01-preview',
   '2023-12-15-preview',
-  '2024-06-01-preview', // [U] what current Azure CLI sends
+  '2024-06-01-preview', // [U] what newer Azure CLIs send (the installed az 2.45 sends 2022-06-15)
   '2024-12-15-preview',
   '2025-02-15',
   '2025-04-01-preview',
