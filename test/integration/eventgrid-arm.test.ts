@@ -379,3 +379,40 @@ test('update (PATCH) through the SDK: a new endpoint is handshaken again; GET re
   expect(got.labels).toEqual(['cmk']);
   expect((got.destination as { endpointBaseUrl?: string }).endpointBaseUrl).toBe(`${rx.url}/v2`);
 });
+
+test('the Event Grid control routes refuse bad input with 400 and change nothing', async () => {
+  const { httpsJson } = await import('../../sandbox/azure/testing');
+  const control = (method: string, path: string, body?: unknown) =>
+    httpsJson(h.sandbox, method, `${h.sandbox.url}/_sandbox/eventgrid${path}`, {
+      token: h.sandbox.adminSecret,
+      ...(body === undefined ? {} : { body }),
+    });
+  const bad: Array<[string, unknown]> = [
+    [
+      '/function-apps',
+      { resourceId: '/subscriptions/x/resourceGroups/y', baseUrl: 'http://127.0.0.1:1', systemKey: 'k' },
+    ],
+    [
+      '/function-apps',
+      {
+        resourceId: `/subscriptions/x/resourceGroups/y/providers/Microsoft.Web/sites/a`,
+        baseUrl: 'not a url',
+        systemKey: 'k',
+      },
+    ],
+    ['/function-apps', { resourceId: 5 }],
+  ];
+  for (const [path, body] of bad) {
+    const r = await control('PUT', path, body);
+    expect([r.status, errorOf(r).code]).toEqual([400, 'InvalidRequestContent']);
+  }
+  expect((await control('GET', '/function-apps')).body).toEqual([]);
+  for (const body of [{ effect: 'delay' }, { effect: 'explode' }, { effect: 'duplicate', count: 0 }]) {
+    const r = await control('POST', '/faults', body);
+    expect([r.status, errorOf(r).code]).toEqual([400, 'InvalidRequestContent']);
+  }
+  expect((await control('GET', '/faults')).body).toEqual([]);
+  // Without the admin secret: 401.
+  const anonymous = await httpsJson(h.sandbox, 'GET', `${h.sandbox.url}/_sandbox/eventgrid/deliveries`);
+  expect(anonymous.status).toBe(401);
+});

@@ -58,7 +58,6 @@ const NS = 'Microsoft.EventGrid';
 const RG = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName';
 const TOPIC = `${RG}/providers/Microsoft.EventGrid/systemTopics/:systemTopicName`;
 const SUBSCRIPTION = `${TOPIC}/eventSubscriptions/:eventSubscriptionName`;
-const FUNCTION_APPS = 'eventGridFunctionApps';
 /** How long the CloudEvents / Event Grid handshake waits for the endpoint (Azure: 30 s). */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
@@ -77,6 +76,11 @@ export class EventGridProvider implements ResourceProvider {
   private core?: SandboxCore;
   private keyVault?: KeyVaultProvider;
   private engine?: DeliveryEngine;
+  /**
+   * Function app id (lower-case) → local host. A sandbox setting, not part of the estate: it survives
+   * `/_sandbox/reset` (the host is still there) and is registered again by `npm start` at each start.
+   */
+  private readonly functionHosts = new Map<string, FunctionAppEndpoint>();
 
   get delivery(): DeliveryEngine {
     if (!this.engine) throw new Error('EventGridProvider used before register(core)');
@@ -118,7 +122,6 @@ export class EventGridProvider implements ResourceProvider {
 
   /** Maps an AzureFunction destination's function app to a local Functions host (what `npm start` does). */
   registerFunctionApp(app: FunctionAppEndpoint): FunctionAppEndpoint {
-    const core = this.requireCore();
     const parsed = parseResourceId(app.resourceId);
     if (parsed.fullType?.toLowerCase() !== 'microsoft.web/sites' || parsed.names.length !== 1)
       throw new SandboxError(
@@ -133,12 +136,12 @@ export class EventGridProvider implements ResourceProvider {
       throw new SandboxError(400, 'InvalidRequestContent', `'${app.baseUrl}' is not an absolute URL.`);
     }
     const value = { ...app, baseUrl: `${base.protocol}//${base.host}` };
-    core.store.put(FUNCTION_APPS, app.resourceId, value);
+    this.functionHosts.set(app.resourceId.toLowerCase(), value);
     return value;
   }
 
   functionApps(): FunctionAppEndpoint[] {
-    return this.requireCore().store.list<FunctionAppEndpoint>(FUNCTION_APPS);
+    return [...this.functionHosts.values()];
   }
 
   // ---- publishing ------------------------------------------------------------------------------------
@@ -205,7 +208,7 @@ export class EventGridProvider implements ResourceProvider {
     if (d.endpointType === 'WebHook') return { ok: true, url: d.endpointUrl, kind: 'WebHook' };
     const id = parseResourceId(d.resourceId);
     const siteId = d.resourceId.replace(/\/functions\/[^/]+$/i, '');
-    const app = core.store.get<FunctionAppEndpoint>(FUNCTION_APPS, siteId);
+    const app = this.functionHosts.get(siteId.toLowerCase());
     if (!app)
       return {
         ok: false,
