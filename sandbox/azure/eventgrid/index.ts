@@ -157,7 +157,8 @@ export class EventGridProvider implements ResourceProvider {
       for (const s of core.store.list<EventSubscriptionRecord>(EVENT_SUBSCRIPTIONS, `${topic.id}/`)) {
         if (s.provisioningState === 'Creating') continue;
         if (s.expirationTimeUtc && Date.parse(s.expirationTimeUtc) <= core.clock.now()) continue;
-        const wire = toWire(event, s.eventDeliverySchema);
+        // Advanced filters read the event as delivered; build it only when one needs it.
+        const wire = s.filter.advancedFilters.length ? toWire(event, s.eventDeliverySchema) : {};
         if (!matches(s.filter, { eventType: event.eventType, subject: event.subject, wire })) continue;
         targets.push(view(s));
       }
