@@ -199,7 +199,7 @@ export class KeyVaultStore {
         this.written.delete(writtenKey(collection, key));
       }
     }
-    this.store.delete(SECRETS, LEGACY_STATE_KEY);
+    if (this.store.get(SECRETS, LEGACY_STATE_KEY) !== undefined) this.store.delete(SECRETS, LEGACY_STATE_KEY);
   }
 }
 
