@@ -416,3 +416,63 @@ test('the Event Grid control routes refuse bad input with 400 and change nothing
   const anonymous = await httpsJson(h.sandbox, 'GET', `${h.sandbox.url}/_sandbox/eventgrid/deliveries`);
   expect(anonymous.status).toBe(401);
 });
+
+test('PATCH, list and action routes refuse bad input too, and change nothing', async () => {
+  await h.subscribe(
+    vault,
+    'stable',
+    { destination: { endpointType: 'WebHook', endpointUrl: rx.url } },
+    'topic-ok',
+  );
+  const before = await h.raw('GET', url(subPath('topic-ok', 'stable')));
+  const topicBefore = await h.raw('GET', url(topicPath('topic-ok')));
+  const cases: Array<[string, string, unknown, number, string]> = [
+    ['PATCH', url(topicPath('topic-ok')), { tags: { a: 1 } }, 400, 'InvalidRequestContent'],
+    ['PATCH', url(topicPath('topic-ok')), 'tags', 400, 'InvalidRequestContent'],
+    ['PATCH', url(topicPath('topic-none')), { tags: {} }, 404, 'ResourceNotFound'],
+    [
+      'PATCH',
+      url(subPath('topic-ok', 'stable')),
+      { retryPolicy: { maxDeliveryAttempts: 0 } },
+      400,
+      'InvalidRequest',
+    ],
+    [
+      'PATCH',
+      url(subPath('topic-ok', 'stable')),
+      { filter: { advancedFilters: 'x' } },
+      400,
+      'InvalidRequest',
+    ],
+    ['PATCH', url(subPath('topic-ok', 'nope')), { labels: [] }, 404, 'ResourceNotFound'],
+    [
+      'GET',
+      url(`${topicPath('topic-ok')}/eventSubscriptions`, '2019-01-01'),
+      undefined,
+      400,
+      'NoRegisteredProviderFound',
+    ],
+    [
+      'GET',
+      url(
+        `/subscriptions/${'0'.repeat(8)}-0000-4000-8000-000000000009/providers/Microsoft.EventGrid/systemTopics`,
+      ),
+      undefined,
+      404,
+      'SubscriptionNotFound',
+    ],
+    ['POST', url(`${subPath('topic-ok', 'nope')}/getFullUrl`), undefined, 404, 'ResourceNotFound'],
+  ];
+  for (const [method, path, body, status, code] of cases) {
+    const r = await h.raw(method, path, body);
+    expect([
+      method,
+      path,
+      r.status,
+      (r.body as { error?: { code: string } } | undefined)?.error?.code,
+    ]).toEqual([method, path, status, code]);
+  }
+  expect(await h.raw('GET', url(subPath('topic-ok', 'stable')))).toEqual(before);
+  expect(await h.raw('GET', url(topicPath('topic-ok')))).toEqual(topicBefore);
+  expect((await h.raw('GET', url(subPath('topic-ok', 'nope')))).status).toBe(404);
+});

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { requireResourceGroup } from '../arm/resources';
+import { requireResourceGroup, requireSubscription as requireArmSubscription } from '../arm/resources';
 import { page } from '../arm/paging';
 import { parseResourceId } from '../arm/ids';
 import { reply, type RequestContext } from '../context';
@@ -482,7 +482,8 @@ function registerRoutes(core: SandboxCore, provider: EventGridProvider): void {
           scope === 'rg'
             ? (requireResourceGroup(core, p(ctx, 'subscriptionId'), p(ctx, 'resourceGroupName')),
               `/subscriptions/${p(ctx, 'subscriptionId')}/resourceGroups/${p(ctx, 'resourceGroupName')}/`)
-            : `/subscriptions/${p(ctx, 'subscriptionId')}/`;
+            : (requireArmSubscription(core, p(ctx, 'subscriptionId')),
+              `/subscriptions/${p(ctx, 'subscriptionId')}/`);
         const items = core.store
           .list<SystemTopicRecord>(SYSTEM_TOPICS, prefix)
           .map((t) => systemTopicBody(t));
