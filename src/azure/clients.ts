@@ -7,6 +7,7 @@ import { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
 import type { AppConfig } from '../config';
+import { isKeyVaultUrl as isDomainKeyVaultUrl } from '../domain/resourceIds';
 
 /**
  * The one place the app builds its Azure credential and SDK clients. Everything that differs between
@@ -52,25 +53,11 @@ export function armClientOptions(config: AppConfig): {
 }
 
 /**
- * A Key Vault URL is followed only when it is https and its host is a vault under the cloud's Key
- * Vault DNS suffix (no SSRF through an event or a request body).
+ * A Key Vault URL is followed only when the domain's one Key Vault host validator accepts it
+ * (`https://{vault}.{KEYVAULT_DNS_SUFFIX}`, no port, no user info): no SSRF through an event or a body.
  */
 export function isKeyVaultUrl(config: AppConfig, url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  const suffix = `.${config.endpoints.keyVaultDnsSuffix}`;
-  const host = parsed.hostname.toLowerCase();
-  return (
-    parsed.protocol === 'https:' &&
-    host.endsWith(suffix) &&
-    /^[a-z0-9-]{3,24}$/.test(host.slice(0, -suffix.length)) &&
-    !parsed.username &&
-    !parsed.password
-  );
+  return isDomainKeyVaultUrl(url, config.endpoints.keyVaultDnsSuffix);
 }
 
 export class InvalidKeyVaultUrlError extends Error {

@@ -1,5 +1,6 @@
 /**
- * Request bodies of `POST /api/cmk/enable` and `POST /api/cmk/diagnose`: structure checked with zod,
+ * Request bodies of `POST /api/cmk/enable`, `POST /api/cmk/geo-dr` and `POST /api/cmk/diagnose`: one
+ * zod schema per body (enable and Geo-DR share the key, identity and flag fields), structure and ids checked there,
  * ids parsed and normalised here, every problem reported at once with its field path.
  *
  * Two deliberate choices:
@@ -16,8 +17,11 @@ import {
   ResourceIdError,
   parseKeyVaultKeyId,
   parseKeyVaultKeyIdShape,
+  parseKeyVaultUri,
+  UNTRUSTED_HOST_REASONS,
   parseServiceBusNamespaceId,
   parseUserAssignedIdentityId,
+  sameResourceId,
   type GroupedResourceId,
   type KeyVaultKeyId,
 } from './resourceIds';
@@ -63,8 +67,8 @@ const identitySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('UserAssigned'), resourceId: str }),
 ]);
 
-const enableSchema = z.strictObject({
-  namespaceId: str,
+/** What enable and Geo-DR share: the keys, the identity and the flags. */
+const cmkFields = {
   keys: z
     .array(keyInputSchema)
     .min(1, 'must list at least one key')
@@ -72,6 +76,21 @@ const enableSchema = z.strictObject({
   identity: identitySchema.optional(),
   requireInfrastructureEncryption: z.boolean().optional(),
   dryRun: z.boolean().optional(),
+};
+
+const enableSchema = z.strictObject({ namespaceId: str, ...cmkFields });
+
+/** Service Bus alias names: 6–50 letters, digits and hyphens, starting with a letter, not ending with a hyphen. */
+export const ALIAS_NAME = /^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$/;
+
+const geoDrSchema = z.strictObject({
+  primaryNamespaceId: str,
+  secondaryNamespaceId: str,
+  alias: str.regex(
+    ALIAS_NAME,
+    'must be the Geo-DR alias name (6–50 letters, digits and hyphens, starting with a letter)',
+  ),
+  ...cmkFields,
 });
 
 const diagnoseSchema = z.strictObject({ namespaceId: str });
@@ -83,6 +102,34 @@ function pathOf(path: readonly PropertyKey[]): string {
     else out += out === '' ? String(p) : `.${String(p)}`;
   }
   return out || '(body)';
+}
+
+/**
+ * When the body fails the schema, the ids that are at least strings are still checked, so a body
+ * with a bad id and a structural problem gets both at once (keys are checked once the shape is right).
+ */
+function structuralProblems(
+  error: z.ZodError,
+  body: unknown,
+  namespaceFields: readonly string[],
+): RequestProblem[] {
+  const problems = zodProblems(error);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return problems;
+  const obj = body as Record<string, unknown>;
+  const flagged = new Set(problems.map((p) => p.field));
+  for (const field of namespaceFields) {
+    const value = obj[field];
+    if (typeof value === 'string' && !flagged.has(field)) namespaceFrom(value, problems, field);
+  }
+  const identity = obj.identity as Record<string, unknown> | undefined;
+  if (
+    identity?.type === 'UserAssigned' &&
+    typeof identity.resourceId === 'string' &&
+    !flagged.has('identity.resourceId')
+  ) {
+    identityFrom({ type: 'UserAssigned', resourceId: identity.resourceId }, problems);
+  }
+  return problems;
 }
 
 function zodProblems(error: z.ZodError): RequestProblem[] {
@@ -112,12 +159,16 @@ function zodProblems(error: z.ZodError): RequestProblem[] {
   });
 }
 
-function namespaceFrom(input: string, problems: RequestProblem[]): GroupedResourceId | undefined {
+function namespaceFrom(
+  input: string,
+  problems: RequestProblem[],
+  field = 'namespaceId',
+): GroupedResourceId | undefined {
   try {
     return parseServiceBusNamespaceId(input);
   } catch (e) {
     if (e instanceof ResourceIdError) {
-      problems.push({ field: 'namespaceId', message: e.message });
+      problems.push({ field, message: e.message });
       return undefined;
     }
     throw e;
@@ -139,7 +190,11 @@ function toRequestedKey(parsed: KeyVaultKeyId, index: number, hostTrusted: boole
   };
 }
 
-/** Parses one key (either form); a foreign host yields an untrusted key, anything else malformed a problem. */
+/**
+ * Parses one key (either form). A URL the one Key Vault host validator refuses for its host (foreign
+ * host, a port, user info, a bad vault name) yields an untrusted key — reported as PRE-007, never
+ * called; anything else malformed is a problem with its field.
+ */
 function keyFrom(
   input: z.infer<typeof keyInputSchema>,
   index: number,
@@ -155,26 +210,18 @@ function keyFrom(
     // Compose the id so both forms share one parser; a vault URI with a path is refused first.
     const uri = input.vaultUri.trim();
     field = `keys[${index}].vaultUri`;
-    let url: URL | undefined;
     try {
-      url = new URL(uri);
-    } catch {
-      problems.push({
-        field,
-        message: `'${uri}' is not a URL; expected https://{vault}.${keyVaultDnsSuffix}/.`,
-      });
-      return undefined;
+      parseKeyVaultUri(uri, keyVaultDnsSuffix);
+    } catch (e) {
+      if (!(e instanceof KeyVaultUrlError)) throw e;
+      if (!UNTRUSTED_HOST_REASONS.has(e.reason)) {
+        problems.push({ field, message: e.message });
+        return undefined;
+      }
     }
-    if (url.pathname.replace(/\/+$/, '') !== '' || url.search || url.hash) {
-      problems.push({
-        field,
-        message: `'${uri}' must be just the vault URI (https://{vault}.${keyVaultDnsSuffix}/), without a path or query.`,
-      });
-      return undefined;
-    }
+    const keyName = input.keyName.trim();
     const version = input.keyVersion?.trim();
-    keyIdText = `${uri.replace(/\/+$/, '')}/keys/${input.keyName.trim()}${version ? `/${version}` : ''}`;
-    if (!/^[0-9A-Za-z-]{1,127}$/.test(input.keyName.trim())) {
+    if (!/^[0-9A-Za-z-]{1,127}$/.test(keyName)) {
       problems.push({
         field: `keys[${index}].keyName`,
         message: `'${input.keyName}' is not a valid key name: 1-127 letters, digits and hyphens.`,
@@ -188,16 +235,18 @@ function keyFrom(
       });
       return undefined;
     }
+    keyIdText = `${uri.replace(/\/+$/, '')}/keys/${keyName}${version ? `/${version}` : ''}`;
   }
   try {
     return toRequestedKey(parseKeyVaultKeyId(keyIdText, keyVaultDnsSuffix), index, true);
   } catch (e) {
     if (!(e instanceof KeyVaultUrlError)) throw e;
-    if (e.reason === 'foreignHost') {
+    if (UNTRUSTED_HOST_REASONS.has(e.reason)) {
       try {
         return toRequestedKey(parseKeyVaultKeyIdShape(keyIdText), index, false);
-      } catch {
-        // Not even shaped like a key id: the foreign-host message is still the most useful one.
+      } catch (shapeError) {
+        if (!(shapeError instanceof KeyVaultUrlError)) throw shapeError;
+        // Not even shaped like a key id: the host message is still the most useful one.
       }
     }
     problems.push({ field, message: e.message });
@@ -221,6 +270,25 @@ function identityFrom(
   }
 }
 
+type CmkFields = Omit<EnableCmkRequest, 'namespace'>;
+
+/** Keys, identity and flags of an enable or Geo-DR body that passed the schema. */
+function cmkFieldsFrom(
+  input: z.infer<z.ZodObject<typeof cmkFields>>,
+  keyVaultDnsSuffix: string,
+  problems: RequestProblem[],
+): CmkFields | undefined {
+  const keys = input.keys.map((k, i) => keyFrom(k, i, keyVaultDnsSuffix, problems));
+  const identity = identityFrom(input.identity, problems);
+  if (!identity) return undefined;
+  return {
+    keys: keys.filter((k): k is RequestedKey => k !== undefined),
+    identity,
+    requireInfrastructureEncryption: input.requireInfrastructureEncryption ?? false,
+    dryRun: input.dryRun ?? false,
+  };
+}
+
 /**
  * Validates and normalises an enable request body. Identity defaults to system-assigned,
  * infrastructure encryption and dry run to false.
@@ -230,29 +298,63 @@ export function parseEnableCmkRequest(
   keyVaultDnsSuffix: string,
 ): ParseResult<EnableCmkRequest> {
   const shaped = enableSchema.safeParse(body);
-  if (!shaped.success) return { ok: false, problems: zodProblems(shaped.error) };
-  const input = shaped.data;
+  if (!shaped.success) {
+    return { ok: false, problems: structuralProblems(shaped.error, body, ['namespaceId']) };
+  }
   const problems: RequestProblem[] = [];
-  const namespace = namespaceFrom(input.namespaceId, problems);
-  const keys = input.keys.map((k, i) => keyFrom(k, i, keyVaultDnsSuffix, problems));
-  const identity = identityFrom(input.identity, problems);
-  if (problems.length > 0 || !namespace || !identity) return { ok: false, problems };
-  return {
-    ok: true,
-    value: {
-      namespace,
-      keys: keys.filter((k): k is RequestedKey => k !== undefined),
-      identity,
-      requireInfrastructureEncryption: input.requireInfrastructureEncryption ?? false,
-      dryRun: input.dryRun ?? false,
-    },
-  };
+  const namespace = namespaceFrom(shaped.data.namespaceId, problems);
+  const fields = cmkFieldsFrom(shaped.data, keyVaultDnsSuffix, problems);
+  if (problems.length > 0 || !namespace || !fields) return { ok: false, problems };
+  return { ok: true, value: { namespace, ...fields } };
+}
+
+export interface EnableCmkGeoDrRequest extends CmkFields {
+  primary: GroupedResourceId;
+  secondary: GroupedResourceId;
+  alias: string;
+}
+
+/** Both ids name one namespace (only judged when both are ids). */
+function sameNamespaceProblem(body: unknown): RequestProblem | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { primaryNamespaceId: p, secondaryNamespaceId: s } = body as Record<string, unknown>;
+  if (typeof p !== 'string' || typeof s !== 'string') return undefined;
+  const problems: RequestProblem[] = [];
+  const a = namespaceFrom(p, problems);
+  const b = namespaceFrom(s, problems);
+  return a && b && sameResourceId(a.id, b.id)
+    ? { field: 'secondaryNamespaceId', message: 'must differ from primaryNamespaceId' }
+    : undefined;
+}
+
+/**
+ * Validates `{ primaryNamespaceId, secondaryNamespaceId, alias, keys, identity?, requireInfrastructureEncryption?, dryRun? }`:
+ * the same schema fields and the same key/identity parsing as `POST /api/cmk/enable`, every problem at once.
+ */
+export function parseEnableCmkGeoDrRequest(
+  body: unknown,
+  keyVaultDnsSuffix: string,
+): ParseResult<EnableCmkGeoDrRequest> {
+  const shaped = geoDrSchema.safeParse(body);
+  const same = sameNamespaceProblem(body);
+  if (!shaped.success) {
+    const problems = structuralProblems(shaped.error, body, ['primaryNamespaceId', 'secondaryNamespaceId']);
+    return { ok: false, problems: [...problems, ...(same ? [same] : [])] };
+  }
+  const problems: RequestProblem[] = same ? [same] : [];
+  const primary = namespaceFrom(shaped.data.primaryNamespaceId, problems, 'primaryNamespaceId');
+  const secondary = namespaceFrom(shaped.data.secondaryNamespaceId, problems, 'secondaryNamespaceId');
+  const fields = cmkFieldsFrom(shaped.data, keyVaultDnsSuffix, problems);
+  if (problems.length > 0 || !primary || !secondary || !fields) return { ok: false, problems };
+  return { ok: true, value: { ...fields, primary, secondary, alias: shaped.data.alias } };
 }
 
 /** Validates and normalises a diagnose request body. */
 export function parseDiagnoseCmkRequest(body: unknown): ParseResult<DiagnoseCmkRequest> {
   const shaped = diagnoseSchema.safeParse(body);
-  if (!shaped.success) return { ok: false, problems: zodProblems(shaped.error) };
+  if (!shaped.success) {
+    return { ok: false, problems: structuralProblems(shaped.error, body, ['namespaceId']) };
+  }
   const problems: RequestProblem[] = [];
   const namespace = namespaceFrom(shaped.data.namespaceId, problems);
   if (!namespace) return { ok: false, problems };

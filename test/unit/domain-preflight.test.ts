@@ -120,7 +120,7 @@ describe('evaluatePreflight (enable)', () => {
     );
     expect(ids(findings)).toEqual(['PRE-007']);
     expect(findings[0]?.message).toBe(
-      'Key https://kv-prod.attacker.example/keys/cmk-1 is on host kv-prod.attacker.example, which is not a Key Vault of this cloud (*.vault.azure.net); the app does not call it.',
+      'Key https://kv-prod.attacker.example/keys/cmk-1 is on host kv-prod.attacker.example, which is not a Key Vault of this cloud (https://<vault>.vault.azure.net/, no port); the app does not call it.',
     );
   });
 

@@ -53,7 +53,7 @@ export const REQUEST_RULES: readonly RequestRule[] = [
     templates: {
       default: {
         message:
-          'Key {keyId} is on host {host}, which is not a Key Vault of this cloud (*.{suffix}); the app does not call it.',
+          'Key {keyId} is on host {host}, which is not a Key Vault of this cloud (https://<vault>.{suffix}/, no port); the app does not call it.',
         fix: 'Use a key in a vault of this cloud, e.g. https://<vault>.{suffix}/keys/<key>.',
       },
     },
