@@ -13,7 +13,15 @@
  *
  * Pure: no SDK, no I/O. The facts are read by the gateways; a dry run and the real run see the same plan.
  */
-import { isAlreadyConfigured, type EnablePreflightFacts, type Finding, type GeoDrRole } from './preflight';
+import {
+  evaluateRequestFindings,
+  isAlreadyConfigured,
+  type EnablePreflightFacts,
+  type Finding,
+  type GeoDrRole,
+  type RuleSettings,
+} from './preflight';
+import type { EncryptionIdentity, KeyRef } from './cmkState';
 import { buildEnablePlan, type EnsureIdentityStep, type GrantKeyAccessStep } from './plan';
 import { sameResourceId, type GroupedResourceId } from './resourceIds';
 
@@ -238,6 +246,31 @@ export function unpairedView(f: EnablePreflightFacts, ignoreEntities = false): E
     ...f,
     namespace: ignoreEntities ? { ...namespace, queueCount: 0, topicCount: 0 } : namespace,
   };
+}
+
+/**
+ * The Geo-DR findings known from the request alone (key count, duplicates, foreign Key Vault host):
+ * the ones the plan would report for the primary — and for the secondary, which a user-assigned
+ * identity encrypts too — so a real request with one of them is refused before anything is read.
+ */
+export function geoDrRequestFindings(
+  request: {
+    primaryId: string;
+    secondaryId: string;
+    keys: KeyRef[];
+    identity: EncryptionIdentity;
+    requireInfrastructureEncryption: boolean;
+  },
+  settings: RuleSettings,
+  now: Date,
+): Finding[] {
+  const { keys, identity, requireInfrastructureEncryption } = request;
+  const req = { keys, identity, requireInfrastructureEncryption };
+  const findings = evaluateRequestFindings(request.primaryId, req, settings, now);
+  if (identity.type === 'UserAssigned') {
+    findings.push(...evaluateRequestFindings(request.secondaryId, req, settings, now));
+  }
+  return findings;
 }
 
 // ---------------------------------------------------------------------------------------------------
