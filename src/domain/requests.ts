@@ -10,7 +10,7 @@
  * - The key count is bounded here only against oversized bodies (MAX_KEYS_IN_REQUEST); the 1..3 rule
  *   is the preflight's PRE-005, so a dry run with four keys still shows every other finding too.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { EncryptionIdentity, KeyRef } from './cmkState';
 import {
   KeyVaultUrlError,
@@ -55,45 +55,74 @@ export interface DiagnoseCmkRequest {
   namespace: GroupedResourceId;
 }
 
-const str = z.string().max(MAX_STRING, `must be at most ${MAX_STRING} characters`);
-
-const keyInputSchema = z.union([
-  z.strictObject({ keyId: str }),
-  z.strictObject({ vaultUri: str, keyName: str, keyVersion: str.optional() }),
-]);
-
-const identitySchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('SystemAssigned') }),
-  z.strictObject({ type: z.literal('UserAssigned'), resourceId: str }),
-]);
-
-/** What enable and Geo-DR share: the keys, the identity and the flags. */
-const cmkFields = {
-  keys: z
-    .array(keyInputSchema)
-    .min(1, 'must list at least one key')
-    .max(MAX_KEYS_IN_REQUEST, `must list at most ${MAX_KEYS_IN_REQUEST} keys (a namespace takes 1 to 3)`),
-  identity: identitySchema.optional(),
-  requireInfrastructureEncryption: z.boolean().optional(),
-  dryRun: z.boolean().optional(),
-};
-
-const enableSchema = z.strictObject({ namespaceId: str, ...cmkFields });
-
 /** Service Bus alias names: 6–50 letters, digits and hyphens, starting with a letter, not ending with a hyphen. */
 export const ALIAS_NAME = /^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$/;
 
-const geoDrSchema = z.strictObject({
-  primaryNamespaceId: str,
-  secondaryNamespaceId: str,
-  alias: str.regex(
-    ALIAS_NAME,
-    'must be the Geo-DR alias name (6–50 letters, digits and hyphens, starting with a letter)',
-  ),
-  ...cmkFields,
-});
+/**
+ * The schemas, built on first use: zod is loaded when the first request body is parsed, not when the
+ * app registers its functions (docs/ARCHITECTURE.md "Cold start").
+ */
+function buildSchemas(z: typeof import('zod')) {
+  const str = z.string().max(MAX_STRING, `must be at most ${MAX_STRING} characters`);
 
-const diagnoseSchema = z.strictObject({ namespaceId: str });
+  const keyInputSchema = z.union([
+    z.strictObject({ keyId: str }),
+    z.strictObject({ vaultUri: str, keyName: str, keyVersion: str.optional() }),
+  ]);
+
+  const identitySchema = z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('SystemAssigned') }),
+    z.strictObject({ type: z.literal('UserAssigned'), resourceId: str }),
+  ]);
+
+  /** What enable and Geo-DR share: the keys, the identity and the flags. */
+  const cmkFields = {
+    keys: z
+      .array(keyInputSchema)
+      .min(1, 'must list at least one key')
+      .max(MAX_KEYS_IN_REQUEST, `must list at most ${MAX_KEYS_IN_REQUEST} keys (a namespace takes 1 to 3)`),
+    identity: identitySchema.optional(),
+    requireInfrastructureEncryption: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
+  };
+
+  const enableSchema = z.strictObject({ namespaceId: str, ...cmkFields });
+
+  const geoDrSchema = z.strictObject({
+    primaryNamespaceId: str,
+    secondaryNamespaceId: str,
+    alias: str.regex(
+      ALIAS_NAME,
+      'must be the Geo-DR alias name (6–50 letters, digits and hyphens, starting with a letter)',
+    ),
+    ...cmkFields,
+  });
+
+  const diagnoseSchema = z.strictObject({ namespaceId: str });
+
+  return {
+    keyInput: keyInputSchema,
+    identity: identitySchema,
+    enable: enableSchema,
+    geoDr: geoDrSchema,
+    diagnose: diagnoseSchema,
+  };
+}
+
+type Schemas = ReturnType<typeof buildSchemas>;
+type KeyInput = z.infer<Schemas['keyInput']>;
+type IdentityInput = z.infer<Schemas['identity']>;
+type CmkFieldsInput = Pick<
+  z.infer<Schemas['enable']>,
+  'keys' | 'identity' | 'requireInfrastructureEncryption' | 'dryRun'
+>;
+
+let built: Schemas | undefined;
+function schemas(): Schemas {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred loading is the point
+  built ??= buildSchemas(require('zod') as typeof import('zod'));
+  return built;
+}
 
 function pathOf(path: readonly PropertyKey[]): string {
   let out = '';
@@ -196,7 +225,7 @@ function toRequestedKey(parsed: KeyVaultKeyId, index: number, hostTrusted: boole
  * called; anything else malformed is a problem with its field.
  */
 function keyFrom(
-  input: z.infer<typeof keyInputSchema>,
+  input: KeyInput,
   index: number,
   keyVaultDnsSuffix: string,
   problems: RequestProblem[],
@@ -255,7 +284,7 @@ function keyFrom(
 }
 
 function identityFrom(
-  input: z.infer<typeof identitySchema> | undefined,
+  input: IdentityInput | undefined,
   problems: RequestProblem[],
 ): EncryptionIdentity | undefined {
   if (!input || input.type === 'SystemAssigned') return { type: 'SystemAssigned' };
@@ -274,7 +303,7 @@ type CmkFields = Omit<EnableCmkRequest, 'namespace'>;
 
 /** Keys, identity and flags of an enable or Geo-DR body that passed the schema. */
 function cmkFieldsFrom(
-  input: z.infer<z.ZodObject<typeof cmkFields>>,
+  input: CmkFieldsInput,
   keyVaultDnsSuffix: string,
   problems: RequestProblem[],
 ): CmkFields | undefined {
@@ -297,7 +326,7 @@ export function parseEnableCmkRequest(
   body: unknown,
   keyVaultDnsSuffix: string,
 ): ParseResult<EnableCmkRequest> {
-  const shaped = enableSchema.safeParse(body);
+  const shaped = schemas().enable.safeParse(body);
   if (!shaped.success) {
     return { ok: false, problems: structuralProblems(shaped.error, body, ['namespaceId']) };
   }
@@ -335,7 +364,7 @@ export function parseEnableCmkGeoDrRequest(
   body: unknown,
   keyVaultDnsSuffix: string,
 ): ParseResult<EnableCmkGeoDrRequest> {
-  const shaped = geoDrSchema.safeParse(body);
+  const shaped = schemas().geoDr.safeParse(body);
   const same = sameNamespaceProblem(body);
   if (!shaped.success) {
     const problems = structuralProblems(shaped.error, body, ['primaryNamespaceId', 'secondaryNamespaceId']);
@@ -351,7 +380,7 @@ export function parseEnableCmkGeoDrRequest(
 
 /** Validates and normalises a diagnose request body. */
 export function parseDiagnoseCmkRequest(body: unknown): ParseResult<DiagnoseCmkRequest> {
-  const shaped = diagnoseSchema.safeParse(body);
+  const shaped = schemas().diagnose.safeParse(body);
   if (!shaped.success) {
     return { ok: false, problems: structuralProblems(shaped.error, body, ['namespaceId']) };
   }
