@@ -1,5 +1,5 @@
 /**
- * Geo-DR aware CMK enablement (DESIGN §4 `enableCmkGeoDr`, research §2.5): the request, the Geo-DR
+ * Geo-DR aware CMK enablement (docs/ARCHITECTURE.md "Geo-DR"): the request findings, the Geo-DR
  * preflight (rules as data, every finding at once) and the plan, for both orders the article describes:
  *
  * - already paired, system-assigned identity: break the pairing (on the primary) → wait until the break
