@@ -2,7 +2,7 @@
  * Key Vault's two permission models for keys. An access-policy vault checks the caller's object id
  * against `accessPolicies[].permissions.keys`; an RBAC vault checks a dataAction at the key's scope
  * through role assignments (the core's RBAC). The table maps each data-plane operation to both, as in
- * the access-policy ↔ RBAC migration table (research/keyvault-events-monitor.md §3.6).
+ * Azure's access-policy ↔ RBAC mapping (docs/ARCHITECTURE.md "Sandbox principles").
  */
 
 export type KeyOperation =
