@@ -198,7 +198,7 @@ export function applyAccessPolicyChange(
       else result.push(clonePolicy(change));
     } else if (existing) {
       // remove: take the listed permissions away; an entry left with none (or a change listing none)
-      // disappears. The exact per-permission semantics are not documented (research §3.7: UNVERIFIED).
+      // disappears. The exact per-permission semantics are not documented [U].
       const listsAny = categories.some((c) => (change.permissions[c] ?? []).length > 0);
       if (!listsAny) {
         result.splice(i, 1);
