@@ -1,8 +1,7 @@
 import { ArmErrors } from '../errors';
 
 /**
- * Which api-versions each emulated resource provider accepts (docs/ARCHITECTURE.md "Sandbox
- * principles"): accept every *published*
+ * Which api-versions each emulated resource provider accepts. DESIGN §6: accept every *published*
  * version of an emulated provider from 2021 on (Azure CLI, Terraform and Bicep send others than our
  * SDKs), plus any older one our SDKs send; reject the rest as Azure does — Microsoft.Resources with
  * InvalidApiVersionParameter, a resource provider with NoRegisteredProviderFound.
