@@ -248,6 +248,11 @@ export function unpairedView(f: EnablePreflightFacts, ignoreEntities = false): E
   };
 }
 
+/** One finding per rule, subject and message (both namespaces' preflights report key findings alike). */
+function findingKey(f: Finding): string {
+  return `${f.ruleId}|${f.subject.id}|${f.message}`;
+}
+
 /**
  * The Geo-DR findings known from the request alone (key count, duplicates, foreign Key Vault host):
  * the ones the plan would report for the primary — and for the secondary, which a user-assigned
@@ -268,7 +273,11 @@ export function geoDrRequestFindings(
   const req = { keys, identity, requireInfrastructureEncryption };
   const findings = evaluateRequestFindings(request.primaryId, req, settings, now);
   if (identity.type === 'UserAssigned') {
-    findings.push(...evaluateRequestFindings(request.secondaryId, req, settings, now));
+    // Each finding once, as the plan reports them (a key finding is the same for both namespaces).
+    const seen = new Set(findings.map(findingKey));
+    for (const f of evaluateRequestFindings(request.secondaryId, req, settings, now)) {
+      if (!seen.has(findingKey(f))) findings.push(f);
+    }
   }
   return findings;
 }
@@ -331,7 +340,7 @@ export function buildGeoDrPlan(facts: GeoDrFacts, now: Date): GeoDrPlan {
   const seen = new Set<string>();
   const add = (list: Finding[]) => {
     for (const x of list) {
-      const key = `${x.ruleId}|${x.subject.id}|${x.message}`;
+      const key = findingKey(x);
       if (!seen.has(key)) {
         seen.add(key);
         findings.push(x);
