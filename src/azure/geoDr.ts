@@ -2,7 +2,7 @@
  * The Geo-DR gateway: Service Bus `disasterRecoveryConfigs` (aliases) on the primary and the secondary —
  * read, break, pair — and the one place their SDK shapes become domain facts. None of these calls is an
  * LRO in the SDK, but the service completes them asynchronously: callers poll `provisioningState` and
- * `pendingReplicationOperationsCount` (research §1.3).
+ * `pendingReplicationOperationsCount` (docs/ARCHITECTURE.md "Geo-DR").
  *
  * Refusals come back as Results; platform faults (429, 5xx, network) are thrown for the caller's retry.
  */

@@ -1,5 +1,5 @@
-import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { armClientOptions, type AzureClients } from './clients';
+import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import type { AzureClients } from './clients';
 
 export interface SubscriptionSummary {
   subscriptionId: string;
@@ -12,7 +12,8 @@ export class SubscriptionsGateway {
   private readonly client: SubscriptionClient;
 
   constructor(clients: AzureClients) {
-    this.client = new SubscriptionClient(clients.credential, armClientOptions(clients.config));
+    // Through the clients module, which loads the SDK on first use (docs/ARCHITECTURE.md "Cold start").
+    this.client = clients.subscriptions();
   }
 
   async listVisible(): Promise<SubscriptionSummary[]> {

@@ -7,13 +7,15 @@ import {
   plainKeyRef,
   buildEnablePlan,
   evaluateDiagnosis,
+  evaluateRequestFindings,
+  hasBlockingFindings,
   parseDiagnoseCmkRequest,
   parseEnableCmkRequest,
 } from '../domain';
 import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
-import { invalid, namespaceProblem, platformProblem, ruleSettings } from './cmkHttp';
+import { invalid, namespaceProblem, platformProblem, refusedAtOnce, ruleSettings } from './cmkHttp';
 
 /** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
 export function enableCmkInstanceId(namespaceId: string): string {
@@ -63,6 +65,9 @@ export async function enableCmkHandler(
       return platformProblem(error, context);
     }
   }
+
+  const refused = evaluateRequestFindings(req.namespace.id, input, settings, new Date());
+  if (hasBlockingFindings(refused)) return refusedAtOnce(refused);
 
   // One enable per namespace at a time: the instance id is derived from the namespace, so a second
   // request while one runs collapses into a 409 pointing at the running operation.

@@ -5,7 +5,13 @@
 import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, plainKeyRef } from '../domain';
+import {
+  buildGeoDrPlan,
+  geoDrRequestFindings,
+  hasBlockingFindings,
+  parseEnableCmkGeoDrRequest,
+  plainKeyRef,
+} from '../domain';
 import {
   ENABLE_CMK_GEO_DR_ORCHESTRATION,
   readGeoDrFacts,
@@ -13,7 +19,7 @@ import {
 } from '../orchestrations/enableCmkGeoDrOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
-import { invalid, namespaceProblem, platformProblem, ruleSettings } from './cmkHttp';
+import { invalid, namespaceProblem, platformProblem, refusedAtOnce, ruleSettings } from './cmkHttp';
 
 /** One Geo-DR operation per primary namespace at a time: the instance id is derived from it. */
 export function enableCmkGeoDrInstanceId(primaryNamespaceId: string): string {
@@ -64,6 +70,13 @@ export async function enableCmkGeoDrHandler(
       return platformProblem(error, context);
     }
   }
+
+  const refused = geoDrRequestFindings(
+    { ...input, primaryId: req.primary.id, secondaryId: req.secondary.id },
+    settings,
+    new Date(),
+  );
+  if (hasBlockingFindings(refused)) return refusedAtOnce(refused);
 
   const instanceId = enableCmkGeoDrInstanceId(req.primary.id);
   const started = await startSingletonOperation(request, context, {

@@ -1,6 +1,6 @@
 /**
  * `enableCmkGeoDr` — customer-managed keys on a Service Bus namespace that is (or will be) in a Geo-DR
- * pairing (DESIGN §4, research §2.5). The plan is the domain's (`buildGeoDrPlan`); this file runs it:
+ * pairing (docs/ARCHITECTURE.md "Geo-DR"). The plan is the domain's (`buildGeoDrPlan`); this file runs it:
  *
  * - already paired, system-assigned: break (on the primary) → wait for the break → ensure the
  *   secondary's identity and grant it on the keys → `enableCmk` on the primary as a sub-orchestration

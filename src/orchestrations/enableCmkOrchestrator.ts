@@ -1,6 +1,6 @@
 /**
  * `enableCmk` — turns on customer-managed-key encryption on one Service Bus Premium namespace
- * (DESIGN §4): read the facts → preflight + plan (pure domain) → if blocked or already done, stop
+ * (docs/ARCHITECTURE.md "Orchestrations"): read the facts → preflight + plan (pure domain) → if blocked or already done, stop
  * without a write → ensure identity → grant key access per vault → wait for propagation → PATCH the
  * encryption → wait for provisioning → verify by reading the namespace back → summary.
  *
