@@ -76,8 +76,7 @@ interface ErrorLike {
   stack?: unknown;
 }
 
-const asObject = (e: unknown): ErrorLike | undefined =>
-  typeof e === 'object' && e !== null ? (e) : undefined;
+const asObject = (e: unknown): ErrorLike | undefined => (typeof e === 'object' && e !== null ? e : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const httpStatus = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v >= 100 && v <= 599 ? v : undefined;
