@@ -44,7 +44,11 @@ interface LogEntry {
  * since the rule was added — the proof the fault was hit, and how many times (a rule with `count` is
  * dropped once used up, so its `hits` cannot be read afterwards).
  */
-async function addFault(rule: { match: { service: string }; effect: unknown; count?: number }) {
+async function addFault(rule: {
+  match: { service: string; path?: string };
+  effect: unknown;
+  count?: number;
+}) {
   const log = await estate.azure.control<LogEntry[]>('GET', '/requests');
   const since = log.body.reduce((m, e) => Math.max(m, e.seq), 0);
   const added = await estate.azure.control('POST', '/faults', rule);
