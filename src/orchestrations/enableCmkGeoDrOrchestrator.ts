@@ -169,28 +169,45 @@ export const readAliasesActivity = activity(
   },
 );
 
-/** Breaks the pairing on the primary — unless it is already broken (a second run of the activity). */
+/**
+ * Breaks the pairing on the primary — unless it is already broken (a second run of the activity). A
+ * refused break is checked against a fresh read: the SDK's own retry of a break whose answer was lost
+ * is refused because the first one took effect, and that is success, not a refusal.
+ */
 export const breakPairingActivity = activity(
   async (input: EnableCmkGeoDrInput): Promise<{ ok: true; already: boolean } | ActivityFailure> => {
-    const current = await geo().getAlias(input.primary, input.alias);
-    if (!current.ok) return failureOf(current);
-    if (current.value?.role === 'PrimaryNotReplicating') return { ok: true as const, already: true };
+    const broken = async () => {
+      const current = await geo().getAlias(input.primary, input.alias);
+      return current.ok ? current.value?.role === 'PrimaryNotReplicating' : current;
+    };
+    const before = await broken();
+    if (before !== true && before !== false) return failureOf(before);
+    if (before) return { ok: true as const, already: true };
     const r = await geo().breakPairing(input.primary, input.alias);
-    if (!r.ok) return failureOf(r);
+    if (!r.ok) return (await broken()) === true ? { ok: true as const, already: false } : failureOf(r);
     return { ok: true as const, already: false };
   },
 );
 
-/** Pairs primary and secondary through the alias — unless they already are (a second run). */
+/**
+ * Pairs primary and secondary through the alias — unless they already are (a second run). A refused
+ * pairing is checked against a fresh read, for the same reason as the break.
+ */
 export const pairActivity = activity(
   async (input: EnableCmkGeoDrInput): Promise<{ ok: true; already: boolean } | ActivityFailure> => {
-    const current = await geo().getAlias(input.primary, input.alias);
-    if (!current.ok) return failureOf(current);
-    const c = current.value;
-    if (c?.role === 'Primary' && c.partnerNamespaceId?.toLowerCase() === input.secondary.id.toLowerCase())
-      return { ok: true as const, already: true };
-    const paired = await geo().pair(input.primary, input.alias, input.secondary.id);
-    if (!paired.ok) return failureOf(paired);
+    const paired = async () => {
+      const current = await geo().getAlias(input.primary, input.alias);
+      if (!current.ok) return current;
+      const c = current.value;
+      return (
+        c?.role === 'Primary' && c.partnerNamespaceId?.toLowerCase() === input.secondary.id.toLowerCase()
+      );
+    };
+    const before = await paired();
+    if (before !== true && before !== false) return failureOf(before);
+    if (before) return { ok: true as const, already: true };
+    const r = await geo().pair(input.primary, input.alias, input.secondary.id);
+    if (!r.ok) return (await paired()) === true ? { ok: true as const, already: false } : failureOf(r);
     return { ok: true as const, already: false };
   },
 );
