@@ -29,6 +29,11 @@ export interface ResourceProvider {
    * under it (and the role assignments and system-assigned identities of those resources).
    */
   readonly collections?: readonly string[];
+  /**
+   * Called when a scope (a resource group) is deleted, before the records under it go: for resources
+   * that do not simply vanish with their group (Key Vault soft-deletes its vaults).
+   */
+  deletingScope?(scope: string): void;
   /** Called after a reset cleared the store (drop in-memory caches, timers). */
   reset?(): void;
 }
@@ -45,6 +50,7 @@ export interface ResolvedOptions {
   adminSecret: string;
   /** Fixed ids for the seeded principals, so env files stay valid across restarts/resets. */
   adminObjectId: string;
+  adminClientId: string;
   appObjectId: string;
   appClientId: string;
   appResourceId: string;
@@ -124,7 +130,8 @@ export class SandboxCore {
       identityPath: '/msi/token',
       // App Service serves its identity endpoint over plain http on loopback; so do we.
       identityEndpoint: `http://127.0.0.1:${this.httpPort}/msi/token`,
-      vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}:${this.port}/`,
+      // Azure's vault URIs have no port; clients reach <vault>.<suffix>:443 through the CONNECT proxy (server.ts).
+      vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}/`,
     };
   }
 
@@ -238,6 +245,7 @@ export class SandboxCore {
     if (!this.principals.get(this.options.adminObjectId)) {
       this.principals.create({
         objectId: this.options.adminObjectId,
+        clientId: this.options.adminClientId,
         displayName: 'sandbox-admin',
         kind: 'admin',
       });
@@ -284,6 +292,7 @@ export class SandboxCore {
   /** Deletes everything under an ARM scope (a resource group or a resource) across provider collections. */
   deleteUnder(scope: string): void {
     const prefix = scope.replace(/\/+$/, '');
+    for (const p of this.providers) p.deletingScope?.(prefix);
     for (const p of this.providers) {
       for (const c of p.collections ?? []) {
         this.store.delete(c, prefix);
