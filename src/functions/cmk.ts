@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { cmkGateways, readDiagnoseFacts, readEnablePreflightFacts } from '../azure/cmkFacts';
@@ -12,15 +11,17 @@ import {
   parseDiagnoseCmkRequest,
   parseEnableCmkRequest,
 } from '../domain';
-import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
+import {
+  ENABLE_CMK_ORCHESTRATION,
+  enableCmkInstanceId,
+  type EnableCmkInput,
+} from '../orchestrations/enableCmkOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
 import { invalid, namespaceProblem, platformProblem, refusedAtOnce, ruleSettings } from './cmkHttp';
 
-/** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
-export function enableCmkInstanceId(namespaceId: string): string {
-  return `enableCmk-${createHash('sha256').update(namespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
-}
+// The instance id lives with the orchestration: the Geo-DR flow starts its sub-orchestration under it too.
+export { enableCmkInstanceId };
 
 /**
  * POST /api/cmk/enable — validate; `dryRun: true` answers the plan and every finding (reads only);

@@ -12,9 +12,10 @@ import {
   parseEnableCmkGeoDrRequest,
   plainKeyRef,
 } from '../domain';
+import { cmkGateways, readGeoDrFacts } from '../azure/cmkFacts';
+import { azureClients } from '../azure/runtime';
 import {
   ENABLE_CMK_GEO_DR_ORCHESTRATION,
-  readGeoDrFacts,
   type EnableCmkGeoDrInput,
 } from '../orchestrations/enableCmkGeoDrOrchestrator';
 import { readJsonBody } from './jsonBody';
@@ -48,9 +49,9 @@ export async function enableCmkGeoDrHandler(
 
   if (req.dryRun) {
     try {
-      const facts = await readGeoDrFacts(input);
+      const facts = await readGeoDrFacts(cmkGateways(azureClients()), input);
       if (!facts.ok) return namespaceProblem(facts);
-      const plan = buildGeoDrPlan(facts.facts, new Date());
+      const plan = buildGeoDrPlan(facts.value, new Date());
       return {
         status: 200,
         jsonBody: {

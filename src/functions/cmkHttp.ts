@@ -1,8 +1,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { describeAzureError } from '../azure/errors';
 import { getConfig } from '../config';
 import type { Finding, RequestProblem, RuleSettings } from '../domain';
-import { problem } from './problem';
+import { errorProblem, problem } from './problem';
 
 /** Problem responses and settings shared by the CMK HTTP functions (enable, diagnose, geo-dr). */
 
@@ -68,13 +67,7 @@ export function namespaceProblem(r: NamespaceReadFailure): HttpResponseInit {
   return problem({ status: 502, title: 'Azure refused the read', detail: r.detail, code: r.code });
 }
 
+/** A thrown error (platform fault, refusal or bug) as its class's problem response (problem.ts). */
 export function platformProblem(error: unknown, context: InvocationContext): HttpResponseInit {
-  const d = describeAzureError(error);
-  context.warn(`Azure call failed: ${d.detail}`);
-  return problem({
-    status: 503,
-    title: d.transient ? 'Azure is busy or unavailable; retry later' : 'Azure call failed',
-    detail: d.detail,
-    code: d.code,
-  });
+  return errorProblem(error, context);
 }
