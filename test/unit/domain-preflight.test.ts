@@ -1,6 +1,8 @@
-import { cmkStateFromEncryption } from '../../src/domain/cmkState';
+import { cmkStateFromEncryption, evaluateKeyHealth } from '../../src/domain/cmkState';
 import {
   PREFLIGHT_RULES,
+  VERDICT_RULES,
+  cmkVerdict,
   evaluateDiagnosis,
   evaluatePreflight,
   evaluateRequestFindings,
@@ -621,6 +623,124 @@ describe('evaluateDiagnosis', () => {
     );
   });
 });
+
+describe('the CMK health verdict (one evaluator, reused by diagnose)', () => {
+  const twoKeys = cmkStateFromEncryption(
+    {
+      keyVaultProperties: [
+        { keyName: 'cmk-1', keyVaultUri: 'https://kv-prod.vault.azure.net/' },
+        { keyName: 'cmk-2', keyVaultUri: 'https://kv-dr.vault.azure.net/' },
+      ],
+    },
+    SUFFIX,
+  );
+  const K1 = 'https://kv-prod.vault.azure.net/keys/cmk-1';
+  const K2 = 'https://kv-dr.vault.azure.net/keys/cmk-2';
+  const facts = (keys: DiagnoseFacts['keys'], cmk = twoKeys): DiagnoseFacts => ({
+    namespace: namespaceFacts({ cmk, queueCount: 1 }),
+    vaults: [vaultFacts('kv-prod'), vaultFacts('kv-dr', { permissionModel: 'rbac' })],
+    keys,
+    principalId: 'p-ns',
+    settings: { keyVaultDnsSuffix: SUFFIX, keyExpiryWarningDays: 30 },
+  });
+  const ok = { key: keyFacts(), identityHasAccess: true };
+  const verdictOf = (keys: DiagnoseFacts['keys'], cmk = twoKeys) =>
+    evaluateDiagnosis(facts(keys, cmk), NOW).health;
+
+  it('the verdict rules are catalogue rules, most severe first', () => {
+    expect(VERDICT_RULES.map((r) => [r.ruleId, r.verdict])).toEqual([
+      ['CMK-010', 'inoperable'],
+      ['CMK-011', 'degraded'],
+      ['CMK-005', 'atRisk'],
+    ]);
+    const catalogue = new Set(PREFLIGHT_RULES.map((r) => r.id));
+    expect(VERDICT_RULES.every((r) => catalogue.has(r.ruleId))).toBe(true);
+  });
+
+  it('healthy: every key usable, none expiring', () => {
+    expect(verdictOf([ok, ok])).toEqual({ verdict: 'healthy', ruleIds: [], usableKeyIds: [K1, K2] });
+  });
+
+  it('atRisk (CMK-005): a usable key expires within the warning window', () => {
+    const soon = { key: keyFacts({ expiresOn: '2026-06-20T00:00:00Z' }), identityHasAccess: true };
+    expect(evaluateKeyHealthDays(soon)).toBe(19);
+    expect(verdictOf([ok, soon])).toEqual({
+      verdict: 'atRisk',
+      ruleIds: ['CMK-005'],
+      usableKeyIds: [K1, K2],
+    });
+  });
+
+  it('degraded (CMK-011): one key disabled, the other remains usable — names the remaining key', () => {
+    const disabled = { key: keyFacts({ enabled: false }), identityHasAccess: true };
+    expect(verdictOf([disabled, ok])).toEqual({
+      verdict: 'degraded',
+      ruleIds: ['CMK-011'],
+      usableKeyIds: [K2],
+    });
+  });
+
+  it.each([
+    ['missing', { key: { status: 'notFound' as const } }],
+    ['deleted', { key: { status: 'deleted' as const } }],
+    ['disabled', { key: keyFacts({ enabled: false }), identityHasAccess: true }],
+    ['expired', { key: keyFacts({ expiresOn: '2026-05-01T00:00:00Z' }), identityHasAccess: true }],
+    ['access revoked (policy or RBAC)', { key: keyFacts(), identityHasAccess: false }],
+  ])('inoperable (CMK-010): the only key is %s', (_label, subject) => {
+    const oneKey = cmkStateFromEncryption(
+      { keyVaultProperties: [{ keyName: 'cmk-1', keyVaultUri: 'https://kv-prod.vault.azure.net/' }] },
+      SUFFIX,
+    );
+    expect(verdictOf([subject], oneKey)).toEqual({
+      verdict: 'inoperable',
+      ruleIds: ['CMK-010'],
+      usableKeyIds: [],
+    });
+  });
+
+  it('inoperable when both keys are gone (one deleted, one without access)', () => {
+    expect(
+      verdictOf([{ key: { status: 'deleted' } }, { key: keyFacts(), identityHasAccess: false }]).verdict,
+    ).toBe('inoperable');
+  });
+
+  it('unknown: a key could not be read and none is known unusable — neither healthy nor inoperable', () => {
+    expect(verdictOf([{ key: { status: 'unreachable' } }, ok])).toEqual({
+      verdict: 'unknown',
+      ruleIds: [],
+      usableKeyIds: [K2],
+    });
+  });
+
+  it('notEncrypted: a namespace without CMK', () => {
+    expect(evaluateDiagnosis({ ...facts([]), namespace: namespaceFacts() }, NOW).health).toEqual({
+      verdict: 'notEncrypted',
+      ruleIds: [],
+      usableKeyIds: [],
+    });
+  });
+
+  it('cmkVerdict decides from the findings alone (no second copy of the rules)', () => {
+    const finding = (ruleId: string): Finding => ({
+      ruleId,
+      severity: 'warning',
+      blocks: false,
+      title: '',
+      message: '',
+      fix: '',
+      subject: { kind: 'namespace', id: NS_ID },
+    });
+    const keys = [{ keyId: K1, usability: 'usable' as const }];
+    expect(cmkVerdict(true, [finding('CMK-005'), finding('CMK-011')], keys)).toEqual({
+      verdict: 'degraded',
+      ruleIds: ['CMK-011', 'CMK-005'],
+      usableKeyIds: [K1],
+    });
+  });
+});
+
+const evaluateKeyHealthDays = (s: DiagnoseFacts['keys'][number]): number | undefined =>
+  s.key ? evaluateKeyHealth(s.key, NOW, 30).daysToExpiry : undefined;
 
 describe('coverage of the catalogue', () => {
   it('every rule fired with a complete message and fix in the tests above', () => {

@@ -22,6 +22,7 @@ import {
   type RuleContext,
   type Violation,
 } from './rule';
+import { cmkVerdict, type CmkHealthVerdict } from './verdict';
 
 function fill(template: string, params: Params, ruleId: string): string {
   return template.replace(/\{([A-Za-z]+)\}/g, (_, name: string) => {
@@ -189,6 +190,8 @@ export interface Diagnosis {
   }[];
   /** Usable keys / configured keys (0/0 when not encrypted). */
   usableKeys: number;
+  /** The namespace's CMK health verdict, decided by the same findings (see verdict.ts). */
+  health: CmkHealthVerdict;
   findings: Finding[];
 }
 
@@ -218,6 +221,11 @@ export function evaluateDiagnosis(facts: DiagnoseFacts, now: Date): Diagnosis {
       ...(s.facts.identityHasAccess !== undefined ? { identityHasAccess: s.facts.identityHasAccess } : {}),
     })),
     usableKeys: subjects.filter((s) => usability(s) === 'usable').length,
+    health: cmkVerdict(
+      facts.namespace.cmk.encrypted,
+      findings,
+      subjects.map((s) => ({ keyId: s.ref.keyId, usability: usability(s) })),
+    ),
     findings,
   };
 }

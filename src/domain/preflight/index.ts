@@ -15,3 +15,4 @@ export {
   isAlreadyConfigured,
   type Diagnosis,
 } from './evaluate';
+export { VERDICT_RULES, cmkVerdict, type CmkHealthVerdict, type CmkVerdict } from './verdict';
