@@ -232,12 +232,15 @@ describe('happy paths', () => {
     const mark = await e.mark();
     const r = await e.post<{
       usableKeys: number;
+      health: { verdict: string; ruleIds: string[]; usableKeyIds: string[] };
       cmk: { encrypted: boolean };
       findings: Array<{ ruleId: string; blocks: boolean }>;
     }>('/api/cmk/diagnose', { namespaceId: e.nsId('sb-three-keys') });
     expect(r.status).toBe(200);
     expect(r.body.cmk.encrypted).toBe(true);
     expect(r.body.usableKeys).toBe(3);
+    expect(r.body.health.verdict).toBe('healthy');
+    expect(r.body.health.usableKeyIds).toHaveLength(3);
     expect(r.body.findings.filter((f) => f.blocks)).toEqual([]);
     expect(await e.appRequests(mark, true)).toEqual([]);
   });
@@ -471,10 +474,12 @@ describe('diagnose after the key access is revoked', () => {
     const mark = await e.mark();
     const r = await e.post<{
       usableKeys: number;
+      health: { verdict: string; ruleIds: string[]; usableKeyIds: string[] };
       findings: Array<{ ruleId: string; severity: string; command?: string }>;
     }>('/api/cmk/diagnose', { namespaceId: e.nsId('sb-sys-ap') });
     expect(r.status).toBe(200);
     expect(r.body.usableKeys).toBe(0);
+    expect(r.body.health).toEqual({ verdict: 'inoperable', ruleIds: ['CMK-010'], usableKeyIds: [] });
     expect(r.body.findings.find((f) => f.ruleId === 'CMK-010')?.severity).toBe('critical');
     expect(r.body.findings.find((f) => f.ruleId === 'CMK-008')?.command).toBe(
       `az keyvault set-policy --name kv-ap --object-id ${principal} --key-permissions get wrapKey unwrapKey`,
