@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reply, RequestContext, Service } from './context';
 import type { SandboxCore } from './core';
 import { ArmErrors, isSandboxError, SandboxError } from './errors';
+import type { FaultEffect, FaultTarget } from './faults';
 import type { MatchedRoute } from './router';
 import { operationType } from './throttle';
 
@@ -21,9 +22,11 @@ import { operationType } from './throttle';
  *   6. api-version     ARM: the provider must accept the version (Azure's error otherwise)
  *   7. authorise       RBAC action over scope (ARM), or the route's own check (Key Vault, identity)
  *   8. throttle        ARM token buckets per subscription + principal + operation type → 429
- *   9. faults          injected latency / errors / throttling
- *  10. handler         the resource provider
- *  11. respond         serialise; errors as ARM-shaped JSON; request log entry
+ *   9. faults          injected latency / errors / throttling / dropped connection (phase 'before')
+ *  10. handler         the resource provider; then faults of phase 'after' replace its answer (it took
+ *                      effect, the response is lost) — see faults.ts
+ *  11. respond         serialise (or destroy the socket for a dropped connection); errors as
+ *                      ARM-shaped JSON; request log entry
  */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -52,6 +55,10 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
   let route: MatchedRoute | undefined;
   let service: Service = 'arm';
   let reply: Reply;
+  /** Set by a 'drop' fault: no answer, the socket is destroyed (after a delay, as a timeout is felt). */
+  let drop: { delayMs: number } | undefined;
+  const faultIds: string[] = [];
+  let handlerStatus: number | undefined;
   try {
     rawBody = await readBody(req);
 
@@ -131,26 +138,70 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
 
     // 9. faults ------------------------------------------------------------------------------------------
     if (service !== 'control') {
-      for (const effect of core.faults.take({
-        method: ctx.method,
-        path,
-        service,
-        ...(ctx.principal ? { principal: ctx.principal.objectId } : {}),
-      })) {
+      for (const { ruleId, effect } of core.faults.take(
+        faultTarget(ctx, requestId, path, service),
+        'before',
+      )) {
+        faultIds.push(ruleId);
         // Latency is network/service slowness as the client feels it: real time, whatever the clock.
         if (effect.type === 'latency') await sleep(effect.ms);
-        else if (effect.type === 'throttle') throw throttled(service, ctx.method, effect.retryAfterSeconds);
-        else throw new SandboxError(effect.status, effect.code, effect.message, {}, effect.headers ?? {});
+        else if (effect.type === 'drop') {
+          drop = { delayMs: effect.delayMs };
+          break;
+        } else throw injected(service, ctx.method, effect);
       }
     }
 
     // 10. handler --------------------------------------------------------------------------------------------
-    reply = await route.spec.handler(ctx);
+    if (!drop) {
+      try {
+        reply = await route.spec.handler(ctx);
+      } catch (error) {
+        reply = errorReply(error);
+      }
+      // Faults after the effect: whatever the handler did stays done; only its answer is replaced.
+      if (service !== 'control') {
+        for (const { ruleId, effect } of core.faults.take(
+          faultTarget(ctx, requestId, path, service),
+          'after',
+        )) {
+          faultIds.push(ruleId);
+          handlerStatus ??= reply.status;
+          if (effect.type === 'latency') await sleep(effect.ms);
+          else if (effect.type === 'drop') {
+            drop = { delayMs: effect.delayMs };
+            break;
+          } else {
+            reply = errorReply(injected(service, ctx.method, effect));
+            break;
+          }
+        }
+      }
+    } else reply = { status: 0 };
   } catch (error) {
     reply = errorReply(error);
   }
 
   // 11. respond -------------------------------------------------------------------------------------------------
+  const logBase = {
+    time: new Date(core.clock.now()).toISOString(),
+    requestId,
+    service,
+    method: (req.method ?? 'GET').toUpperCase(),
+    host: url.host,
+    path,
+    query: url.search,
+    ...(ctx?.principal ? { principal: ctx.principal.objectId } : {}),
+    ...(ctx?.action ? { operation: ctx.action } : {}),
+    ...(faultIds.length ? { faults: faultIds } : {}),
+    ...(handlerStatus !== undefined ? { handlerStatus } : {}),
+  };
+  if (drop) {
+    if (drop.delayMs > 0) await sleep(drop.delayMs);
+    core.log.add({ ...logBase, status: 0, dropped: true });
+    req.socket.destroy();
+    return;
+  }
   const status = reply.status;
   const headers: Record<string, string> = { ...responseHeaders, ...(reply.headers ?? {}) };
   let payload: Buffer | undefined;
@@ -171,19 +222,27 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
       ? (reply.body as { error?: { code?: unknown } })
       : undefined;
   const errorCode = typeof errorBody?.error?.code === 'string' ? errorBody.error.code : undefined;
-  core.log.add({
-    time: new Date(core.clock.now()).toISOString(),
+  core.log.add({ ...logBase, status, ...(errorCode ? { errorCode } : {}) });
+}
+
+function faultTarget(ctx: RequestContext, requestId: string, path: string, service: Service): FaultTarget {
+  return {
     requestId,
-    service,
-    method: (req.method ?? 'GET').toUpperCase(),
-    host: url.host,
+    method: ctx.method,
     path,
-    query: url.search,
-    ...(ctx?.principal ? { principal: ctx.principal.objectId } : {}),
-    ...(ctx?.action ? { operation: ctx.action } : {}),
-    status,
-    ...(errorCode ? { errorCode } : {}),
-  });
+    service,
+    query: ctx.query,
+    body: ctx.rawBody,
+    ...(ctx.principal ? { principal: ctx.principal.objectId } : {}),
+  };
+}
+
+/** The error an injected 'error' or 'throttle' effect answers with. */
+function injected(service: Service, method: string, effect: FaultEffect): SandboxError {
+  if (effect.type === 'throttle') return throttled(service, method, effect.retryAfterSeconds);
+  if (effect.type === 'error')
+    return new SandboxError(effect.status, effect.code, effect.message, {}, effect.headers ?? {});
+  throw new Error(`not an answering fault: ${effect.type}`);
 }
 
 function makeContext(

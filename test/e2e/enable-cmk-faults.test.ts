@@ -47,7 +47,7 @@ async function runSystemAp(e: Estate): Promise<{ out: EnableOutput; writes: numb
   const ns = await e.namespace(`sb-f-${++counter}-sys`);
   const mark = await e.mark();
   const { op } = await e.enable({ namespaceId: ns, keys: [{ keyId: e.keyId('kv-f-ap', 'k1') }] });
-  return { out: op.output as EnableOutput, writes: (await e.appRequests(mark, true)).length };
+  return { out: op.output as EnableOutput, writes: (await e.appRequests(mark, 'attempted')).length };
 }
 /** A fresh key each run, so the identity always needs a new role assignment. */
 async function runUaiRbac(e: Estate, uaiId: string): Promise<{ out: EnableOutput; writes: number }> {
@@ -59,7 +59,7 @@ async function runUaiRbac(e: Estate, uaiId: string): Promise<{ out: EnableOutput
     keys: [{ keyId: e.keyId('kv-f-rbac', `k-${counter}`) }],
     identity: { type: 'UserAssigned', resourceId: uaiId },
   });
-  return { out: op.output as EnableOutput, writes: (await e.appRequests(mark, true)).length };
+  return { out: op.output as EnableOutput, writes: (await e.appRequests(mark, 'attempted')).length };
 }
 
 describe('platform faults', () => {
@@ -144,7 +144,9 @@ describe('platform faults', () => {
     await e.arm('PATCH', `${ns}?api-version=2021-11-01`, {
       identity: { type: 'UserAssigned', userAssignedIdentities: { [uai.id]: {} } },
     });
-    const grantsBefore = (await e.appRequests(0, true)).filter((r) => /roleAssignments/.test(r.path)).length;
+    const grantsBefore = (await e.appRequests(0, 'attempted')).filter((r) =>
+      /roleAssignments/.test(r.path),
+    ).length;
     await fault(e, { method: 'PATCH', path: `${NS}$` }, THROTTLE);
     const again = await e.post<{ id: string }>('/api/cmk/enable', {
       namespaceId: ns,
@@ -161,7 +163,9 @@ describe('platform faults', () => {
     expect(op2.customStatus?.grants).toEqual(out2.grants);
     expect(op2.customStatus?.state).toBe('failed');
     expect(out2.summary).toContain('Key access granted before the failure stays in place');
-    const grantsAfter = (await e.appRequests(0, true)).filter((r) => /roleAssignments/.test(r.path)).length;
+    const grantsAfter = (await e.appRequests(0, 'attempted')).filter((r) =>
+      /roleAssignments/.test(r.path),
+    ).length;
     expect(grantsAfter).toBeGreaterThanOrEqual(grantsBefore);
   });
 });

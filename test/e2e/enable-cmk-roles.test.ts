@@ -56,7 +56,7 @@ it('without Contributor on the namespace: stops at the identity step, names the 
   expect(out.error?.detail).toContain('403');
   expect(out.error?.detail).toContain('Microsoft.ServiceBus/namespaces/write');
   expect(out.error?.fix).toContain(`--role "Contributor" --scope ${e.nsId('sb-r-bare')}`);
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
 });
 
 it('without Key Vault Contributor on an access-policy vault: stops at the grant, names the role', async () => {
@@ -88,7 +88,7 @@ it('without Reader on the subscription: the preflight says which vault it cannot
     /kv-r-rbac could not be read: the app's identity is not allowed to read it \(403 AuthorizationFailed/,
   );
   expect(vault?.fix).toContain('Reader');
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
 
   const dry = await e.post<{ status: number; title: string }>('/api/cmk/diagnose', {
     namespaceId: e.nsId('sb-r-bare'),

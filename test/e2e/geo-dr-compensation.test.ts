@@ -157,7 +157,7 @@ it('platform faults (503 on the break and the re-pair, 429 on alias reads) are r
   expect(await isPaired(e, p, s, alias)).toBe(true);
   const all = await e.appRequests(mark);
   const breaks = all.filter((w) => /breakPairing$/.test(w.path));
-  const writes = await e.appRequests(mark, true);
+  const writes = await e.appRequests(mark, 'attempted');
   expect(breaks.filter((w) => w.status === 503)).toHaveLength(2);
   expect(breaks.filter((w) => w.status < 300)).toHaveLength(1);
   expect(writes.filter((w) => /disasterRecoveryConfigs\/[^/]+$/.test(w.path) && w.status < 300)).toHaveLength(
