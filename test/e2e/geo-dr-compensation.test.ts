@@ -97,7 +97,10 @@ it('re-pair refused once → the compensation re-pairs; CMK is on and the pairin
   expect(out.pairing).toEqual(expect.objectContaining({ intact: true }));
   expect(out.steps.at(-1)).toEqual(expect.objectContaining({ kind: 'restorePairing', status: 'done' }));
   expect(await isPaired(e, p, s, alias)).toBe(true);
-  expect((await e.getNamespace(p)).properties.encryption).toBeDefined();
+  expect((await e.getNamespace(p)).properties.encryption).toMatchObject({
+    keySource: 'Microsoft.KeyVault',
+    keyVaultProperties: [expect.objectContaining({ keyName: 'k1' })],
+  });
 });
 
 it('re-pair keeps failing → critical outcome with the alias, both namespaces and the az command', async () => {
