@@ -67,6 +67,11 @@ export const faultRuleSchema = z.object({
     }),
     /** The connection is destroyed without an answer (after `delayMs` of real time: a timeout as felt). */
     z.object({ type: z.literal('drop'), delayMs: z.number().int().min(0).max(600_000).default(0) }),
+    /**
+     * Phase 'after' only: the handler's JSON answer, status kept, with the value at `path` removed
+     * (dotted, array indexes as numbers) — a malformed body where Azure's spec says the field is required.
+     */
+    z.object({ type: z.literal('omitField'), path: z.string().min(1) }),
   ]),
   /** Before the handler (nothing happened) or after it (it took effect; the answer is lost). */
   phase: z.enum(['before', 'after']).default('before'),
@@ -121,6 +126,8 @@ export class Faults {
       hitRequestIds: [],
     };
     if (rule.match.path) new RegExp(rule.match.path, 'i'); // fail early on a bad pattern
+    if (rule.effect.type === 'omitField' && rule.phase !== 'after')
+      throw new RangeError("an omitField effect needs phase 'after' (it edits the handler's answer)");
     this.rules.push(rule);
     return rule;
   }
@@ -187,6 +194,19 @@ function inOccurrence(o: NonNullable<FaultRule['occurrence']>, n: number): boole
   if (typeof o === 'number') return n === o;
   if (Array.isArray(o)) return o.includes(n);
   return n >= o.from && (o.to === undefined || n <= o.to);
+}
+
+/** A deep copy of a JSON value without the value at `path`; the same value when the path is absent. */
+export function withoutPath(value: unknown, path: string): unknown {
+  const copy = JSON.parse(JSON.stringify(value)) as unknown;
+  const steps = path.split('.');
+  const last = steps.pop()!;
+  const parent = valueAt(copy, steps.join('.'));
+  if (steps.length === 0) {
+    if (copy && typeof copy === 'object') delete (copy as Record<string, unknown>)[last];
+  } else if (Array.isArray(parent)) parent.splice(Number(last), 1);
+  else if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
+  return copy;
 }
 
 /** `a.b.0.c` in a parsed JSON value; undefined when any step is missing. */

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reply, RequestContext, Service } from './context';
 import type { SandboxCore } from './core';
 import { ArmErrors, isSandboxError, SandboxError } from './errors';
-import type { FaultEffect, FaultTarget } from './faults';
+import { withoutPath, type FaultEffect, type FaultTarget } from './faults';
 import type { MatchedRoute } from './router';
 import { operationType } from './throttle';
 
@@ -168,7 +168,10 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
           faultIds.push(ruleId);
           handlerStatus ??= reply.status;
           if (effect.type === 'latency') await sleep(effect.ms);
-          else if (effect.type === 'drop') {
+          else if (effect.type === 'omitField') {
+            if (reply.body !== undefined && typeof reply.body === 'object' && !Buffer.isBuffer(reply.body))
+              reply = { ...reply, body: withoutPath(reply.body, effect.path) };
+          } else if (effect.type === 'drop') {
             drop = { delayMs: effect.delayMs };
             break;
           } else {

@@ -515,6 +515,23 @@ describe('fault injection', () => {
     });
   });
 
+  test('omitField (after the handler): the 2xx answer arrives without a field the spec requires', async () => {
+    sb.control.clearFaults();
+    const admin = resources(as(sb.admin.objectId));
+    const rule = sb.control.addFault({
+      match: { service: 'arm', method: 'GET', path: '/resourcegroups/rg-a$' },
+      effect: { type: 'omitField', path: 'location' },
+      phase: 'after',
+      occurrence: 1,
+    });
+    const group = await admin.resourceGroups.get('rg-a');
+    expect(group.name).toBe('rg-a');
+    expect(group.location).toBeUndefined();
+    expect((await admin.resourceGroups.get('rg-a')).location).toBe('westeurope');
+    expect(sb.control.faults().find((r) => r.id === rule.id)).toMatchObject({ matched: 2, hits: 1 });
+    expect(() => sb.control.addFault({ effect: { type: 'omitField', path: 'x' } })).toThrow(/phase 'after'/);
+  });
+
   test('the managed-identity endpoint can be faulted, chosen by query (resource)', async () => {
     sb.control.clearFaults();
     const rule = sb.control.addFault({

@@ -1,7 +1,7 @@
 import { ApiVersions } from '../../sandbox/azure/arm/apiVersions';
 import { parseResourceId } from '../../sandbox/azure/arm/ids';
 import { parseIsoDuration } from '../../sandbox/azure/control';
-import { Faults, valueAt } from '../../sandbox/azure/faults';
+import { Faults, valueAt, withoutPath } from '../../sandbox/azure/faults';
 import { RouteTable } from '../../sandbox/azure/router';
 import { reply } from '../../sandbox/azure/context';
 import { MemoryStore } from '../../sandbox/azure/store';
@@ -135,6 +135,15 @@ test('faults: the nth matching request (number, list, range), query and body fil
   expect(byId.get(contains.id)).toMatchObject({ matched: 1, hits: 1, hitRequestIds: ['r3'] });
   expect(() => faults.add({ effect: { type: 'drop' }, occurrence: { from: 3, to: 2 } })).toThrow();
   expect(valueAt({ a: [{ b: 1 }] }, 'a.0.b')).toBe(1);
+  const body = {
+    value: [{ properties: { accessPolicies: [{ objectId: 'o', permissions: { keys: [] } }] } }],
+  };
+  expect(withoutPath(body, 'value.0.properties.accessPolicies.0.permissions')).toEqual({
+    value: [{ properties: { accessPolicies: [{ objectId: 'o' }] } }],
+  });
+  expect(withoutPath(body, 'value.0')).toEqual({ value: [] });
+  expect(withoutPath(body, 'nothing.here')).toEqual(body);
+  expect(body.value[0]!.properties.accessPolicies[0]!.permissions).toEqual({ keys: [] }); // a copy was edited
   expect(valueAt({ a: 'x' }, 'a.b')).toBeUndefined();
 });
 
