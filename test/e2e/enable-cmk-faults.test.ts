@@ -188,6 +188,7 @@ describe('platform faults', () => {
       identity: { type: 'UserAssigned', userAssignedIdentities: { [uai.id]: {} } },
     });
     const markAgain = await e.mark();
+    const encryptionFault = await fault(e, { method: 'PATCH', path: `${NS}$` }, THROTTLE);
     const again = await e.post<{ id: string }>('/api/cmk/enable', {
       namespaceId: ns,
       keys: [{ keyId: e.keyId('kv-f-rbac', 'k-late') }],
@@ -215,6 +216,12 @@ describe('platform faults', () => {
     expect(
       held.value.filter((a) => a.properties.principalId === uai.principalId).map((a) => a.properties.scope),
     ).toEqual([`${e.vaultId('kv-f-rbac')}/keys/k-late`]);
+    // The encryption PATCH was refused every time it was tried — and never accepted.
+    const patches = (await e.appRequests(markAgain, 'attempted')).filter((r) => r.method === 'PATCH');
+    expect(patches.length).toBeGreaterThan(0);
+    expect(patches.filter((r) => r.status !== 429)).toEqual([]);
+    expect(await hitsOf(e, encryptionFault)).toBe(patches.length);
+    expect((await e.getNamespace(ns.split('/').pop()!)).properties.encryption).toBeUndefined();
   });
 });
 
