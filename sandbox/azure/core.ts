@@ -45,6 +45,7 @@ export interface ResolvedOptions {
   adminSecret: string;
   /** Fixed ids for the seeded principals, so env files stay valid across restarts/resets. */
   adminObjectId: string;
+  adminClientId: string;
   appObjectId: string;
   appClientId: string;
   appResourceId: string;
@@ -124,7 +125,8 @@ export class SandboxCore {
       identityPath: '/msi/token',
       // App Service serves its identity endpoint over plain http on loopback; so do we.
       identityEndpoint: `http://127.0.0.1:${this.httpPort}/msi/token`,
-      vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}:${this.port}/`,
+      // Azure's vault URIs have no port; clients reach <vault>.<suffix>:443 through the CONNECT proxy (server.ts).
+      vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}/`,
     };
   }
 
@@ -238,6 +240,7 @@ export class SandboxCore {
     if (!this.principals.get(this.options.adminObjectId)) {
       this.principals.create({
         objectId: this.options.adminObjectId,
+        clientId: this.options.adminClientId,
         displayName: 'sandbox-admin',
         kind: 'admin',
       });
