@@ -109,7 +109,6 @@ function baseNames(e: Estate): Names {
     [SUB2]: '{sub2}',
     [e.rg]: '{rg}',
     [RG2]: '{rg2}',
-    [`:${new URL(e.estate.azure.url).port}`]: ':{port}',
     [e.estate.azure.url]: '{arm}',
   };
 }

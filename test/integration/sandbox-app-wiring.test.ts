@@ -103,15 +103,19 @@ test('the compiled app reaches ARM and a vault with nothing but the sandbox envi
   );
   const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   expect(out.vaultUri).toBe(sb.vaultUri('kv-app-wiring'));
-  expect(out.keyId).toMatch(
-    /^https:\/\/kv-app-wiring\.vault\.sandbox\.localhost\/keys\/cmk\/[0-9a-f]{32}$/,
-  );
+  expect(out.keyId).toMatch(/^https:\/\/kv-app-wiring\.vault\.sandbox\.localhost\/keys\/cmk\/[0-9a-f]{32}$/);
   expect(out.createKey).toMatchObject({ statusCode: 403, code: 'Forbidden' });
   expect(out.foreignVault).toBe('InvalidKeyVaultUrlError');
 
   // Every call was made as the app's managed identity; the vault calls arrived on the vault host.
   const calls = sb.control.requests({ sinceSeq: mark });
-  expect(calls.filter((c) => c.service === 'identity').length).toBeGreaterThan(0);
+  // One token per audience (the credential caches it): ARM and Key Vault.
+  expect(
+    calls
+      .filter((c) => c.service === 'identity')
+      .map((c) => new URLSearchParams(c.query).get('resource'))
+      .sort(),
+  ).toEqual([sb.url, 'https://vault.sandbox.localhost'].sort());
   const azureCalls = calls.filter(
     (c) => c.service === 'arm' || (c.service === 'keyvault' && c.status !== 401),
   );
@@ -119,9 +123,7 @@ test('the compiled app reaches ARM and a vault with nothing but the sandbox envi
   expect(
     calls.some(
       (c) =>
-        c.service === 'keyvault' &&
-        c.host === `kv-app-wiring.${sb.keyVaultDnsSuffix}` &&
-        c.status === 200,
+        c.service === 'keyvault' && c.host === `kv-app-wiring.${sb.keyVaultDnsSuffix}` && c.status === 200,
     ),
   ).toBe(true);
 });
