@@ -6,7 +6,8 @@
  *
  * A case passes when the operation ends with the outcome of the clean run and Azure holds what it held
  * after the clean run (identity, encryption, access policies, role assignments, aliases — read back as
- * the administrator), or — for a lost answer only — in a failed state that names the step. The pairing
+ * the administrator), or — for a lost answer only — in a failed state that names the step (`failed`, or
+ * Geo-DR's `restored`: CMK not enabled, the pairing re-made and intact). The pairing
  * the Geo-DR operation reports always equals a fresh read of Azure. The test prints how many call sites
  * it faulted and fails if a call site of a clean run was not faulted with every fault that applies.
  *
@@ -14,7 +15,7 @@
  * connection), durable retries and timers run on the virtual clock. Enable cases run four at a time
  * (each scenario has its own namespaces, vaults, keys and identity, so a rule meets only its case);
  * sites whose URL every case shares (the vault list, the subscription list) run alone. Geo-DR cases run
- * one at a time: their polling counts depend on how the clock moves. The token endpoint is requested
+ * one at a time per host (their polling counts depend on how the clock moves), spread over three hosts. The token endpoint is requested
  * once per process (the credential caches the token), so its cases each get a fresh host.
  */
 import { startLocalEstate } from '../support/localEstate';
@@ -299,8 +300,12 @@ async function runCase(e: Estate, c: Case, clean: Clean): Promise<Outcome> {
   const problems: string[] = [];
   const converged =
     result.outcome === clean.result.outcome && JSON.stringify(state) === JSON.stringify(clean.state);
+  // A clear failed state: `failed`, or for Geo-DR `restored` (CMK not enabled, the pairing re-made),
+  // naming the step that failed.
   const failedNamingStep =
-    result.outcome === 'failed' && typeof result.step === 'string' && result.step.length > 0;
+    (result.outcome === 'failed' || result.outcome === 'restored') &&
+    typeof result.step === 'string' &&
+    result.step.length > 0;
   if (!converged && !(c.fault.phase === 'after' && failedNamingStep))
     problems.push(
       `outcome ${result.outcome}${result.step ? ` (step ${result.step})` : ''} vs ${clean.result.outcome}; state ${
@@ -311,6 +316,8 @@ async function runCase(e: Estate, c: Case, clean: Clean): Promise<Outcome> {
     const fresh = await isPairedNow(e, prepared.pairing);
     if (result.reportedIntact !== fresh)
       problems.push(`reported pairing intact=${result.reportedIntact} but Azure says ${fresh}`);
+    if (result.outcome === 'restored' && !fresh)
+      problems.push('outcome restored but the pairing is not intact');
   }
   return {
     label,
