@@ -307,7 +307,7 @@ describe('chaos: every activity runs twice', () => {
                 name: '{fresh-key}',
                 uri: 'https://kv-f-rbac.vault.sandbox.localhost',
                 version: '',
-                identity: expect.stringMatching(/userAssignedIdentities\/id-f$/i),
+                identity: expect.stringMatching(/userAssignedIdentities\/id-f$/i) as string,
               },
             ],
           },

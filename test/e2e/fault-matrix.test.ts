@@ -496,7 +496,7 @@ describe('fault matrix: the managed-identity token endpoint', () => {
     };
     const tokenFaults = FAULTS.filter((f) => !f.writesOnly).concat([{ ...FAULTS[3]!, writesOnly: false }]);
     const [clean, ...faulted] = await Promise.all([run(undefined), ...tokenFaults.map((f) => run(f))]);
-    const sites = clean!.clean!.sites.filter((s) => s.service === 'identity');
+    const sites = clean.clean!.sites.filter((s) => s.service === 'identity');
     expect(sites.map((s) => s.key)).toEqual(['identity GET /msi/token?resource={arm} #1']);
     console.log(
       `fault matrix (token endpoint): 1 call site faulted, ${faulted.length} cases (${tokenFaults.map((f) => f.label).join(', ')})`,
@@ -507,7 +507,7 @@ describe('fault matrix: the managed-identity token endpoint', () => {
         outcome: 'enabled',
         hits: 1,
       });
-      expect(f.state).toEqual(clean!.clean!.state);
+      expect(f.state).toEqual(clean.clean!.state);
     }
   }, 180_000);
 });

@@ -132,8 +132,8 @@ it('RBAC vault: deleting the role assignment stops the namespace', async () => {
   const assignment = h.sandbox.core.rbac.allAssignments().find((a) => a.principalId === principal);
   expect(assignment).toMatchObject({
     principalId: principal,
-    scope: expect.stringMatching(/\/vaults\/kv-t-rbac$/i),
-    roleDefinitionId: expect.stringMatching(/\/e147488a-f6f5-4113-8e2d-b22465e65bf6$/),
+    scope: expect.stringMatching(/\/vaults\/kv-t-rbac$/i) as string,
+    roleDefinitionId: expect.stringMatching(/\/e147488a-f6f5-4113-8e2d-b22465e65bf6$/) as string,
   });
   h.sandbox.core.rbac.deleteAssignment(assignment!.id);
   await h.minutes(5);
