@@ -12,6 +12,7 @@ import { Rbac } from './rbac/authorization';
 import { ROLE_IDS } from './rbac/roles';
 import { RequestLog } from './requestLog';
 import { RouteTable } from './router';
+import type { BlobStorage } from './storage/azurite';
 import type { Store } from './store';
 import { Throttler, type ThrottleProfile } from './throttle';
 
@@ -29,8 +30,15 @@ export interface ResourceProvider {
    * under it (and the role assignments and system-assigned identities of those resources).
    */
   readonly collections?: readonly string[];
+  /**
+   * Called when a scope (a resource group) is deleted, before the records under it go: for resources
+   * that do not simply vanish with their group (Key Vault soft-deletes its vaults).
+   */
+  deletingScope?(scope: string): void;
   /** Called after a reset cleared the store (drop in-memory caches, timers). */
   reset?(): void;
+  /** Called when the sandbox closes (release sockets, child processes). */
+  close?(): void | Promise<void>;
 }
 
 export interface ResolvedOptions {
@@ -81,6 +89,10 @@ export class SandboxCore {
   /** Listening ports (set by the server once bound): HTTPS, and plain HTTP (identity endpoint, proxy). */
   port: number;
   httpPort = 0;
+  /** The storage account (Azurite's Blob service) when the sandbox runs one (`storage: true`). */
+  storage?: BlobStorage;
+  /** The sandbox CA (PEM): outbound HTTPS the sandbox makes (Event Grid deliveries) trusts it too. */
+  caPem = '';
 
   constructor(init: SandboxCoreInit) {
     this.clock = init.clock;
@@ -287,6 +299,7 @@ export class SandboxCore {
   /** Deletes everything under an ARM scope (a resource group or a resource) across provider collections. */
   deleteUnder(scope: string): void {
     const prefix = scope.replace(/\/+$/, '');
+    for (const p of this.providers) p.deletingScope?.(prefix);
     for (const p of this.providers) {
       for (const c of p.collections ?? []) {
         this.store.delete(c, prefix);
