@@ -21,6 +21,7 @@ export interface RequestLogEntry {
   faults?: string[];
   handlerStatus?: number;
   dropped?: true;
+  errorCode?: string;
 }
 
 export interface Operation<O = Record<string, unknown>> {
