@@ -1,5 +1,7 @@
+import { cloudMetadataProvider } from './arm/metadata';
 import { resourcesProvider } from './arm/resources';
 import type { ResourceProvider } from './core';
+import { graphProvider } from './graph/provider';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
 import { authorizationProvider } from './rbac/provider';
@@ -17,5 +19,7 @@ export function defaultProviders(): ResourceProvider[] {
     managedIdentityProvider,
     new KeyVaultProvider(),
     new ServiceBusProvider(),
+    cloudMetadataProvider,
+    graphProvider,
   ];
 }
