@@ -89,12 +89,8 @@ beforeAll(async () => {
     PATH: process.env.PATH,
     HOME: dir,
     ...sb.env,
-    // Python requests / Azure CLI trust the sandbox CA through REQUESTS_CA_BUNDLE (not NODE_EXTRA_CA_CERTS).
-    REQUESTS_CA_BUNDLE: sb.caPath,
-    // App Service sets both protocols' variables on the same endpoint; az 2.45 uses MSI_* when
-    // APPSETTING_WEBSITE_SITE_NAME says it runs on App Service, azure-identity uses IDENTITY_*.
+    // The operator's own site: same endpoint, its own secret for both protocols (sb.env names the app's).
     IDENTITY_HEADER: site.header,
-    MSI_ENDPOINT: sb.app.identityEndpoint,
     MSI_SECRET: site.header,
     APPSETTING_WEBSITE_SITE_NAME: 'ops-jumpbox',
     AZURE_CONFIG_DIR: path.join(dir, 'azure'),
