@@ -201,7 +201,14 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
       KEYVAULT_DNS_SUFFIX: suffix,
       IDENTITY_ENDPOINT: identityEndpoint,
       IDENTITY_HEADER: resolved.identityHeader,
+      // App Service sets the 2017-09-01 protocol's names on the same endpoint too; Azure CLI 2.45's
+      // `az login --identity` uses them when APPSETTING_WEBSITE_SITE_NAME says it runs on App Service.
+      MSI_ENDPOINT: identityEndpoint,
+      MSI_SECRET: resolved.identityHeader,
+      APPSETTING_WEBSITE_SITE_NAME: resolved.appResourceId.split('/').pop() ?? 'func-cmk-guardian',
       NODE_EXTRA_CA_CERTS: tls.caPath,
+      // Python `requests` (Azure CLI, the Python SDK) reads its CA bundle from here, not NODE_EXTRA_CA_CERTS.
+      REQUESTS_CA_BUNDLE: tls.caPath,
       // Every https request goes through the sandbox's CONNECT proxy (vault hosts have no DNS, see
       // server.ts); only the plain-http identity endpoint on 127.0.0.1 goes direct. Not `localhost`:
       // Python (requests, urllib) matches NO_PROXY entries as host suffixes, so `localhost` would send

@@ -1,6 +1,8 @@
+import { cloudMetadataProvider } from './arm/metadata';
 import { resourcesProvider } from './arm/resources';
 import { EventGridProvider } from './eventgrid';
 import type { ResourceProvider } from './core';
+import { graphProvider } from './graph/provider';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
 import { authorizationProvider } from './rbac/provider';
@@ -20,5 +22,7 @@ export function defaultProviders(): ResourceProvider[] {
     new ServiceBusProvider(),
     // After Key Vault: it subscribes to the Key Vault provider's events.
     new EventGridProvider(),
+    cloudMetadataProvider,
+    graphProvider,
   ];
 }
