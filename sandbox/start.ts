@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { VirtualClock, WallClock, type Clock } from './clock';
-import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX } from './azure';
+import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX, sandboxHostNames } from './azure';
 import { loadTls } from './azure/certs';
 import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
 import { startFunctionsHost } from './host/host';
@@ -47,7 +47,7 @@ const suffix = (process.env.SANDBOX_KEYVAULT_DNS_SUFFIX ?? DEFAULT_KEYVAULT_DNS_
 
 function launch(): void {
   // Create (or reuse) the CA, then run the composition in a process that trusts it.
-  const { caPath } = loadTls(path.join(stateDir, 'tls'), ['localhost', `*.${suffix}`, suffix]);
+  const { caPath } = loadTls(path.join(stateDir, 'tls'), sandboxHostNames(suffix));
   const child = spawn(process.execPath, [__filename, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, [CHILD_FLAG]: '1' },

@@ -38,6 +38,8 @@ export interface ResolvedOptions {
   subscriptions: Array<{ subscriptionId: string; displayName: string }>;
   defaultLocation: string;
   keyVaultDnsSuffix: string;
+  /** DNS suffix of Azure Monitor's regional hosts (`<region>.<suffix>`); default `monitoring.sandbox.localhost`. */
+  monitoringDnsSuffix?: string;
   tokenLifetimeSeconds: number;
   lroDurationMs: number;
   lroRetryAfterSeconds: number;
@@ -50,6 +52,26 @@ export interface ResolvedOptions {
   appResourceId: string;
   identityHeader: string;
 }
+
+/**
+ * What an observer sees after every answered request (pipeline step 11): the Azure Monitor provider
+ * derives the Key Vault audit log and platform metrics from it without touching other providers.
+ */
+export interface RequestOutcome {
+  ctx: RequestContext;
+  /** The matched route's path template (undefined when no route matched). */
+  routePath?: string;
+  status: number;
+  errorCode?: string;
+  /** Handler time in real milliseconds. */
+  durationMs: number;
+}
+
+export type RequestObserver = (outcome: RequestOutcome) => void;
+
+/** Azure's custom-metrics audience (the ingestion docs insist on the trailing slash). */
+export const MONITORING_AUDIENCE = 'https://monitoring.azure.com/';
+export const DEFAULT_MONITORING_DNS_SUFFIX = 'monitoring.sandbox.localhost';
 
 export interface SandboxCoreInit {
   clock: Clock;
@@ -77,6 +99,8 @@ export class SandboxCore {
   readonly operations: AsyncOperations;
   readonly identityEndpoints: IdentityEndpoints;
   readonly providers: ResourceProvider[] = [];
+  /** Called after each answered request (see RequestOutcome); must not throw or block. */
+  readonly observers: RequestObserver[] = [];
   /** Listening ports (set by the server once bound): HTTPS, and plain HTTP (identity endpoint, proxy). */
   port: number;
   httpPort = 0;
@@ -109,6 +133,10 @@ export class SandboxCore {
     armAudiences: string[];
     keyVaultDnsSuffix: string;
     keyVaultAudience: string;
+    monitoringDnsSuffix: string;
+    monitoringAudience: string;
+    /** Custom-metrics ingestion base for a region, `https://<region>.<monitoring suffix>:<port>`. */
+    monitoringEndpoint: (region: string) => string;
     identityPath: string;
     identityEndpoint: string;
     vaultUri: (vaultName: string) => string;
@@ -121,6 +149,10 @@ export class SandboxCore {
       armAudiences: [arm, `https://127.0.0.1:${this.port}`],
       keyVaultDnsSuffix: suffix,
       keyVaultAudience: `https://${suffix}`,
+      monitoringDnsSuffix: this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX,
+      monitoringAudience: MONITORING_AUDIENCE,
+      monitoringEndpoint: (region: string) =>
+        `https://${region.replace(/\s+/g, '').toLowerCase()}.${this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX}:${this.port}`,
       identityPath: '/msi/token',
       // App Service serves its identity endpoint over plain http on loopback; so do we.
       identityEndpoint: `http://127.0.0.1:${this.httpPort}/msi/token`,
@@ -151,7 +183,11 @@ export class SandboxCore {
         ? this.keyVaultChallenge('AKV10001: The authorization header is not in the expected format.')
         : ArmErrors.invalidAuthorizationHeader();
     }
-    const audiences = keyVault ? [this.urls.keyVaultAudience] : this.urls.armAudiences;
+    const audiences = keyVault
+      ? [this.urls.keyVaultAudience]
+      : ctx.service === 'monitoring'
+        ? [this.urls.monitoringAudience]
+        : this.urls.armAudiences;
     const result = await this.tokens.verify(match[1]!, audiences);
     if (!result.ok) {
       if (result.reason === 'expired') {

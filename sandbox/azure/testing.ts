@@ -1,6 +1,7 @@
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import { DEFAULT_MONITORING_DNS_SUFFIX } from './core';
 import type { AzureSandbox } from './index';
 
 /**
@@ -51,13 +52,16 @@ export function armClientOptions(sb: Pick<AzureSandbox, 'url' | 'caPem'>): {
 }
 
 /**
- * An https.Agent that trusts the sandbox CA and resolves `*.<Key Vault suffix>` to loopback — for
+ * An https.Agent that trusts the sandbox CA and resolves `*.<Key Vault suffix>` (and the default Azure
+ * Monitor regional suffix) to loopback — for
  * in-process tests only (a process started with sandbox.env uses the CONNECT proxy instead).
  */
 export function sandboxAgent(sb: Pick<AzureSandbox, 'caPem' | 'keyVaultDnsSuffix'>): https.Agent {
   const suffix = `.${sb.keyVaultDnsSuffix}`;
+  const monitoring = `.${DEFAULT_MONITORING_DNS_SUFFIX}`;
   const lookup: LookupFunction = (hostname, options, callback) => {
-    if (hostname.toLowerCase().endsWith(suffix) || hostname === 'localhost') {
+    const host = hostname.toLowerCase();
+    if (host.endsWith(suffix) || host.endsWith(monitoring) || hostname === 'localhost') {
       if (options.all)
         (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
           { address: '127.0.0.1', family: 4 },
