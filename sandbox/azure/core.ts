@@ -58,9 +58,26 @@ export interface ResolvedOptions {
  * derives the Key Vault audit log and platform metrics from it without touching other providers.
  */
 export interface RequestOutcome {
-  ctx: RequestContext;
-  /** The matched route's path template (undefined when no route matched). */
+  service: RequestContext['service'];
+  method: string;
+  /** Host the client addressed (tells vaults apart) and the decoded path. */
+  host: string;
+  path: string;
+  query: string;
+  /** The matched route's path template and parameters (absent when no route matched). */
   routePath?: string;
+  params: Record<string, string>;
+  vaultName?: string;
+  principal?: { objectId: string; clientId?: string };
+  clientIp: string;
+  /** Set when a Microsoft service called on a customer's behalf (Service Bus reaching its CMK). */
+  trustedService?: string;
+  apiVersion?: string;
+  userAgent?: string;
+  requestId: string;
+  correlationId: string;
+  /** Clock time of the request (ms). */
+  time: number;
   status: number;
   errorCode?: string;
   /** Handler time in real milliseconds. */
@@ -104,6 +121,8 @@ export class SandboxCore {
   /** Listening ports (set by the server once bound): HTTPS, and plain HTTP (identity endpoint, proxy). */
   port: number;
   httpPort = 0;
+  /** The CA that signs the sandbox's certificate (set at start), for calls the sandbox makes to itself. */
+  caPem = '';
 
   constructor(init: SandboxCoreInit) {
     this.clock = init.clock;
@@ -158,6 +177,17 @@ export class SandboxCore {
       identityEndpoint: `http://127.0.0.1:${this.httpPort}/msi/token`,
       vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}:${this.port}/`,
     };
+  }
+
+  /** Tells every observer about an answered request (the pipeline, and in-process callers like Service Bus). */
+  notifyObservers(outcome: RequestOutcome): void {
+    for (const observe of this.observers) {
+      try {
+        observe(outcome);
+      } catch (error) {
+        console.error('[sandbox] request observer failed:', error);
+      }
+    }
   }
 
   use(provider: ResourceProvider): void {

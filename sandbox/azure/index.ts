@@ -165,6 +165,7 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
     propagationDelayMs: options.propagationDelayMs ?? 0,
     ...(options.tokenExpiry ? { tokenExpiry: options.tokenExpiry } : {}),
   });
+  core.caPem = tls.caPem;
   for (const provider of [...defaultProviders(), ...(options.providers ?? [])]) core.use(provider);
   const control = new SandboxControl(core);
   registerIdentityEndpoint(core);

@@ -194,20 +194,34 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
     ...(errorCode ? { errorCode } : {}),
   });
   if (ctx && core.observers.length > 0) {
-    const outcome = {
-      ctx,
+    const userAgent = header(req, 'user-agent');
+    core.notifyObservers({
+      service,
+      method: ctx.method,
+      host: url.host,
+      path,
+      query: url.search,
       ...(route ? { routePath: route.spec.path } : {}),
+      params: ctx.params,
+      ...(ctx.vaultName !== undefined ? { vaultName: ctx.vaultName } : {}),
+      ...(ctx.principal
+        ? {
+            principal: {
+              objectId: ctx.principal.objectId,
+              ...(ctx.principal.clientId ? { clientId: ctx.principal.clientId } : {}),
+            },
+          }
+        : {}),
+      clientIp: ctx.clientIp,
+      ...(ctx.apiVersion ? { apiVersion: ctx.apiVersion } : {}),
+      ...(userAgent ? { userAgent } : {}),
+      requestId,
+      correlationId,
+      time: ctx.receivedAt,
       status,
       ...(errorCode ? { errorCode } : {}),
       durationMs: handlerStarted === undefined ? 0 : performance.now() - handlerStarted,
-    };
-    for (const observe of core.observers) {
-      try {
-        observe(outcome);
-      } catch (error) {
-        console.error('[sandbox] request observer failed:', error);
-      }
-    }
+    });
   }
 }
 

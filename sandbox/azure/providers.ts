@@ -2,6 +2,7 @@ import { resourcesProvider } from './arm/resources';
 import type { ResourceProvider } from './core';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
+import { MonitorProvider } from './monitor';
 import { authorizationProvider } from './rbac/provider';
 import { ServiceBusProvider } from './servicebus';
 
@@ -17,5 +18,6 @@ export function defaultProviders(): ResourceProvider[] {
     managedIdentityProvider,
     new KeyVaultProvider(),
     new ServiceBusProvider(),
+    new MonitorProvider(),
   ];
 }
