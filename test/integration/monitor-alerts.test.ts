@@ -47,7 +47,11 @@ it('a metric alert on a custom metric fires once, then resolves once, on the clo
   await h.namespace('sb-m-custom');
   const nsId = h.nsId('sb-m-custom');
   const publisher = h.sandbox.control.createPrincipal({ displayName: 'cmk-guardian-app' });
-  h.sandbox.control.assignRole({ principalId: publisher.objectId, role: 'Monitoring Metrics Publisher', scope: nsId });
+  h.sandbox.control.assignRole({
+    principalId: publisher.objectId,
+    role: 'Monitoring Metrics Publisher',
+    scope: nsId,
+  });
   const groupId = await actionGroup('ag-custom', 'ag-custom');
 
   const t0 = h.clock.now();
@@ -79,13 +83,25 @@ it('a metric alert on a custom metric fires once, then resolves once, on the clo
   });
 
   // Minute 0: the app reports the namespace unhealthy; afterwards healthy every minute.
-  const published = await publishMetric(h, agent, publisher.objectId, nsId, metricDocument(t0, 'CmkHealthy', 0));
+  const published = await publishMetric(
+    h,
+    agent,
+    publisher.objectId,
+    nsId,
+    metricDocument(t0, 'CmkHealthy', 0),
+  );
   expect(published).toEqual({ status: 200, body: { statusCode: 200 } });
   const counts: number[] = [];
   for (let minute = 1; minute <= 11; minute++) {
     await h.minutes(1);
     counts.push((await sinkEntries(h, 'ag-custom')).length);
-    const healthy = await publishMetric(h, agent, publisher.objectId, nsId, metricDocument(h.clock.now(), 'CmkHealthy', 1));
+    const healthy = await publishMetric(
+      h,
+      agent,
+      publisher.objectId,
+      nsId,
+      metricDocument(h.clock.now(), 'CmkHealthy', 1),
+    );
     expect(healthy.status).toBe(200);
   }
   // Fired at the first evaluation (minute 1); the 0 leaves the 5-minute window at minute 6; resolved
@@ -110,7 +126,9 @@ it('a metric alert on a custom metric fires once, then resolves once, on the clo
   });
   expect(e1.resolvedDateTime).toBeUndefined();
   expect(e1.alertId).toMatch(
-    new RegExp(`^/subscriptions/${h.sandbox.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/[0-9a-f-]{36}$`),
+    new RegExp(
+      `^/subscriptions/${h.sandbox.subscriptionId}/providers/Microsoft.AlertsManagement/alerts/[0-9a-f-]{36}$`,
+    ),
   );
   expect(fired!.data.alertContext).toEqual({
     properties: null,
@@ -140,7 +158,10 @@ it('a metric alert on a custom metric fires once, then resolves once, on the clo
   expect(e2.alertId).toBe(e1.alertId);
   expect(e2.firedDateTime).toBe(iso(t0 + MINUTE));
   expect(e2.resolvedDateTime).toBe(iso(t0 + 8 * MINUTE));
-  expect((resolved!.data.alertContext as { condition: { allOf: Array<{ metricValue: number }> } }).condition.allOf[0]!.metricValue).toBe(1);
+  expect(
+    (resolved!.data.alertContext as { condition: { allOf: Array<{ metricValue: number }> } }).condition
+      .allOf[0]!.metricValue,
+  ).toBe(1);
 
   // The custom metric is queryable with its namespace, as published.
   const series = await mon.metrics.list(nsId, {
@@ -188,11 +209,23 @@ it('a stateless metric alert (autoMitigate false) fires at every evaluation that
     actions: [{ actionGroupId: groupId }],
   });
   for (const days of [10, 12, 90]) {
-    expect((await publishMetric(h, agent, h.admin, nsId, metricDocument(h.clock.now(), 'CmkKeyDaysToExpiry', days))).status).toBe(200);
+    expect(
+      (
+        await publishMetric(
+          h,
+          agent,
+          h.admin,
+          nsId,
+          metricDocument(h.clock.now(), 'CmkKeyDaysToExpiry', days),
+        )
+      ).status,
+    ).toBe(200);
     await h.minutes(1);
   }
   await h.minutes(2);
-  const bodies = (await sinkEntries(h, 'ag-stateless')).map((e) => e.body as { schemaId: string; data: { status: string; context: { name: string } } });
+  const bodies = (await sinkEntries(h, 'ag-stateless')).map(
+    (e) => e.body as { schemaId: string; data: { status: string; context: { name: string } } },
+  );
   // Two evaluations met the condition (10 and 12 days); the receiver has no common schema.
   expect(bodies.map((b) => [b.schemaId, b.data.status, b.data.context.name])).toEqual([
     ['AzureMonitorMetricAlert', 'Activated', 'stateless'],
@@ -204,7 +237,11 @@ it('the ingestion endpoint refuses a caller without Monitoring Metrics Publisher
   await h.namespace('sb-m-ingest');
   const nsId = h.nsId('sb-m-ingest');
   const stranger = h.sandbox.control.createPrincipal({ displayName: 'no-publisher-role' });
-  h.sandbox.control.assignRole({ principalId: stranger.objectId, role: 'Monitoring Contributor', scope: nsId });
+  h.sandbox.control.assignRole({
+    principalId: stranger.objectId,
+    role: 'Monitoring Contributor',
+    scope: nsId,
+  });
   const doc = metricDocument(h.clock.now(), 'Refused', 1);
 
   const forbidden = await publishMetric(h, agent, stranger.objectId, nsId, doc);
@@ -212,18 +249,47 @@ it('the ingestion endpoint refuses a caller without Monitoring Metrics Publisher
   expect((forbidden.body as { error: { code: string } }).error.code).toBe('Forbidden');
 
   // A token for ARM (the audience of every other call the app makes) is not one for metrics ingestion.
-  h.sandbox.control.assignRole({ principalId: stranger.objectId, role: 'Monitoring Metrics Publisher', scope: nsId });
-  const wrongAudience = await publishMetric(h, agent, stranger.objectId, nsId, doc, `${h.sandbox.url}/.default`);
+  h.sandbox.control.assignRole({
+    principalId: stranger.objectId,
+    role: 'Monitoring Metrics Publisher',
+    scope: nsId,
+  });
+  const wrongAudience = await publishMetric(
+    h,
+    agent,
+    stranger.objectId,
+    nsId,
+    doc,
+    `${h.sandbox.url}/.default`,
+  );
   expect(wrongAudience.status).toBe(401);
-  expect((wrongAudience.body as { error: { code: string } }).error.code).toBe('InvalidAuthenticationTokenAudience');
+  expect((wrongAudience.body as { error: { code: string } }).error.code).toBe(
+    'InvalidAuthenticationTokenAudience',
+  );
 
   // Bad documents: 400, nothing stored.
-  const stale = await publishMetric(h, agent, stranger.objectId, nsId, metricDocument(h.clock.now() - 21 * MINUTE, 'Refused', 1));
+  const stale = await publishMetric(
+    h,
+    agent,
+    stranger.objectId,
+    nsId,
+    metricDocument(h.clock.now() - 21 * MINUTE, 'Refused', 1),
+  );
   const mismatched = await publishMetric(h, agent, stranger.objectId, nsId, {
     ...doc,
-    data: { baseData: { metric: 'Refused', namespace: 'CmkGuardian', dimNames: ['a'], series: [{ min: 1, max: 1, sum: 1, count: 1 }] } },
+    data: {
+      baseData: {
+        metric: 'Refused',
+        namespace: 'CmkGuardian',
+        dimNames: ['a'],
+        series: [{ min: 1, max: 1, sum: 1, count: 1 }],
+      },
+    },
   });
-  const wrongTypes = await publishMetric(h, agent, stranger.objectId, nsId, { time: 5, data: { baseData: { metric: 1 } } });
+  const wrongTypes = await publishMetric(h, agent, stranger.objectId, nsId, {
+    time: 5,
+    data: { baseData: { metric: 1 } },
+  });
   // Authorisation comes first: no role over a resource that does not exist → 403; with one → 404.
   const unauthorised = await publishMetric(h, agent, stranger.objectId, `${nsId}-gone`, doc);
   h.sandbox.control.assignRole({
@@ -236,12 +302,14 @@ it('the ingestion endpoint refuses a caller without Monitoring Metrics Publisher
     400, 400, 400, 403, 404,
   ]);
   const definitions: string[] = [];
-  for await (const d of mon.metricDefinitions.list(nsId, { metricnamespace: 'CmkGuardian' })) definitions.push(d.name!.value!);
+  for await (const d of mon.metricDefinitions.list(nsId, { metricnamespace: 'CmkGuardian' }))
+    definitions.push(d.name!.value!);
   expect(definitions).toEqual([]);
 
   // With the role and the right audience the same document is accepted and defines the metric.
   expect((await publishMetric(h, agent, stranger.objectId, nsId, doc)).status).toBe(200);
-  for await (const d of mon.metricDefinitions.list(nsId, { metricnamespace: 'CmkGuardian' })) definitions.push(d.name!.value!);
+  for await (const d of mon.metricDefinitions.list(nsId, { metricnamespace: 'CmkGuardian' }))
+    definitions.push(d.name!.value!);
   expect(definitions).toEqual(['Refused']);
 });
 
@@ -260,7 +328,12 @@ it('test notifications reach the receivers and report per action, as Azure answe
     signalType: 'Metric',
     monitorCondition: 'Fired',
   });
-  const details = result as unknown as { state: string; actionDetails: Array<{ mechanismType: string; name: string; status: string }> };
+  const details = result as unknown as {
+    state: string;
+    actionDetails: Array<{ mechanismType: string; name: string; status: string }>;
+  };
   expect(details.state).toBe('Complete');
-  expect(details.actionDetails.map((a) => [a.mechanismType, a.name, a.status])).toEqual([['Webhook', 'sink', 'Success']]);
+  expect(details.actionDetails.map((a) => [a.mechanismType, a.name, a.status])).toEqual([
+    ['Webhook', 'sink', 'Success'],
+  ]);
 });

@@ -77,7 +77,12 @@ export function agentFor(h: SbHarness): Agent {
 
 export const sink = (h: SbHarness, name: string): string => sinkUrl(h.sandbox.core, name);
 
-async function control(h: SbHarness, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+async function control(
+  h: SbHarness,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
   return httpsJson(h.sandbox, method, `${h.sandbox.url}/_sandbox${path}`, {
     token: h.sandbox.adminSecret,
     ...(body === undefined ? {} : { body }),
@@ -97,7 +102,11 @@ export async function auditRows(h: SbHarness, workspace: string): Promise<Array<
   return res.body as Array<Record<string, unknown>>;
 }
 
-export async function setRate(h: SbHarness, namespaceId: string, requestsPerMinute: number | null): Promise<void> {
+export async function setRate(
+  h: SbHarness,
+  namespaceId: string,
+  requestsPerMinute: number | null,
+): Promise<void> {
   const res = await control(h, 'PUT', '/traffic/namespaces', { namespaceId, requestsPerMinute });
   if (res.status !== 200) throw new Error(`traffic: ${res.status}`);
 }

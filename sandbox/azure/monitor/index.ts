@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { reply, type RequestContext } from '../context';
 import type { ResourceProvider, SandboxCore } from '../core';
 import { SandboxError } from '../errors';
+import { ServiceBusProvider } from '../servicebus';
 import { ACTION_GROUPS, AlertEngine, LOG_ALERTS, METRIC_ALERTS } from './alerts';
 import { AuditLog, DIAGNOSTIC_SETTINGS } from './auditLog';
 import { registerIngestion } from './ingestion';
@@ -56,6 +57,9 @@ export class MonitorProvider implements ResourceProvider {
       )
         traffic.observe(outcome.path);
     });
+    // Service Bus key polls decide operability; each one is a point in the traffic's history.
+    const serviceBus = core.providers.find((p): p is ServiceBusProvider => p instanceof ServiceBusProvider);
+    serviceBus?.model.keyStateListeners.push((namespaceId) => traffic.observe(namespaceId));
     registerMonitorRoutes({ core, metrics, alerts, delivery });
     registerIngestion(core, metrics);
     sink.register();
