@@ -171,7 +171,7 @@ it('a metric alert on a custom metric fires once, then resolves once, on the clo
     interval: 'PT1M',
     aggregation: 'Minimum,Count',
   });
-  expect(series.value[0]!.timeseries![0]!.data!.map((d) => [d.minimum, d.count])).toEqual([
+  expect(series.value[0]!.timeseries[0]!.data!.map((d) => [d.minimum, d.count])).toEqual([
     [0, 1],
     [1, 1],
     [1, 1],
@@ -303,13 +303,13 @@ it('the ingestion endpoint refuses a caller without Monitoring Metrics Publisher
   ]);
   const definitions: string[] = [];
   for await (const d of mon.metricDefinitions.list(nsId, { metricnamespace: 'CmkGuardian' }))
-    definitions.push(d.name!.value!);
+    definitions.push(d.name!.value);
   expect(definitions).toEqual([]);
 
   // With the role and the right audience the same document is accepted and defines the metric.
   expect((await publishMetric(h, agent, stranger.objectId, nsId, doc)).status).toBe(200);
   for await (const d of mon.metricDefinitions.list(nsId, { metricnamespace: 'CmkGuardian' }))
-    definitions.push(d.name!.value!);
+    definitions.push(d.name!.value);
   expect(definitions).toEqual(['Refused']);
 });
 

@@ -53,7 +53,7 @@ async function totals(
     aggregation: 'Total',
   });
   return Object.fromEntries(
-    res.value.map((m) => [m.name.value!, m.timeseries![0]!.data!.map((d) => d.total ?? NaN)]),
+    res.value.map((m) => [m.name.value, m.timeseries[0]!.data!.map((d) => d.total ?? NaN)]),
   );
 }
 
@@ -68,18 +68,18 @@ it('metrics show an operable namespace’s traffic, ServerErrors after its key a
 
   await h.minutes(10);
   expect(await totals(nsId, t0, t0 + 10 * MINUTE, names)).toEqual({
-    IncomingRequests: Array(10).fill(120),
-    SuccessfulRequests: Array(10).fill(120),
-    ServerErrors: Array(10).fill(0),
+    IncomingRequests: Array<number>(10).fill(120),
+    SuccessfulRequests: Array<number>(10).fill(120),
+    ServerErrors: Array<number>(10).fill(0),
   });
 
   // Revoked at minute 10 (the poll of minute 10 already ran): the poll at minute 15 drops the key.
   await h.revoke('kv-m-traffic', principal);
   await h.minutes(10);
   expect(await h.operable('sb-m-traffic')).toBe(false);
-  const five = (v: number) => Array(5).fill(v);
+  const five = (v: number): number[] => Array<number>(5).fill(v);
   expect(await totals(nsId, t0 + 10 * MINUTE, t0 + 20 * MINUTE, names)).toEqual({
-    IncomingRequests: Array(10).fill(120),
+    IncomingRequests: Array<number>(10).fill(120),
     SuccessfulRequests: [...five(120), ...five(0)],
     ServerErrors: [...five(0), ...five(120)],
   });
@@ -89,14 +89,14 @@ it('metrics show an operable namespace’s traffic, ServerErrors after its key a
   await h.minutes(10);
   expect(await h.operable('sb-m-traffic')).toBe(true);
   expect(await totals(nsId, t0 + 20 * MINUTE, t0 + 30 * MINUTE, names)).toEqual({
-    IncomingRequests: Array(10).fill(120),
+    IncomingRequests: Array<number>(10).fill(120),
     SuccessfulRequests: [...five(0), ...five(120)],
     ServerErrors: [...five(120), ...five(0)],
   });
 
   // The definitions name the platform metrics the product and AMBA alert on.
   const defs: string[] = [];
-  for await (const d of mon.metricDefinitions.list(nsId)) defs.push(d.name!.value!);
+  for await (const d of mon.metricDefinitions.list(nsId)) defs.push(d.name!.value);
   expect(defs).toEqual([
     'ServerErrors',
     'UserErrors',
