@@ -107,6 +107,8 @@ export class RouteTable {
       resourceType: spec.resourceType ?? info.resourceType,
     };
     if (stored.namespace) this.namespaces.add(stored.namespace.toLowerCase());
+    // A route may check api-versions per type (`Microsoft.Insights/metricAlerts`); its namespace is still known.
+    this.namespaces.add(info.namespace.toLowerCase());
     if (spec.path.startsWith('/{scope}/')) {
       const rest = spec.path.slice('/{scope}'.length);
       const ns = /^\/providers\/([^/]+)\//i.exec(rest)?.[1];
