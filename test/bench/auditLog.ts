@@ -101,6 +101,26 @@ async function main(): Promise<void> {
       }
     }
 
+    // The observer alone (what the audit log adds to each call, without HTTP noise): replay one real
+    // wrapKey outcome through it, without and with the setting.
+    let captured: Parameters<typeof audit.observe>[0] | undefined;
+    sb.core.observers.push((o) => {
+      if (o.service === 'keyvault') captured = o;
+    });
+    await keys.getCryptographyClient('bench', { keyVersion: version }).wrapKey('RSA-OAEP', payload);
+    const replay = (n: number): number => {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) audit.observe(captured!);
+      return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+    };
+    replay(2000);
+    const observerWithout = median([replay(5000), replay(5000), replay(5000)]);
+    await monitor.diagnosticSettings.createOrUpdate(vaultId, 'bench', {
+      workspaceId: workspace,
+      logs: [{ category: 'AuditEvent', enabled: true }],
+    });
+    const observerWith = median([replay(5000), replay(5000), replay(5000)]);
+
     const calls = BLOCKS * CALLS_PER_BLOCK;
     const base = median(without);
     const audited = median(withSetting);
@@ -111,6 +131,7 @@ async function main(): Promise<void> {
         `  without a diagnostic setting  ${base.toFixed(3)} ms/call (median of ${BLOCKS} blocks × ${CALLS_PER_BLOCK} calls)`,
         `  with AuditEvent → workspace   ${audited.toFixed(3)} ms/call`,
         `  ratio                         ×${(audited / base).toFixed(3)}  (added ${(audited - base).toFixed(3)} ms/call)`,
+        `  the observer alone            ${observerWithout.toFixed(1)} µs/call without, ${observerWith.toFixed(1)} µs/call with (platform metrics + audit row)`,
         `  audit rows written            ${rowsWith} with the setting (${calls} data-plane calls made), ${rowsWithout} without  ${proven ? 'ok' : 'NOT PROVEN'}`,
         '',
       ].join('\n'),
