@@ -47,6 +47,7 @@ export interface ResolvedOptions {
   adminSecret: string;
   /** Fixed ids for the seeded principals, so env files stay valid across restarts/resets. */
   adminObjectId: string;
+  adminClientId: string;
   appObjectId: string;
   appClientId: string;
   appResourceId: string;
@@ -154,7 +155,7 @@ export class SandboxCore {
     keyVaultAudience: string;
     monitoringDnsSuffix: string;
     monitoringAudience: string;
-    /** Custom-metrics ingestion base for a region, `https://<region>.<monitoring suffix>:<port>`. */
+    /** Custom-metrics ingestion base for a region, `https://<region>.<monitoring suffix>` (port-less, as vaults). */
     monitoringEndpoint: (region: string) => string;
     identityPath: string;
     identityEndpoint: string;
@@ -171,11 +172,12 @@ export class SandboxCore {
       monitoringDnsSuffix: this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX,
       monitoringAudience: MONITORING_AUDIENCE,
       monitoringEndpoint: (region: string) =>
-        `https://${region.replace(/\s+/g, '').toLowerCase()}.${this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX}:${this.port}`,
+        `https://${region.replace(/\s+/g, '').toLowerCase()}.${this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX}`,
       identityPath: '/msi/token',
       // App Service serves its identity endpoint over plain http on loopback; so do we.
       identityEndpoint: `http://127.0.0.1:${this.httpPort}/msi/token`,
-      vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}:${this.port}/`,
+      // Azure's vault URIs have no port; clients reach <vault>.<suffix>:443 through the CONNECT proxy (server.ts).
+      vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}/`,
     };
   }
 
@@ -304,6 +306,7 @@ export class SandboxCore {
     if (!this.principals.get(this.options.adminObjectId)) {
       this.principals.create({
         objectId: this.options.adminObjectId,
+        clientId: this.options.adminClientId,
         displayName: 'sandbox-admin',
         kind: 'admin',
       });

@@ -41,7 +41,16 @@ const KV_API = '7.4';
 
 type Sandbox = Pick<
   AzureSandbox,
-  'url' | 'caPem' | 'keyVaultDnsSuffix' | 'control' | 'core' | 'clock' | 'tenantId' | 'admin' | 'vaultUri'
+  | 'url'
+  | 'port'
+  | 'caPem'
+  | 'keyVaultDnsSuffix'
+  | 'control'
+  | 'core'
+  | 'clock'
+  | 'tenantId'
+  | 'admin'
+  | 'vaultUri'
 >;
 
 export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummary> {

@@ -86,9 +86,9 @@ export interface AzureSandbox {
     identityEndpoint: string;
     identityHeader: string;
   };
-  admin: { objectId: string };
+  admin: { objectId: string; clientId: string };
   keyVaultDnsSuffix: string;
-  /** `https://<vault>.<suffix>:<port>/` */
+  /** `https://<vault>.<suffix>/` — no port, as in Azure (reached through the CONNECT proxy). */
   vaultUri(vaultName: string): string;
   /** Settings for the app (or any Azure SDK client process) to target this sandbox. */
   env: Record<string, string>;
@@ -147,6 +147,8 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
     pageSize: options.pageSize ?? 100,
     adminSecret: options.adminSecret ?? newSecret(),
     adminObjectId: '00000000-0000-4000-8000-00000000ad01',
+    // Fixed like the object id, so the admin's client id survives a reset (README: same identities).
+    adminClientId: '00000000-0000-4000-8000-00000000ad02',
     appObjectId: options.appIdentity?.objectId ?? persisted?.objectId ?? randomUUID(),
     appClientId: options.appIdentity?.clientId ?? persisted?.clientId ?? randomUUID(),
     appResourceId:
@@ -199,7 +201,7 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
       identityEndpoint,
       identityHeader: resolved.identityHeader,
     },
-    admin: { objectId: resolved.adminObjectId },
+    admin: { objectId: resolved.adminObjectId, clientId: resolved.adminClientId },
     keyVaultDnsSuffix: suffix,
     vaultUri: (name) => core.urls.vaultUri(name),
     env: {
@@ -207,13 +209,16 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
       ARM_ENDPOINT: url,
       KEYVAULT_DNS_SUFFIX: suffix,
       // Custom-metrics ingestion (`{region}` filled in per resource, as in Azure's https://{region}.monitoring.azure.com).
-      MONITORING_ENDPOINT: `https://{region}.${monitoringSuffix}:${listening.port}`,
+      MONITORING_ENDPOINT: `https://{region}.${monitoringSuffix}`,
       IDENTITY_ENDPOINT: identityEndpoint,
       IDENTITY_HEADER: resolved.identityHeader,
       NODE_EXTRA_CA_CERTS: tls.caPath,
-      // Vault hosts resolve through the sandbox's CONNECT proxy (see server.ts); loopback goes direct.
+      // Every https request goes through the sandbox's CONNECT proxy (vault hosts have no DNS, see
+      // server.ts); only the plain-http identity endpoint on 127.0.0.1 goes direct. Not `localhost`:
+      // Python (requests, urllib) matches NO_PROXY entries as host suffixes, so `localhost` would send
+      // `<vault>.vault.sandbox.localhost` around the proxy into a failing DNS lookup.
       HTTPS_PROXY: `http://127.0.0.1:${listening.httpPort}`,
-      NO_PROXY: 'localhost,127.0.0.1',
+      NO_PROXY: '127.0.0.1',
       SWEEP_SUBSCRIPTIONS: subscriptions.map((s) => s.subscriptionId).join(','),
     },
     close: async () => {

@@ -14,17 +14,22 @@ import { createRequestListener } from './pipeline';
  * - HTTP (`httpPort`): the App Service-style identity endpoint (App Service serves it over plain http
  *   on loopback too) and a forward proxy.
  *
- * Key Vault host names — the decision: vaults are `https://<vault>.<suffix>:<port>/` with the suffix
- * `vault.sandbox.localhost` by default (KEYVAULT_DNS_SUFFIX), because the Key Vault SDK's challenge
- * check needs the vault host to end in `.` + the token resource's host, and our app only follows Key
- * Vault URLs under the configured suffix. `*.localhost` does not resolve through getaddrinfo on this
- * Linux (glibc has no special case; verified: dns.lookup('x.vault.sandbox.localhost') → ENOTFOUND),
- * and a custom `lookup` would make the app's code differ from Azure's. So the sandbox is also an HTTP
- * CONNECT proxy: with HTTPS_PROXY=http://127.0.0.1:<httpPort> (honoured by every Azure SDK's
- * core-rest-pipeline proxy policy) the client asks the proxy for `<vault>.<suffix>:<port>` and the
- * proxy tunnels it to the HTTPS listener — no DNS, no /etc/hosts, configuration only. The proxy only
- * tunnels to the sandbox itself (the machine is offline; nothing else is reachable through it).
- * Where `*.localhost` does resolve to loopback (systemd-resolved, browsers, curl) no proxy is needed.
+ * Key Vault host names — the decision: vaults are `https://<vault>.<suffix>/` — no port, as in Azure —
+ * with the suffix `vault.sandbox.localhost` by default (KEYVAULT_DNS_SUFFIX), because the Key Vault
+ * SDKs' challenge check needs the vault host to end in `.` + the token resource's host (Python compares
+ * host *and port*, so a port in the vault URI fails every Python Key Vault client; kids carry the vault
+ * URI, so they must not name a port either), and our app only follows Key Vault URLs under the
+ * configured suffix. `*.localhost` does not resolve through getaddrinfo on this Linux (glibc has no
+ * special case; verified: dns.lookup('x.vault.sandbox.localhost') → ENOTFOUND), and a custom `lookup`
+ * would make the app's code differ from Azure's. So the sandbox is also an HTTP CONNECT proxy: with
+ * HTTPS_PROXY=http://127.0.0.1:<httpPort> (honoured by every Azure SDK's core-rest-pipeline proxy policy,
+ * by Python `requests` and so by Azure CLI) the client asks the proxy for `<vault>.<suffix>:443` and the
+ * proxy tunnels it to the HTTPS listener — no DNS, no /etc/hosts, configuration only. NO_PROXY is
+ * `127.0.0.1` only (the plain-http identity endpoint): Python matches NO_PROXY entries as host suffixes,
+ * so `localhost` there would send vault hosts around the proxy. ARM (`localhost:<port>`) is tunnelled
+ * too. The proxy only tunnels to the sandbox itself (the machine is offline; nothing else is reachable).
+ * Where `*.localhost` does resolve to loopback (systemd-resolved, browsers, curl) a client still needs
+ * the proxy, because the vault URI names port 443 and the sandbox listens elsewhere.
  */
 export interface Listening {
   port: number;
@@ -64,7 +69,8 @@ export async function listen(
       socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    // Any port under the Key Vault or Azure Monitor suffix reaches the HTTPS listener (URIs carry the port).
+    // Any port under the Key Vault or Azure Monitor suffix reaches the HTTPS listener (their URIs are
+    // port-less: 443).
     const upstream = net.connect(core.port, '127.0.0.1', () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);

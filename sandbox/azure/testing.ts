@@ -1,4 +1,5 @@
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { LookupFunction } from 'node:net';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { DEFAULT_MONITORING_DNS_SUFFIX } from './core';
@@ -52,16 +53,23 @@ export function armClientOptions(sb: Pick<AzureSandbox, 'url' | 'caPem'>): {
 }
 
 /**
- * An https.Agent that trusts the sandbox CA and resolves `*.<Key Vault suffix>` (and the default Azure
- * Monitor regional suffix) to loopback — for
- * in-process tests only (a process started with sandbox.env uses the CONNECT proxy instead).
+ * An https.Agent that trusts the sandbox CA and sends `*.<Key Vault suffix>` (port-less vault URIs, so
+ * port 443), the Azure Monitor regional hosts (`<region>.monitoring.sandbox.localhost`, port-less too)
+ * and `localhost` to the sandbox's HTTPS listener — for in-process tests only (a process
+ * started with sandbox.env uses the CONNECT proxy instead, which does the same mapping).
  */
-export function sandboxAgent(sb: Pick<AzureSandbox, 'caPem' | 'keyVaultDnsSuffix'>): https.Agent {
+export function sandboxAgent(
+  sb: Pick<AzureSandbox, 'caPem' | 'keyVaultDnsSuffix' | 'port'>,
+  options: { keepAlive?: boolean } = {},
+): https.Agent {
   const suffix = `.${sb.keyVaultDnsSuffix}`;
   const monitoring = `.${DEFAULT_MONITORING_DNS_SUFFIX}`;
+  const ours = (hostname: string) =>
+    hostname.toLowerCase().endsWith(suffix) ||
+    hostname.toLowerCase().endsWith(monitoring) ||
+    hostname === 'localhost';
   const lookup: LookupFunction = (hostname, options, callback) => {
-    const host = hostname.toLowerCase();
-    if (host.endsWith(suffix) || host.endsWith(monitoring) || hostname === 'localhost') {
+    if (ours(hostname)) {
       if (options.all)
         (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
           { address: '127.0.0.1', family: 4 },
@@ -71,12 +79,34 @@ export function sandboxAgent(sb: Pick<AzureSandbox, 'caPem' | 'keyVaultDnsSuffix
     }
     callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
   };
-  return new https.Agent({ ca: sb.caPem, lookup, keepAlive: true });
+  return new SandboxAgent(sb.port, ours, { ca: sb.caPem, lookup, keepAlive: options.keepAlive ?? true });
+}
+
+/** Redirects vault hosts (which have no port, as in Azure) to the port the sandbox listens on. */
+class SandboxAgent extends https.Agent {
+  constructor(
+    private readonly sandboxPort: number,
+    private readonly ours: (hostname: string) => boolean,
+    options: https.AgentOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const host = options.host ?? '';
+    return super.createConnection(
+      this.ours(host) ? { ...options, port: this.sandboxPort } : options,
+      callback,
+    );
+  }
 }
 
 /** Plain HTTPS request helper (for wire-shape tests): JSON in, `{ status, headers, body }` out. */
 export async function httpsJson(
-  sb: Pick<AzureSandbox, 'caPem' | 'keyVaultDnsSuffix'>,
+  sb: Pick<AzureSandbox, 'caPem' | 'keyVaultDnsSuffix' | 'port'>,
   method: string,
   url: string,
   options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},

@@ -135,8 +135,7 @@ export class Estate {
     return `${this.rgId()}/providers/Microsoft.ServiceBus/namespaces/${name}`;
   }
   vaultUri(name: string): string {
-    const port = new URL(this.estate.azure.url).port;
-    return `https://${name}.vault.sandbox.localhost:${port}/`;
+    return `https://${name}.vault.sandbox.localhost/`;
   }
   keyId(vault: string, key: string): string {
     return `${this.vaultUri(vault)}keys/${key}`;

@@ -47,7 +47,6 @@ it('lets a user dry-run an enable on the demo estate with the roles the app was 
   const vault = await estate.azure.control<{ status: string }>('GET', '/health');
   expect(vault.status).toBe(200);
   const namespaceId = `/subscriptions/${estate.azure.subscriptionId}/resourceGroups/rg-demo-messaging/providers/Microsoft.ServiceBus/namespaces/sb-demo-premium-empty`;
-  const port = new URL(estate.azure.url).port;
   const response = await estate.app.json<{
     outcome: string;
     findings: Array<{ ruleId: string; blocks: boolean }>;
@@ -56,7 +55,7 @@ it('lets a user dry-run an enable on the demo estate with the roles the app was 
     headers: { 'x-functions-key': estate.app.keys.function, 'content-type': 'application/json' },
     body: JSON.stringify({
       namespaceId,
-      keys: [{ keyId: `https://kv-demo-ap.vault.sandbox.localhost:${port}/keys/sb-cmk` }],
+      keys: [{ keyId: 'https://kv-demo-ap.vault.sandbox.localhost/keys/sb-cmk' }],
       dryRun: true,
     }),
   });

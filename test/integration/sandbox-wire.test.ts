@@ -95,7 +95,7 @@ test('managed identity endpoint: GET ?resource=&api-version=2019-08-01 with X-ID
   expect((await request('GET', url, { 'X-IDENTITY-HEADER': 'wrong-secret-wrong-secret' })).status).toBe(401);
   expect(
     (
-      await request('GET', url.replace('2019-08-01', '2017-09-01'), {
+      await request('GET', url.replace('2019-08-01', '2018-02-01'), {
         'X-IDENTITY-HEADER': sb.app.identityHeader,
       })
     ).status,
@@ -322,14 +322,14 @@ test('CONNECT proxy: a vault host under the suffix is tunnelled to the sandbox, 
     });
   expect((await tunnel('example.com:443')).status).toBe(502);
 
-  const { status, socket } = await tunnel(`${host}:${sb.port}`);
+  const { status, socket } = await tunnel(`${host}:443`);
   expect(status).toBe(200);
   const token = (await sb.control.token(sb.admin.objectId, 'keyvault')).access_token;
   const body = await new Promise<string>((resolve, reject) => {
     // TLS inside the tunnel, checked against the vault host name (wildcard certificate) and our CA.
     const secure = tls.connect({ socket, servername: host, ca: sb.caPem }, () => {
       secure.write(
-        `GET /probe HTTP/1.1\r\nHost: ${host}:${sb.port}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+        `GET /probe HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
       );
     });
     let text = '';
@@ -380,7 +380,7 @@ test('Key Vault hosts answer an unauthenticated request with the 401 challenge',
         method: 'GET',
         servername: `probe.${sb.keyVaultDnsSuffix}`,
         ca: sb.caPem,
-        headers: { Host: `probe.${sb.keyVaultDnsSuffix}:${sb.port}` },
+        headers: { Host: `probe.${sb.keyVaultDnsSuffix}` },
       },
       (r) => {
         let text = '';

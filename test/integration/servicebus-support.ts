@@ -3,8 +3,7 @@
  * @azure/arm-servicebus, @azure/arm-keyvault and @azure/keyvault-keys clients over HTTPS, and helpers to
  * build the estate a CMK scenario needs (vaults, keys, grants, user-assigned identities, namespaces).
  */
-import { lookup } from 'node:dns';
-import { Agent } from 'node:https';
+import type { Agent } from 'node:https';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { isRestError, type RestError } from '@azure/core-rest-pipeline';
 import { KeyVaultManagementClient, type VaultCreateOrUpdateParameters } from '@azure/arm-keyvault';
@@ -12,7 +11,7 @@ import { ServiceBusManagementClient, type SBNamespace } from '@azure/arm-service
 import { KeyClient } from '@azure/keyvault-keys';
 import { VirtualClock } from '../../sandbox/clock';
 import { startAzureSandbox, type AzureSandbox, type AzureSandboxOptions } from '../../sandbox/azure';
-import { httpsJson } from '../../sandbox/azure/testing';
+import { httpsJson, sandboxAgent } from '../../sandbox/azure/testing';
 import { ServiceBusProvider } from '../../sandbox/azure/servicebus';
 
 export const MINUTE = 60_000;
@@ -53,13 +52,7 @@ export class SbHarness {
       (p): p is ServiceBusProvider => p instanceof ServiceBusProvider,
     );
     if (!provider) throw new Error('the sandbox runs without the Service Bus provider');
-    const suffix = `.${sandbox.keyVaultDnsSuffix}`;
-    const agent = new Agent({
-      ca: sandbox.caPem,
-      keepAlive: false,
-      lookup: (host, options, callback) =>
-        lookup(host.toLowerCase().endsWith(suffix) ? '127.0.0.1' : host, options, callback),
-    });
+    const agent = sandboxAgent(sandbox, { keepAlive: false });
     const h = new SbHarness(sandbox, clock, provider, agent);
     await h.arm(
       'PUT',

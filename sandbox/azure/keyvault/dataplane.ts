@@ -506,6 +506,10 @@ export function registerDataPlane(deps: DataPlaneDeps): void {
   const versionless = routes
     .filter((r) => r.path.startsWith('/keys/:name/:version/'))
     .map((r) => ({ ...r, path: r.path.replace('/:version/', '/') }));
+  // Every data-plane request passes here: `authorize` (vault, api-version, tenant, firewall, permission
+  // model, service limits), then `handler`. The operation is `route.operation`, the caller
+  // `callerOf(core, ctx)`; a refusal is thrown from either step. The Service Bus key polls call the
+  // model in-process (../servicebus/keys.ts) and do not pass here.
   for (const route of [...routes, ...versionless]) {
     core.routes.keyVault({
       method: route.method,

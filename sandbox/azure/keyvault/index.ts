@@ -4,22 +4,17 @@
  * (dataplane.ts). Registered with `core.use(new KeyVaultProvider())`; other providers (Service Bus
  * CMK) reach keys through `provider.model` with a `Caller`, so they meet the same checks.
  */
-import { randomBytes } from 'node:crypto';
 import type { ResourceProvider, SandboxCore } from '../core';
 import { requireResourceGroup } from '../arm/resources';
 import { registerArm } from './arm';
 import { registerDataPlane } from './dataplane';
 import { VaultLimits } from './limits';
-import { KeyVaultModel, type KeyVaultEvent, type StoredState } from './model';
-
-const STORE_COLLECTION = 'keyvault';
-const STORE_KEY = 'state';
-const BACKUP_SECRET_KEY = 'backup-secret';
+import { KeyVaultModel, type KeyVaultEvent } from './model';
+import { KeyVaultStore } from './persistence';
 
 export class KeyVaultProvider implements ResourceProvider {
   readonly name = 'Microsoft.KeyVault';
   private current?: KeyVaultModel;
-  private dirty = false;
   private readonly limits = new VaultLimits();
   private readonly listeners: Array<(event: KeyVaultEvent) => void> = [];
 
@@ -34,6 +29,7 @@ export class KeyVaultProvider implements ResourceProvider {
   }
 
   register(core: SandboxCore): void {
+    const store = new KeyVaultStore(core.store);
     const model = new KeyVaultModel({
       clock: core.clock,
       vaultUri: (name) => core.urls.vaultUri(name),
@@ -41,13 +37,7 @@ export class KeyVaultProvider implements ResourceProvider {
       // propagation delay included).
       checkDataAction: (caller, dataAction, scope) =>
         core.rbac.isAllowed(caller.objectId, dataAction, scope, 'dataAction'),
-      backupSecret: () => {
-        const stored = core.store.get<string>(STORE_COLLECTION, BACKUP_SECRET_KEY);
-        if (stored) return Buffer.from(stored, 'base64');
-        const secret = randomBytes(32);
-        core.store.put(STORE_COLLECTION, BACKUP_SECRET_KEY, secret.toString('base64'));
-        return secret;
-      },
+      backupSecret: () => store.backupSecret(),
       resourceGroupExists: (sub, rg) => {
         try {
           requireResourceGroup(core, sub, rg);
@@ -56,22 +46,15 @@ export class KeyVaultProvider implements ResourceProvider {
           return false;
         }
       },
-      // Write-through to the core's store (one record), so a snapshot-backed sandbox (`npm start`)
-      // keeps vaults and keys across restarts; coalesced to one write per tick.
-      onChange: () => {
-        if (this.dirty) return;
-        this.dirty = true;
-        queueMicrotask(() => {
-          this.dirty = false;
-          core.store.put(STORE_COLLECTION, STORE_KEY, model.exportState());
-        });
-      },
+      // Write-through to the core's store, so a snapshot-backed sandbox (`npm start`) keeps vaults and
+      // keys across restarts (persistence.ts).
+      onChange: () => store.scheduleWrite(() => model.exportState()),
       onEvent: (event) => {
         for (const listener of this.listeners) listener(event);
       },
     });
     this.current = model;
-    const saved = core.store.get<StoredState>(STORE_COLLECTION, STORE_KEY);
+    const saved = store.load();
     if (saved) model.importState(saved);
     registerArm(core, model);
     registerDataPlane({ core, model, limits: this.limits });

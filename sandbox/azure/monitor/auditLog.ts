@@ -59,6 +59,13 @@ const DATA_PLANE_OPERATIONS: Record<string, string> = {
   'POST /keys/:name/:version/unwrapkey': 'KeyUnwrap',
   'POST /keys/:name/:version/sign': 'KeySign',
   'POST /keys/:name/:version/verify': 'KeyVerify',
+  // Versionless crypto calls (the current version).
+  'POST /keys/:name/encrypt': 'KeyEncrypt',
+  'POST /keys/:name/decrypt': 'KeyDecrypt',
+  'POST /keys/:name/wrapkey': 'KeyWrap',
+  'POST /keys/:name/unwrapkey': 'KeyUnwrap',
+  'POST /keys/:name/sign': 'KeySign',
+  'POST /keys/:name/verify': 'KeyVerify',
 };
 
 /** Management operations on one vault (the docs: "other key vault operations" are VaultPatch). */
