@@ -20,6 +20,7 @@ import { VirtualClock, WallClock, type Clock } from './clock';
 import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX, sandboxHostNames } from './azure';
 import { loadTls } from './azure/certs';
 import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
+import { seedDemoMonitoring } from './azure/monitor/demo';
 import { startFunctionsHost } from './host/host';
 import { consoleLogger, type HostLogLevel } from './host/log';
 import { applySettings, readLocalSettings } from './host/settings';
@@ -84,6 +85,8 @@ async function compose(): Promise<void> {
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
+    // Azure Monitor: traffic, audit logs, the action group → sink, the alert rules; printed with the estate.
+    demo.text += `\n${(await seedDemoMonitoring(azure)).text}`;
     // The app's identity gets the roles README documents, at their narrowest scopes, as infra would.
     for (const [role, scope] of demoAppRoles()) {
       azure.control.assignRole({ principalId: azure.app.objectId, role, scope, immediate: true });

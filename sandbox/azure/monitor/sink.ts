@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { reply, type RequestContext } from '../context';
 import type { SandboxCore } from '../core';
@@ -304,7 +305,8 @@ export class WebhookDelivery {
       timeout: 10_000,
       ...(secure
         ? {
-            servername: u.hostname.replace(/^\[|\]$/g, ''),
+            // SNI only for names (an IP address as server name is refused by RFC 6066).
+            ...(isIP(u.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: u.hostname }),
             ...(this.core.caPem ? { ca: this.core.caPem } : {}),
           }
         : {}),
