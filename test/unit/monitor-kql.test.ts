@@ -29,16 +29,32 @@ describe('the evaluated KQL subset', () => {
   ];
 
   it('filters by operation names, results, callers, keys and time', () => {
-    expect(matches('AzureDiagnostics | where OperationName in ("KeyDelete", "KeyUpdate")', rows)).toEqual([0, 1]);
+    expect(matches('AzureDiagnostics | where OperationName in ("KeyDelete", "KeyUpdate")', rows)).toEqual([
+      0, 1,
+    ]);
     expect(matches('AzureDiagnostics | where OperationName !in ("KeyDelete")', rows)).toEqual([1, 2, 3]);
-    expect(matches("AzureDiagnostics | where httpStatusCode_d >= 400 and ResultType != 'Success'", rows)).toEqual([2]);
-    expect(matches('AzureDiagnostics | where identity_claim_oid_g == "bbbb" or OperationName =~ "keywrap"', rows)).toEqual([1, 2]);
-    expect(matches('AzureDiagnostics | where id_s contains "/keys/CMK" | where TimeGenerated > ago(10m)', rows)).toEqual([0, 1, 2]);
     expect(
-      matches('AzureDiagnostics | where (OperationName == "KeyGet" or OperationName == "KeyWrap") and httpStatusCode_d < 300', rows),
+      matches("AzureDiagnostics | where httpStatusCode_d >= 400 and ResultType != 'Success'", rows),
+    ).toEqual([2]);
+    expect(
+      matches('AzureDiagnostics | where identity_claim_oid_g == "bbbb" or OperationName =~ "keywrap"', rows),
+    ).toEqual([1, 2]);
+    expect(
+      matches('AzureDiagnostics | where id_s contains "/keys/CMK" | where TimeGenerated > ago(10m)', rows),
+    ).toEqual([0, 1, 2]);
+    expect(
+      matches(
+        'AzureDiagnostics | where (OperationName == "KeyGet" or OperationName == "KeyWrap") and httpStatusCode_d < 300',
+        rows,
+      ),
     ).toEqual([3]);
     // project / order by do not change the count; comments are ignored.
-    expect(matches('AzureDiagnostics // audit\n| where OperationName == "KeyDelete" | project TimeGenerated | order by TimeGenerated', rows)).toEqual([0]);
+    expect(
+      matches(
+        'AzureDiagnostics // audit\n| where OperationName == "KeyDelete" | project TimeGenerated | order by TimeGenerated',
+        rows,
+      ),
+    ).toEqual([0]);
   });
 
   it('refuses what it cannot evaluate, with a reason', () => {
@@ -47,7 +63,9 @@ describe('the evaluated KQL subset', () => {
       reason: "the 'summarize' operator is not evaluated by the sandbox",
     });
     expect(compileQuery('AzureActivity | where OperationName == "x"')).toMatchObject({ ok: false });
-    expect(compileQuery('AzureDiagnostics | where OperationName matches regex "K.*"')).toMatchObject({ ok: false });
+    expect(compileQuery('AzureDiagnostics | where OperationName matches regex "K.*"')).toMatchObject({
+      ok: false,
+    });
     expect(compileQuery('AzureDiagnostics | where OperationName == "unterminated')).toMatchObject({
       ok: false,
       reason: 'unterminated string literal',
@@ -58,7 +76,11 @@ describe('the evaluated KQL subset', () => {
 
 describe('the metrics $filter', () => {
   it('parses eq / ne / or-lists / wildcards', () => {
-    expect(parseFilter("EntityName eq '*' and (StatusCode eq '200' or StatusCode eq '403') and ActivityName ne 'keyget'")).toEqual([
+    expect(
+      parseFilter(
+        "EntityName eq '*' and (StatusCode eq '200' or StatusCode eq '403') and ActivityName ne 'keyget'",
+      ),
+    ).toEqual([
       { name: 'EntityName', values: ['*'] },
       { name: 'StatusCode', values: ['200', '403'] },
       { name: 'ActivityName', values: ['keyget'], exclude: true },
