@@ -29,6 +29,11 @@ export interface ResourceProvider {
    * under it (and the role assignments and system-assigned identities of those resources).
    */
   readonly collections?: readonly string[];
+  /**
+   * Called when a scope (a resource group) is deleted, before the records under it go: for resources
+   * that do not simply vanish with their group (Key Vault soft-deletes its vaults).
+   */
+  deletingScope?(scope: string): void;
   /** Called after a reset cleared the store (drop in-memory caches, timers). */
   reset?(): void;
 }
@@ -353,6 +358,7 @@ export class SandboxCore {
   /** Deletes everything under an ARM scope (a resource group or a resource) across provider collections. */
   deleteUnder(scope: string): void {
     const prefix = scope.replace(/\/+$/, '');
+    for (const p of this.providers) p.deletingScope?.(prefix);
     for (const p of this.providers) {
       for (const c of p.collections ?? []) {
         this.store.delete(c, prefix);

@@ -251,6 +251,84 @@ describe('Key Vault and resource groups', () => {
     const deleted = await h.arm(admin).vaults.getDeleted('kv-rg-gone', 'westeurope');
     expect(deleted.properties?.vaultId).toContain('/resourceGroups/rg-kv-gone/');
   });
+
+  it('soft-deletes them when the group goes, even if a group of that name is created again at once', async () => {
+    const sub = h.sandbox.subscriptionId;
+    const rgPath = `/subscriptions/${sub}/resourcegroups/rg-kv-again?api-version=2021-04-01`;
+    await fetchJson(h.sandbox, h.agent, admin, 'PUT', rgPath, { location: 'westeurope' });
+    await h
+      .arm(admin)
+      .vaults.createOrUpdate('rg-kv-again', 'kv-rg-again', vaultParams(), { updateIntervalInMs: 0 });
+    const key = await h.keys('kv-rg-again', admin).createRsaKey('cmk');
+    expect((await fetchJson(h.sandbox, h.agent, admin, 'DELETE', rgPath)).status).toBe(202);
+    await h.clock.settle();
+    // No read of the vault between the deletion and the new group of the same name.
+    expect(
+      (await fetchJson(h.sandbox, h.agent, admin, 'PUT', rgPath, { location: 'westeurope' })).status,
+    ).toBe(201);
+    expect((await restError(h.arm(admin).vaults.get('rg-kv-again', 'kv-rg-again'))).statusCode).toBe(404);
+    const deleted = await h.arm(admin).vaults.getDeleted('kv-rg-again', 'westeurope');
+    expect(deleted.properties?.vaultId).toBe(
+      `/subscriptions/${sub}/resourceGroups/rg-kv-again/providers/Microsoft.KeyVault/vaults/kv-rg-again`,
+    );
+    // Recovered into the recreated group, with its keys.
+    await h
+      .arm(admin)
+      .vaults.createOrUpdate('rg-kv-again', 'kv-rg-again', vaultParams({ createMode: 'recover' }), {
+        updateIntervalInMs: 0,
+      });
+    expect((await h.keys('kv-rg-again', admin).getKey('cmk')).properties.version).toBe(
+      key.properties.version,
+    );
+  });
+
+  it('recovers a deleted vault only into the resource group and location it was deleted from', async () => {
+    const sub = h.sandbox.subscriptionId;
+    const other = 'rg-kv-other';
+    await fetchJson(
+      h.sandbox,
+      h.agent,
+      admin,
+      'PUT',
+      `/subscriptions/${sub}/resourcegroups/${other}?api-version=2021-04-01`,
+      {
+        location: 'westeurope',
+      },
+    );
+    const client = h.arm(admin);
+    const created = await createVault('kv-rec-rg');
+    await client.vaults.delete(h.rg, 'kv-rec-rg');
+
+    const elsewhere = await restError(
+      client.vaults.createOrUpdate(other, 'kv-rec-rg', vaultParams({ createMode: 'recover' }), {
+        updateIntervalInMs: 0,
+      }),
+    );
+    expect([elsewhere.statusCode, elsewhere.code]).toEqual([400, 'SoftDeletedVaultDoesNotExist']);
+    const otherLocation = await restError(
+      client.vaults.createOrUpdate(
+        h.rg,
+        'kv-rec-rg',
+        { ...vaultParams({ createMode: 'recover' }), location: 'northeurope' },
+        { updateIntervalInMs: 0 },
+      ),
+    );
+    expect([otherLocation.statusCode, otherLocation.code]).toEqual([400, 'SoftDeletedVaultDoesNotExist']);
+    // Neither refusal touched the deleted vault or created one in the other group.
+    expect((await restError(client.vaults.get(other, 'kv-rec-rg'))).statusCode).toBe(404);
+    expect((await restError(client.vaults.get(h.rg, 'kv-rec-rg'))).statusCode).toBe(404);
+    expect((await client.vaults.getDeleted('kv-rec-rg', 'westeurope')).properties?.vaultId).toBe(created.id);
+
+    const recovered = await client.vaults.createOrUpdate(
+      h.rg,
+      'kv-rec-rg',
+      vaultParams({ createMode: 'recover' }),
+      { updateIntervalInMs: 0 },
+    );
+    expect(recovered.id).toBe(created.id);
+    expect((await client.vaults.get(h.rg, 'kv-rec-rg')).id).toBe(created.id);
+    expect((await restError(client.vaults.getDeleted('kv-rec-rg', 'westeurope'))).statusCode).toBe(404);
+  });
 });
 
 describe('Key Vault data plane (keyvault-keys)', () => {

@@ -103,9 +103,7 @@ test('the compiled app reaches ARM and a vault with nothing but the sandbox envi
   );
   const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   expect(out.vaultUri).toBe(sb.vaultUri('kv-app-wiring'));
-  expect(out.keyId).toMatch(
-    /^https:\/\/kv-app-wiring\.vault\.sandbox\.localhost\/keys\/cmk\/[0-9a-f]{32}$/,
-  );
+  expect(out.keyId).toMatch(/^https:\/\/kv-app-wiring\.vault\.sandbox\.localhost\/keys\/cmk\/[0-9a-f]{32}$/);
   expect(out.createKey).toMatchObject({ statusCode: 403, code: 'Forbidden' });
   expect(out.foreignVault).toBe('InvalidKeyVaultUrlError');
 
@@ -119,9 +117,7 @@ test('the compiled app reaches ARM and a vault with nothing but the sandbox envi
   expect(
     calls.some(
       (c) =>
-        c.service === 'keyvault' &&
-        c.host === `kv-app-wiring.${sb.keyVaultDnsSuffix}` &&
-        c.status === 200,
+        c.service === 'keyvault' && c.host === `kv-app-wiring.${sb.keyVaultDnsSuffix}` && c.status === 200,
     ),
   ).toBe(true);
 });

@@ -10,11 +10,14 @@ import { registerArm } from './arm';
 import { registerDataPlane } from './dataplane';
 import { VaultLimits } from './limits';
 import { KeyVaultModel, type KeyVaultEvent } from './model';
-import { KeyVaultStore } from './persistence';
+import { DELETED_VAULTS, KeyVaultStore, VAULTS } from './persistence';
 
 export class KeyVaultProvider implements ResourceProvider {
   readonly name = 'Microsoft.KeyVault';
+  /** One record per vault / deleted vault keyed by ARM id (persistence.ts). */
+  readonly collections = [VAULTS, DELETED_VAULTS];
   private current?: KeyVaultModel;
+  private store?: KeyVaultStore;
   private readonly limits = new VaultLimits();
   private readonly listeners: Array<(event: KeyVaultEvent) => void> = [];
 
@@ -30,6 +33,7 @@ export class KeyVaultProvider implements ResourceProvider {
 
   register(core: SandboxCore): void {
     const store = new KeyVaultStore(core.store);
+    this.store = store;
     const model = new KeyVaultModel({
       clock: core.clock,
       vaultUri: (name) => core.urls.vaultUri(name),
@@ -46,8 +50,8 @@ export class KeyVaultProvider implements ResourceProvider {
           return false;
         }
       },
-      // Write-through to the core's store, so a snapshot-backed sandbox (`npm start`) keeps vaults and
-      // keys across restarts (persistence.ts).
+      // Write-through to the core's store, one record per vault, so a snapshot-backed sandbox
+      // (`npm start`) keeps vaults and keys across restarts (persistence.ts).
       onChange: () => store.scheduleWrite(() => model.exportState()),
       onEvent: (event) => {
         for (const listener of this.listeners) listener(event);
@@ -55,13 +59,26 @@ export class KeyVaultProvider implements ResourceProvider {
     });
     this.current = model;
     const saved = store.load();
-    if (saved) model.importState(saved);
+    if (saved) {
+      model.importState(saved.state);
+      // A snapshot of the earlier single-record format: rewrite it as per-vault records now.
+      if (saved.needsRewrite) store.scheduleWrite(() => model.exportState());
+    }
     registerArm(core, model);
     registerDataPlane({ core, model, limits: this.limits });
   }
 
+  /**
+   * Deleting a resource group soft-deletes its vaults (as in Azure) before the core deletes the
+   * records under the group, so the store ends with their deleted-vault records, not with nothing.
+   */
+  deletingScope(scope: string): void {
+    this.current?.deleteVaultsUnder(scope);
+  }
+
   reset(): void {
     this.limits.reset();
+    this.store?.reset();
     this.current?.reset();
   }
 }

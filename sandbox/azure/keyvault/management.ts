@@ -125,7 +125,7 @@ export class VaultManagement {
     }
 
     if (props.createMode === 'recover')
-      return { vault: this.recoverVault(subscriptionId, name, location), created: false };
+      return { vault: this.recoverVault(subscriptionId, resourceGroup, name, location), created: false };
 
     const deleted = this.estate.deletedVaults.get(lower(name));
     if (!existing && deleted) {
@@ -288,11 +288,26 @@ export class VaultManagement {
     this.estate.changed();
   }
 
-  private recoverVault(subscriptionId: string, name: string, location: string): Vault {
+  /**
+   * PUT with createMode "recover": a deleted vault comes back where it was deleted from — the same
+   * subscription, resource group and location (its id and URI do not change). The Azure CLI refuses a
+   * recover into another group before calling ("The vault or hsm must be recovered to the original
+   * resource group"); the service answers such a PUT, like one for a name with no deleted vault, with
+   * SoftDeletedVaultDoesNotExist (reported in public issue threads after a group was recreated under a
+   * new name) [U: status 400 and the message wording].
+   */
+  private recoverVault(subscriptionId: string, resourceGroup: string, name: string, location: string): Vault {
     const d = this.estate.deletedVaults.get(lower(name));
-    if (!d || lower(d.vault.subscriptionId) !== lower(subscriptionId)) {
-      throw armErrors.badRequest(
-        `The vault '${name}' cannot be recovered because it is not in a deleted state in location '${location}'.`,
+    if (
+      !d ||
+      lower(d.vault.subscriptionId) !== lower(subscriptionId) ||
+      lower(d.vault.resourceGroup) !== lower(resourceGroup) ||
+      normaliseLocation(d.vault.location) !== normaliseLocation(location)
+    ) {
+      throw new KeyVaultError(
+        400,
+        'SoftDeletedVaultDoesNotExist',
+        `A soft deleted vault with the given name does not exist. Ensure that the name for the vault that is being attempted to recover is in a recoverable state. The vault '${name}' cannot be recovered in resource group '${resourceGroup}' and location '${location}'; a deleted vault is recovered into the resource group and location it was deleted from.`,
       );
     }
     d.purgeTimer();

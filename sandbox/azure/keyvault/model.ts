@@ -19,12 +19,12 @@ import { KeyDataPlane } from './keys';
 import { VaultManagement } from './management';
 import { exportEstate, importEstate, type StoredState } from './persistence';
 import type { Caller } from './permissions';
-import type { KeyVaultModelOptions, Vault } from './records';
+import { lower, type KeyVaultModelOptions, type Vault } from './records';
 import { KeyVaultTimers } from './timers';
 import { recoveryLevel } from './vaultProperties';
 
 export type * from './records';
-export type { StoredKey, StoredState, StoredVault, StoredVersion } from './persistence';
+export type { StoredDeletedVault, StoredKey, StoredState, StoredVault, StoredVersion } from './persistence';
 export { validatePolicy } from './rotationPolicy';
 export { normaliseLocation } from './vaultProperties';
 
@@ -145,6 +145,20 @@ export class KeyVaultModel {
     for (const d of this.estate.deletedVaults.values()) d.purgeTimer();
     this.estate.vaults.clear();
     this.estate.deletedVaults.clear();
+  }
+
+  /**
+   * A scope (a resource group) is being deleted: its vaults become soft-deleted vaults, as Azure does
+   * with the vaults of a deleted group (soft delete is always on), keeping their keys for the retention
+   * period; recovering one needs a group of the same name again (management.ts, recover).
+   */
+  deleteVaultsUnder(scope: string): void {
+    const prefix = `${lower(scope).replace(/\/+$/, '')}/`;
+    for (const vault of [...this.estate.vaults.values()]) {
+      if (lower(vault.id).startsWith(prefix)) {
+        this.deleteVault(vault.subscriptionId, vault.resourceGroup, vault.name);
+      }
+    }
   }
 
   /** The whole estate as plain JSON (key material as PKCS#8 PEM), for the sandbox store/snapshot. */
