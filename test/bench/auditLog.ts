@@ -131,7 +131,7 @@ async function main(): Promise<void> {
         `  without a diagnostic setting  ${base.toFixed(3)} ms/call (median of ${BLOCKS} blocks × ${CALLS_PER_BLOCK} calls)`,
         `  with AuditEvent → workspace   ${audited.toFixed(3)} ms/call`,
         `  ratio                         ×${(audited / base).toFixed(3)}  (added ${(audited - base).toFixed(3)} ms/call)`,
-        `  the observer alone            ${observerWithout.toFixed(1)} µs/call without, ${observerWith.toFixed(1)} µs/call with (platform metrics + audit row)`,
+        `  the observer alone            ${observerWithout.toFixed(1)} µs/call without (platform metrics), ${observerWith.toFixed(1)} µs/call with (+ audit row)`,
         `  audit rows written            ${rowsWith} with the setting (${calls} data-plane calls made), ${rowsWithout} without  ${proven ? 'ok' : 'NOT PROVEN'}`,
         '',
       ].join('\n'),

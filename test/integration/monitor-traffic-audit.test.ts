@@ -261,3 +261,44 @@ it('a vault without a diagnostic setting writes no audit rows, and a query outsi
   ]);
   expect(await sinkEntries(h, 'ag-quiet')).toEqual([]);
 });
+
+it('vault metrics count the requests actually made: ServiceApiHit by activity, ServiceApiResult by status, Availability', async () => {
+  await h.vault('kv-m-metrics');
+  const vaultId = h.vaultId('kv-m-metrics');
+  const t0 = Math.floor(h.clock.now() / MINUTE) * MINUTE;
+  const keys = h.keys('kv-m-metrics');
+  await keys.createRsaKey('k1'); // 401 challenge + 200
+  await keys.getKey('k1');
+  await keys.getKey('k1');
+  const missing = await keys.getKey('nope').catch((e: { statusCode?: number }) => e.statusCode);
+  expect(missing).toBe(404);
+  await h.minutes(1);
+
+  const span = `${iso(t0)}/${iso(t0 + MINUTE)}`;
+  const hits = await mon.metrics.list(vaultId, {
+    metricnames: 'ServiceApiHit',
+    timespan: span,
+    interval: 'PT1M',
+    aggregation: 'Count',
+    filter: "ActivityName eq '*'",
+  });
+  const byActivity: Record<string, number | undefined> = Object.fromEntries(
+    (hits.value[0]?.timeseries ?? []).map((s) => [s.metadatavalues?.[0]?.value ?? '', s.data?.[0]?.count]),
+  );
+  expect(byActivity).toEqual({ keycreate: 2, keyget: 3 });
+
+  const results = await mon.metrics.list(vaultId, {
+    metricnames: 'ServiceApiResult,Availability',
+    timespan: span,
+    interval: 'PT1M',
+    aggregation: 'Count,Average',
+    filter: "StatusCode eq '*'",
+  });
+  const [result, availability] = results.value;
+  const byStatus: Record<string, number | undefined> = Object.fromEntries(
+    (result?.timeseries ?? []).map((s) => [s.metadatavalues?.[0]?.value ?? '', s.data?.[0]?.count]),
+  );
+  expect(byStatus).toEqual({ '401': 1, '200': 3, '404': 1 });
+  // Refusals and missing keys are the caller's problem, not the vault's: availability stays 100 %.
+  expect((availability?.timeseries ?? []).map((s) => s.data?.[0]?.average)).toEqual([100, 100, 100]);
+});

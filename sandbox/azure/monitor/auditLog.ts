@@ -110,7 +110,8 @@ export class AuditLog {
     if (!this.enabled || !outcome.routePath) return;
     const event = this.classify(outcome);
     if (!event) return;
-    this.recordMetrics(event);
+    // [U] Vault metrics count data-plane requests; management operations reach the vault through ARM.
+    if (event.activityType === 'key') this.recordMetrics(event);
     this.write(event);
   }
 
