@@ -21,6 +21,8 @@ import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX, sandboxHostNames } from
 import { loadTls } from './azure/certs';
 import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
 import { seedDemoMonitoring } from './azure/monitor/demo';
+import { EventGridProvider } from './azure/eventgrid';
+import { DEMO_DEAD_LETTER_CONTAINER, DEMO_EVENT_FUNCTION } from './azure/eventgrid/demo';
 import { startFunctionsHost } from './host/host';
 import { consoleLogger, type HostLogLevel } from './host/log';
 import { applySettings, readLocalSettings } from './host/settings';
@@ -81,6 +83,8 @@ async function compose(): Promise<void> {
     keyVaultDnsSuffix: suffix,
     ...(args['no-seed'] ? {} : { subscriptions: DEMO_SUBSCRIPTIONS }),
     ...(process.env.SANDBOX_ADMIN_SECRET ? { adminSecret: process.env.SANDBOX_ADMIN_SECRET } : {}),
+    // The storage account (Azurite in memory): AzureWebJobsStorage, Event Grid dead-letter containers.
+    storage: true,
   });
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
@@ -109,6 +113,15 @@ async function compose(): Promise<void> {
     log,
     duplicateActivities: args.chaos === 'duplicate-activities',
   });
+  // Event Grid's AzureFunction destinations naming the app's function app reach this host's Event Grid
+  // webhook with its system key, as the Functions extension receives them in Azure.
+  azure.core.providers
+    .find((p): p is EventGridProvider => p instanceof EventGridProvider)
+    ?.registerFunctionApp({
+      resourceId: azure.app.resourceId,
+      baseUrl: host.url,
+      systemKey: host.keys.eventGridExtension,
+    });
 
   if (args['ready-json']) {
     process.stdout.write(
@@ -126,6 +139,7 @@ async function compose(): Promise<void> {
           keyVaultDnsSuffix: azure.keyVaultDnsSuffix,
           caPath: azure.caPath,
           env: azure.env,
+          ...(azure.storage ? { storage: { blobEndpoint: azure.storage.blobEndpoint } } : {}),
         },
       }) + '\n',
     );
@@ -192,6 +206,15 @@ function printBanner(
     `    -d '{"namespaceId":"${demoNamespace.replace('sb-demo-premium-empty', 'sb-demo-cmk-sai')}"}'`,
     `  curl -s -H "x-functions-key: ${host.keys.function}" ${host.url}/api/operations/<operation id>`,
     `  curl -s --cacert ${path.relative(process.cwd(), azure.caPath)} -H "Authorization: Bearer ${azure.adminSecret}" ${azure.url}/_sandbox/requests`,
+    '',
+    'Event Grid (Key Vault events → the app):',
+    `  system topics evgt-<vault> → subscription cmk-guardian → function ${DEMO_EVENT_FUNCTION} (${host.url}/runtime/webhooks/eventgrid)`,
+    `  deliveries, retries, dead-letters: curl -s --cacert ${path.relative(process.cwd(), azure.caPath)} -H "Authorization: Bearer ${azure.adminSecret}" ${azure.url}/_sandbox/eventgrid/deliveries`,
+    ...(azure.storage
+      ? [
+          `  storage account  ${azure.storage.blobEndpoint}  (AzureWebJobsStorage; dead-letters in container ${DEMO_DEAD_LETTER_CONTAINER})`,
+        ]
+      : []),
     '',
     'State is in memory: stopping loses Durable instances, timer schedule status and the emulated estate.',
     'Press Ctrl+C to stop.',

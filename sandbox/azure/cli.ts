@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       'page-size': { type: 'string', default: '100' },
       'state-dir': { type: 'string', default: join(process.cwd(), '.sandbox') },
       'keyvault-dns-suffix': { type: 'string' },
+      'no-storage': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
     pageSize: int('page-size', values['page-size']),
     adminSecret,
     ...(values['keyvault-dns-suffix'] ? { keyVaultDnsSuffix: values['keyvault-dns-suffix'] } : {}),
+    // The storage account (Azurite, in memory): AzureWebJobsStorage and Event Grid dead-letter containers.
+    storage: !values['no-storage'],
   });
   const envText = Object.entries(sb.env)
     .map(([k, v]) => `${k}=${v}`)

@@ -12,6 +12,7 @@ import { Rbac } from './rbac/authorization';
 import { ROLE_IDS } from './rbac/roles';
 import { RequestLog } from './requestLog';
 import { RouteTable } from './router';
+import type { BlobStorage } from './storage/azurite';
 import type { Store } from './store';
 import { Throttler, type ThrottleProfile } from './throttle';
 
@@ -36,6 +37,8 @@ export interface ResourceProvider {
   deletingScope?(scope: string): void;
   /** Called after a reset cleared the store (drop in-memory caches, timers). */
   reset?(): void;
+  /** Called when the sandbox closes (release sockets, child processes). */
+  close?(): void | Promise<void>;
 }
 
 export interface ResolvedOptions {
@@ -127,7 +130,9 @@ export class SandboxCore {
   /** Listening ports (set by the server once bound): HTTPS, and plain HTTP (identity endpoint, proxy). */
   port: number;
   httpPort = 0;
-  /** The CA that signs the sandbox's certificate (set at start), for calls the sandbox makes to itself. */
+  /** The storage account (Azurite's Blob service) when the sandbox runs one (`storage: true`). */
+  storage?: BlobStorage;
+  /** The sandbox CA (PEM): outbound HTTPS the sandbox makes (Event Grid deliveries) trusts it too. */
   caPem = '';
 
   constructor(init: SandboxCoreInit) {

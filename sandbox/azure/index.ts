@@ -14,6 +14,7 @@ import { registerIdentityEndpoint } from './identity/endpoint';
 import { TokenService } from './identity/tokens';
 import { defaultProviders } from './providers';
 import { listen } from './server';
+import { startBlobStorage, type BlobStorage } from './storage/azurite';
 import { MemoryStore, SnapshotStore } from './store';
 import { AZURE_ARM_LIMITS, type ThrottleProfile } from './throttle';
 
@@ -62,6 +63,12 @@ export interface AzureSandboxOptions {
   appIdentity?: { objectId?: string; clientId?: string; resourceId?: string; identityHeader?: string };
   /** Providers in addition to the defaults (providers.ts). */
   providers?: ResourceProvider[];
+  /**
+   * Run the storage account (Azurite's Blob service, in memory, a child process): `AzureWebJobsStorage`
+   * in `env`, Event Grid dead-letter containers. Default false (tests that need it opt in; `npm start`
+   * and the CLI turn it on).
+   */
+  storage?: boolean;
 }
 
 export interface AzureSandbox {
@@ -90,6 +97,8 @@ export interface AzureSandbox {
   keyVaultDnsSuffix: string;
   /** `https://<vault>.<suffix>/` — no port, as in Azure (reached through the CONNECT proxy). */
   vaultUri(vaultName: string): string;
+  /** The storage account when started with `storage: true`: Blob endpoint, account, connection string. */
+  storage?: Pick<BlobStorage, 'blobEndpoint' | 'accountName' | 'accountKey' | 'connectionString'>;
   /** Settings for the app (or any Azure SDK client process) to target this sandbox. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -173,6 +182,7 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
   registerIdentityEndpoint(core);
   registerControlApi(core, control, tls.caPem);
   core.seed();
+  if (options.storage) core.storage = await startBlobStorage();
 
   const listening = await listen(core, tls, {
     host: options.host ?? '127.0.0.1',
@@ -220,9 +230,27 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
       HTTPS_PROXY: `http://127.0.0.1:${listening.httpPort}`,
       NO_PROXY: '127.0.0.1',
       SWEEP_SUBSCRIPTIONS: subscriptions.map((s) => s.subscriptionId).join(','),
+      ...(core.storage
+        ? {
+            AzureWebJobsStorage: core.storage.connectionString,
+            SANDBOX_BLOB_ENDPOINT: core.storage.blobEndpoint,
+          }
+        : {}),
     },
+    ...(core.storage
+      ? {
+          storage: {
+            blobEndpoint: core.storage.blobEndpoint,
+            accountName: core.storage.accountName,
+            accountKey: core.storage.accountKey,
+            connectionString: core.storage.connectionString,
+          },
+        }
+      : {}),
     close: async () => {
       await listening.close();
+      for (const p of core.providers) await p.close?.();
+      await core.storage?.close();
       store.flush();
     },
   };

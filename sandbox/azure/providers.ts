@@ -1,4 +1,5 @@
 import { resourcesProvider } from './arm/resources';
+import { EventGridProvider } from './eventgrid';
 import type { ResourceProvider } from './core';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
@@ -19,5 +20,7 @@ export function defaultProviders(): ResourceProvider[] {
     new KeyVaultProvider(),
     new ServiceBusProvider(),
     new MonitorProvider(),
+    // After Key Vault: it subscribes to the Key Vault provider's events.
+    new EventGridProvider(),
   ];
 }

@@ -20,6 +20,8 @@ export interface LocalEstateReady {
     tenantId: string;
     app: { objectId: string };
     caPath: string;
+    /** The settings the app got from the sandbox (ARM_ENDPOINT, AzureWebJobsStorage, …). */
+    env: Record<string, string>;
   };
 }
 

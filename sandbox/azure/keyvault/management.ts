@@ -324,9 +324,15 @@ export class VaultManagement {
    * access policies raises VaultAccessPolicyChanged; a switch of the permission model shows here as
    * `before.enableRbacAuthorization !== vault.properties.enableRbacAuthorization`.
    */
+  /**
+   * One VaultAccessPolicyChanged for a change of the access policies and/or a switch of the permission
+   * model to or from Azure RBAC (Key Vault's event docs count the switch as an access-policy change).
+   * Role assignments on an RBAC vault raise nothing, as in Azure.
+   */
   private announceAccessChange(vault: Vault, before: VaultProperties): void {
-    if (JSON.stringify(before.accessPolicies) !== JSON.stringify(vault.properties.accessPolicies)) {
-      this.events.accessPolicyChanged(vault);
-    }
+    const policies =
+      JSON.stringify(before.accessPolicies) !== JSON.stringify(vault.properties.accessPolicies);
+    const model = before.enableRbacAuthorization !== vault.properties.enableRbacAuthorization;
+    if (policies || model) this.events.accessPolicyChanged(vault);
   }
 }
