@@ -2,7 +2,7 @@
  * The Durable extension's HTTP API, served at the client's `rpcBaseUrl` (`/durabletask/`) and at the
  * public webhook (`/runtime/webhooks/durabletask/`), so `df.getClient(context)` — startNew, getStatus,
  * raiseEvent, terminate, createCheckStatusResponse, waitForCompletionOrCreateCheckStatusResponse — runs
- * unchanged over real HTTP. Shapes: research/durable-local-runtime.md §3.
+ * unchanged over real HTTP (docs/ARCHITECTURE.md "Local Functions host").
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
