@@ -5,6 +5,7 @@ import type { ResourceProvider } from './core';
 import { graphProvider } from './graph/provider';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
+import { MonitorProvider } from './monitor';
 import { authorizationProvider } from './rbac/provider';
 import { ServiceBusProvider } from './servicebus';
 
@@ -20,6 +21,7 @@ export function defaultProviders(): ResourceProvider[] {
     managedIdentityProvider,
     new KeyVaultProvider(),
     new ServiceBusProvider(),
+    new MonitorProvider(),
     // After Key Vault: it subscribes to the Key Vault provider's events.
     new EventGridProvider(),
     cloudMetadataProvider,
