@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import packageJson from '../package.json';
 
 /**
@@ -17,8 +16,6 @@ export interface CloudEndpoints {
   resourceManagerAudience: string;
   /** DNS suffix of Key Vault hosts, e.g. vault.azure.net — Key Vault URLs are only followed under it. */
   keyVaultDnsSuffix: string;
-  /** Custom-metrics ingestion base, e.g. https://{region}.monitoring.azure.com (region filled in per resource). */
-  monitoring: string;
   /** Entra authority used by developer credentials (az login) — not used by managed identity. */
   authorityHost: string;
 }
@@ -28,127 +25,32 @@ const KNOWN_CLOUDS: Record<Exclude<CloudName, 'Custom'>, CloudEndpoints> = {
     resourceManager: 'https://management.azure.com',
     resourceManagerAudience: 'https://management.azure.com',
     keyVaultDnsSuffix: 'vault.azure.net',
-    monitoring: 'https://{region}.monitoring.azure.com',
     authorityHost: 'https://login.microsoftonline.com',
   },
   AzureChinaCloud: {
     resourceManager: 'https://management.chinacloudapi.cn',
     resourceManagerAudience: 'https://management.chinacloudapi.cn',
     keyVaultDnsSuffix: 'vault.azure.cn',
-    monitoring: 'https://{region}.monitoring.azure.cn',
     authorityHost: 'https://login.chinacloudapi.cn',
   },
   AzureUSGovernment: {
     resourceManager: 'https://management.usgovcloudapi.net',
     resourceManagerAudience: 'https://management.usgovcloudapi.net',
     keyVaultDnsSuffix: 'vault.usgovcloudapi.net',
-    monitoring: 'https://{region}.monitoring.azure.us',
     authorityHost: 'https://login.microsoftonline.us',
   },
 };
 
-const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const httpsUrl = z
-  .string()
-  .trim()
-  .url()
-  .refine(
-    (u) => u.startsWith('https://'),
-    'must be an https:// URL (Azure SDKs refuse bearer tokens over http)',
-  )
-  .transform((u) => u.replace(/\/+$/, ''));
-const dnsSuffix = z
-  .string()
-  .trim()
-  .regex(
-    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
-    'must be a DNS suffix like vault.azure.net',
-  )
-  .transform((s) => s.toLowerCase());
-const intIn = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .optional()
-    .transform((v) => v ?? fallback);
-
-const schema = z
-  .object({
-    AZURE_CLOUD: z.enum(CLOUDS).default('AzurePublicCloud'),
-    ARM_ENDPOINT: httpsUrl.optional(),
-    ARM_AUDIENCE: httpsUrl.optional(),
-    KEYVAULT_DNS_SUFFIX: dnsSuffix.optional(),
-    MONITORING_ENDPOINT: httpsUrl.optional(),
-    AZURE_AUTHORITY_HOST: httpsUrl.optional(),
-    SWEEP_SUBSCRIPTIONS: z
-      .string()
-      .trim()
-      .default('*')
-      .transform((s) => (s === '*' ? ('*' as const) : s.split(/[\s,;]+/).filter(Boolean)))
-      .refine(
-        (v) => v === '*' || (v.length > 0 && v.every((s) => guid.test(s))),
-        'must be * or a comma-separated list of subscription ids',
-      ),
-    SWEEP_SCHEDULE: z
-      .string()
-      .trim()
-      .default('0 0 */6 * * *')
-      .refine(
-        (s) => /^%[A-Za-z0-9_]+%$/.test(s) || s.split(/\s+/).length === 6,
-        'must be an NCRONTAB expression with 6 fields: {second} {minute} {hour} {day} {month} {day-of-week}',
-      ),
-    ALERT_RULES: z.enum(['managed', 'external']).default('external'),
-    ALERT_ACTION_GROUP_ID: z
-      .string()
-      .trim()
-      .regex(
-        /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/microsoft\.insights\/actionGroups\/[^/]+$/i,
-        'must be an action group resource id (/subscriptions/…/providers/microsoft.insights/actionGroups/…)',
-      )
-      .optional(),
-    PINNED_VERSION_POLICY: z.enum(['report', 'follow']).default('report'),
-    KEY_EXPIRY_WARNING_DAYS: intIn(1, 365, 30),
-    KEY_POLL_MINUTES: intIn(1, 1440, 5),
-    UPTAKE_DEADLINE_MINUTES: intIn(1, 10080, 60),
-    REPORTS_CONTAINER: z
-      .string()
-      .trim()
-      .regex(
-        /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
-        'must be a valid blob container name (3-63 lowercase letters, digits, hyphens)',
-      )
-      .default('cmk-reports'),
-  })
-  .superRefine((s, ctx) => {
-    if (s.AZURE_CLOUD === 'Custom') {
-      for (const name of ['ARM_ENDPOINT', 'KEYVAULT_DNS_SUFFIX'] as const) {
-        if (!s[name])
-          ctx.addIssue({ code: 'custom', path: [name], message: 'is required when AZURE_CLOUD=Custom' });
-      }
-    }
-    if (s.ALERT_RULES === 'managed' && !s.ALERT_ACTION_GROUP_ID) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ALERT_ACTION_GROUP_ID'],
-        message: 'is required when ALERT_RULES=managed',
-      });
-    }
-  });
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DNS_SUFFIX = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i;
 
 export interface AppConfig {
   version: string;
   cloud: CloudName;
   endpoints: CloudEndpoints;
-  sweep: { subscriptions: '*' | string[]; schedule: string };
-  alerts: { rules: 'managed' | 'external'; actionGroupId?: string };
-  pinnedVersionPolicy: 'report' | 'follow';
+  /** SWEEP_SUBSCRIPTIONS: `*` or the subscriptions the app is meant to cover (GET /api/health/azure checks them). */
+  sweep: { subscriptions: '*' | string[] };
   keyExpiryWarningDays: number;
-  keyPollMinutes: number;
-  uptakeDeadlineMinutes: number;
-  reportsContainer: string;
 }
 
 export class ConfigError extends Error {
@@ -158,54 +60,96 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The settings the built features read — and no others: a setting is added with the feature that
+ * reads it (docs/ARCHITECTURE.md "Configuration"). Checked by hand rather than with the schema
+ * library because this runs at every cold start, and loading zod there would cost about a third of
+ * the Functions runtime's own start-up; request bodies (not on the start-up path) use zod.
+ */
+type Problem = (message: string) => undefined;
+
+function httpsUrl(value: string, problem: Problem): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return problem('must be a URL');
+  }
+  if (url.protocol !== 'https:') {
+    return problem('must be an https:// URL (Azure SDKs refuse bearer tokens over http)');
+  }
+  return value.replace(/\/+$/, '');
+}
+
 /** Reads and validates settings; empty strings count as "not set" (as in App Service settings). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const raw: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value.trim() !== '') raw[key] = value;
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const check = <T>(name: string, parse: (value: string, problem: Problem) => T | undefined) => {
+    const value = read(name);
+    if (value === undefined) return undefined;
+    return parse(value, (m) => {
+      problems.push(`${name} ${m} (got "${value}")`);
+      return undefined;
+    });
+  };
+
+  const cloud =
+    check('AZURE_CLOUD', (v, problem): CloudName | undefined => {
+      if ((CLOUDS as readonly string[]).includes(v)) return v as CloudName;
+      return problem(`must be one of ${CLOUDS.join(', ')}`);
+    }) ?? (read('AZURE_CLOUD') === undefined ? 'AzurePublicCloud' : undefined);
+  const armEndpoint = check('ARM_ENDPOINT', httpsUrl);
+  const armAudience = check('ARM_AUDIENCE', httpsUrl);
+  const authorityHost = check('AZURE_AUTHORITY_HOST', httpsUrl);
+  const keyVaultDnsSuffix = check('KEYVAULT_DNS_SUFFIX', (v, problem) => {
+    return DNS_SUFFIX.test(v) ? v.toLowerCase() : problem('must be a DNS suffix like vault.azure.net');
+  });
+  const subscriptions =
+    check('SWEEP_SUBSCRIPTIONS', (v, problem): '*' | string[] | undefined => {
+      if (v === '*') return '*';
+      const list = v.split(/[\s,;]+/).filter(Boolean);
+      if (list.length > 0 && list.every((s) => GUID.test(s))) return list;
+      return problem('must be * or a comma-separated list of subscription ids');
+    }) ?? '*';
+  const keyExpiryWarningDays =
+    check('KEY_EXPIRY_WARNING_DAYS', (v, problem) => {
+      if (!/^\d+$/.test(v)) return problem('must be a whole number');
+      const n = Number(v);
+      if (n < 1 || n > 365) return problem('must be between 1 and 365');
+      return n;
+    }) ?? 30;
+
+  // Cross-field rules, once the fields themselves are valid.
+  if (problems.length === 0 && cloud === 'Custom') {
+    if (!armEndpoint) problems.push('ARM_ENDPOINT is required when AZURE_CLOUD=Custom');
+    if (!keyVaultDnsSuffix) problems.push('KEYVAULT_DNS_SUFFIX is required when AZURE_CLOUD=Custom');
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const name = i.path.join('.') || 'settings';
-        const given = typeof i.path[0] === 'string' ? raw[i.path[0]] : undefined;
-        return `${name} ${i.message.replace(/^Invalid input: /, '')}${given !== undefined ? ` (got "${given}")` : ''}`;
-      }),
-    );
-  }
-  const s = parsed.data;
+  if (problems.length > 0 || cloud === undefined) throw new ConfigError(problems);
+
   const base: CloudEndpoints =
-    s.AZURE_CLOUD === 'Custom'
+    cloud === 'Custom'
       ? {
-          resourceManager: s.ARM_ENDPOINT!,
-          resourceManagerAudience: s.ARM_ENDPOINT!,
-          keyVaultDnsSuffix: s.KEYVAULT_DNS_SUFFIX!,
-          monitoring: s.MONITORING_ENDPOINT ?? s.ARM_ENDPOINT!,
-          authorityHost: s.AZURE_AUTHORITY_HOST ?? KNOWN_CLOUDS.AzurePublicCloud.authorityHost,
+          resourceManager: armEndpoint!,
+          resourceManagerAudience: armEndpoint!,
+          keyVaultDnsSuffix: keyVaultDnsSuffix!,
+          authorityHost: authorityHost ?? KNOWN_CLOUDS.AzurePublicCloud.authorityHost,
         }
-      : KNOWN_CLOUDS[s.AZURE_CLOUD];
+      : KNOWN_CLOUDS[cloud];
   return {
     version: packageJson.version,
-    cloud: s.AZURE_CLOUD,
+    cloud,
     endpoints: {
-      resourceManager: s.ARM_ENDPOINT ?? base.resourceManager,
-      resourceManagerAudience: s.ARM_AUDIENCE ?? s.ARM_ENDPOINT ?? base.resourceManagerAudience,
-      keyVaultDnsSuffix: s.KEYVAULT_DNS_SUFFIX ?? base.keyVaultDnsSuffix,
-      monitoring: s.MONITORING_ENDPOINT ?? base.monitoring,
-      authorityHost: s.AZURE_AUTHORITY_HOST ?? base.authorityHost,
+      resourceManager: armEndpoint ?? base.resourceManager,
+      resourceManagerAudience: armAudience ?? armEndpoint ?? base.resourceManagerAudience,
+      keyVaultDnsSuffix: keyVaultDnsSuffix ?? base.keyVaultDnsSuffix,
+      authorityHost: authorityHost ?? base.authorityHost,
     },
-    sweep: { subscriptions: s.SWEEP_SUBSCRIPTIONS, schedule: s.SWEEP_SCHEDULE },
-    alerts: {
-      rules: s.ALERT_RULES,
-      ...(s.ALERT_ACTION_GROUP_ID ? { actionGroupId: s.ALERT_ACTION_GROUP_ID } : {}),
-    },
-    pinnedVersionPolicy: s.PINNED_VERSION_POLICY,
-    keyExpiryWarningDays: s.KEY_EXPIRY_WARNING_DAYS,
-    keyPollMinutes: s.KEY_POLL_MINUTES,
-    uptakeDeadlineMinutes: s.UPTAKE_DEADLINE_MINUTES,
-    reportsContainer: s.REPORTS_CONTAINER,
+    sweep: { subscriptions },
+    keyExpiryWarningDays,
   };
 }
 

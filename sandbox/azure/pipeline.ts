@@ -15,7 +15,8 @@ import { operationType } from './throttle';
  *
  *   1. request id      x-ms-request-id / correlation id; body read (bounded)
  *   2. classify        which service: control (/_sandbox), identity (MSI endpoint), keyvault (host under
- *                      the Key Vault suffix) or arm (everything else)
+ *                      the Key Vault suffix), monitoring (host under the Azure Monitor regional suffix)
+ *                      or arm (everything else)
  *   3. settle          apply async operations that fell due on the clock (LRO status = f(clock))
  *   4. route           find the operation (404/405 otherwise)
  *   5. authenticate    bearer JWT (ARM, Key Vault with its 401 challenge), admin secret (control)
@@ -26,7 +27,7 @@ import { operationType } from './throttle';
  *  10. handler         the resource provider; then faults of phase 'after' replace its answer (it took
  *                      effect, the response is lost) — see faults.ts
  *  11. respond         serialise (or destroy the socket for a dropped connection); errors as
- *                      ARM-shaped JSON; request log entry
+ *                      ARM-shaped JSON; request log entry; observers (audit log)
  */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -59,12 +60,14 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
   let drop: { delayMs: number } | undefined;
   const faultIds: string[] = [];
   let handlerStatus: number | undefined;
+  let handlerStarted: number | undefined;
   try {
     rawBody = await readBody(req);
 
     // 2. classify ----------------------------------------------------------------------------------
     const host = url.hostname.toLowerCase();
     const kvSuffix = `.${core.urls.keyVaultDnsSuffix}`;
+    const monitoringSuffix = `.${core.urls.monitoringDnsSuffix}`;
     service =
       path === '/_sandbox' || path.startsWith('/_sandbox/')
         ? 'control'
@@ -72,8 +75,11 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
           ? 'identity'
           : host.endsWith(kvSuffix)
             ? 'keyvault'
-            : 'arm';
+            : host.endsWith(monitoringSuffix)
+              ? 'monitoring'
+              : 'arm';
     const vaultName = service === 'keyvault' ? host.slice(0, -kvSuffix.length) : undefined;
+    const region = service === 'monitoring' ? host.slice(0, -monitoringSuffix.length) : undefined;
     if (service === 'arm') responseHeaders['x-ms-correlation-request-id'] = correlationId;
 
     ctx = makeContext(core, req, {
@@ -85,6 +91,7 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
       rawBody,
       responseHeaders,
       ...(vaultName ? { vaultName } : {}),
+      ...(region ? { region } : {}),
     });
 
     // 3. settle async operations that fell due (before anything reads state) -------------------
@@ -94,7 +101,8 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
     route = core.routes.match(service, req.method ?? 'GET', path);
     if (!route || (vaultName !== undefined && vaultName.includes('.'))) {
       // ARM and Key Vault authenticate before anything else: no token → 401 (challenge), even for a bad path.
-      if (service === 'arm' || service === 'keyvault') await core.authenticate(ctx);
+      if (service === 'arm' || service === 'keyvault' || service === 'monitoring')
+        await core.authenticate(ctx);
       throw noRoute(core, service, req.method ?? 'GET', path);
     }
     ctx.params = route.params;
@@ -155,6 +163,7 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
     // 10. handler --------------------------------------------------------------------------------------------
     if (!drop) {
       try {
+        handlerStarted = performance.now();
         reply = await route.spec.handler(ctx);
       } catch (error) {
         reply = errorReply(error);
@@ -199,9 +208,41 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
     ...(faultIds.length ? { faults: faultIds } : {}),
     ...(handlerStatus !== undefined ? { handlerStatus } : {}),
   };
+  const notify = (status: number, errorCode?: string): void => {
+    if (!ctx || core.observers.length === 0) return;
+    const userAgent = header(req, 'user-agent');
+    core.notifyObservers({
+      service,
+      method: ctx.method,
+      host: url.host,
+      path,
+      query: url.search,
+      ...(route ? { routePath: route.spec.path } : {}),
+      params: ctx.params,
+      ...(ctx.vaultName !== undefined ? { vaultName: ctx.vaultName } : {}),
+      ...(ctx.principal
+        ? {
+            principal: {
+              objectId: ctx.principal.objectId,
+              ...(ctx.principal.clientId ? { clientId: ctx.principal.clientId } : {}),
+            },
+          }
+        : {}),
+      clientIp: ctx.clientIp,
+      ...(ctx.apiVersion ? { apiVersion: ctx.apiVersion } : {}),
+      ...(userAgent ? { userAgent } : {}),
+      requestId,
+      correlationId,
+      time: ctx.receivedAt,
+      status,
+      ...(errorCode ? { errorCode } : {}),
+      durationMs: handlerStarted === undefined ? 0 : performance.now() - handlerStarted,
+    });
+  };
   if (drop) {
     if (drop.delayMs > 0) await sleep(drop.delayMs);
     core.log.add({ ...logBase, status: 0, dropped: true });
+    notify(0);
     req.socket.destroy();
     return;
   }
@@ -226,6 +267,7 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
       : undefined;
   const errorCode = typeof errorBody?.error?.code === 'string' ? errorBody.error.code : undefined;
   core.log.add({ ...logBase, status, ...(errorCode ? { errorCode } : {}) });
+  notify(status, errorCode);
 }
 
 function faultTarget(ctx: RequestContext, requestId: string, path: string, service: Service): FaultTarget {
@@ -260,6 +302,7 @@ function makeContext(
     rawBody: Buffer;
     responseHeaders: Record<string, string>;
     vaultName?: string;
+    region?: string;
   },
 ): RequestContext {
   let parsed: { value: unknown } | undefined;
@@ -280,6 +323,7 @@ function makeContext(
     params: {},
     responseHeaders: init.responseHeaders,
     ...(init.vaultName !== undefined ? { vaultName: init.vaultName } : {}),
+    ...(init.region !== undefined ? { region: init.region } : {}),
     json(): unknown {
       if (!parsed) {
         const text = init.rawBody.toString('utf8').trim();

@@ -62,7 +62,7 @@ export class AuthorizationGateway {
       return { ok: true, value: { created: true, assignmentId, name } };
     } catch (error) {
       const refusal = refusalOrThrow(error);
-      if (refusal.status === 409 && /RoleAssignmentExists/i.test(refusal.code)) {
+      if (refusal.status === 409 && refusal.code.toLowerCase() === 'roleassignmentexists') {
         return { ok: true, value: { created: false, assignmentId, name } };
       }
       return refusal;

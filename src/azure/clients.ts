@@ -1,12 +1,13 @@
-import { AuthorizationManagementClient } from '@azure/arm-authorization';
-import { KeyVaultManagementClient } from '@azure/arm-keyvault';
-import { MonitorClient } from '@azure/arm-monitor';
-import { ManagedServiceIdentityClient } from '@azure/arm-msi';
-import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { ServiceBusManagementClient } from '@azure/arm-servicebus';
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { KeyClient } from '@azure/keyvault-keys';
+import type { AuthorizationManagementClient } from '@azure/arm-authorization';
+import type { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import type { MonitorClient } from '@azure/arm-monitor';
+import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import type { ServiceBusManagementClient } from '@azure/arm-servicebus';
+import type { TokenCredential } from '@azure/identity';
+import type { KeyClient } from '@azure/keyvault-keys';
 import type { AppConfig } from '../config';
+import { isKeyVaultUrl as isDomainKeyVaultUrl } from '../domain/resourceIds';
 
 /**
  * The one place the app builds its Azure credential and SDK clients. Everything that differs between
@@ -24,8 +25,29 @@ import type { AppConfig } from '../config';
 
 export const USER_AGENT_PREFIX = 'servicebus-cmk-guardian';
 
+/*
+ * The SDK packages are loaded on first use, not when the app registers its functions: together they
+ * cost more than @azure/functions + durable-functions themselves, and most invocations (health, bad
+ * input, operation status) never need one (docs/ARCHITECTURE.md "Cold start"). `require` keeps the
+ * call synchronous; the types above are erased at compile time.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- deferred loading is the point */
+const sdk = {
+  authorization: () => require('@azure/arm-authorization') as typeof import('@azure/arm-authorization'),
+  keyVault: () => require('@azure/arm-keyvault') as typeof import('@azure/arm-keyvault'),
+  monitor: () => require('@azure/arm-monitor') as typeof import('@azure/arm-monitor'),
+  msi: () => require('@azure/arm-msi') as typeof import('@azure/arm-msi'),
+  subscriptions: () =>
+    require('@azure/arm-resources-subscriptions') as typeof import('@azure/arm-resources-subscriptions'),
+  serviceBus: () => require('@azure/arm-servicebus') as typeof import('@azure/arm-servicebus'),
+  identity: () => require('@azure/identity') as typeof import('@azure/identity'),
+  keys: () => require('@azure/keyvault-keys') as typeof import('@azure/keyvault-keys'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 export function createCredential(config: AppConfig, env: NodeJS.ProcessEnv = process.env): TokenCredential {
   const clientId = env.AZURE_CLIENT_ID?.trim() || undefined;
+  const { DefaultAzureCredential, ManagedIdentityCredential } = sdk.identity();
   if (env.IDENTITY_ENDPOINT && env.IDENTITY_HEADER) {
     return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
   }
@@ -52,25 +74,11 @@ export function armClientOptions(config: AppConfig): {
 }
 
 /**
- * A Key Vault URL is followed only when it is https and its host is a vault under the cloud's Key
- * Vault DNS suffix (no SSRF through an event or a request body).
+ * A Key Vault URL is followed only when the domain's one Key Vault host validator accepts it
+ * (`https://{vault}.{KEYVAULT_DNS_SUFFIX}`, no port, no user info): no SSRF through an event or a body.
  */
 export function isKeyVaultUrl(config: AppConfig, url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  const suffix = `.${config.endpoints.keyVaultDnsSuffix}`;
-  const host = parsed.hostname.toLowerCase();
-  return (
-    parsed.protocol === 'https:' &&
-    host.endsWith(suffix) &&
-    /^[a-z0-9-]{3,24}$/.test(host.slice(0, -suffix.length)) &&
-    !parsed.username &&
-    !parsed.password
-  );
+  return isDomainKeyVaultUrl(url, config.endpoints.keyVaultDnsSuffix);
 }
 
 export class InvalidKeyVaultUrlError extends Error {
@@ -93,42 +101,62 @@ export class AzureClients {
   subscriptions(): SubscriptionClient {
     return this.cached(
       'subscriptions',
-      () => new SubscriptionClient(this.credential, armClientOptions(this.config)),
+      () => new (sdk.subscriptions().SubscriptionClient)(this.credential, armClientOptions(this.config)),
     );
   }
 
   authorization(subscriptionId: string): AuthorizationManagementClient {
     return this.cached(
       `authz:${subscriptionId}`,
-      () => new AuthorizationManagementClient(this.credential, subscriptionId, armClientOptions(this.config)),
+      () =>
+        new (sdk.authorization().AuthorizationManagementClient)(
+          this.credential,
+          subscriptionId,
+          armClientOptions(this.config),
+        ),
     );
   }
 
   managedIdentities(subscriptionId: string): ManagedServiceIdentityClient {
     return this.cached(
       `msi:${subscriptionId}`,
-      () => new ManagedServiceIdentityClient(this.credential, subscriptionId, armClientOptions(this.config)),
+      () =>
+        new (sdk.msi().ManagedServiceIdentityClient)(
+          this.credential,
+          subscriptionId,
+          armClientOptions(this.config),
+        ),
     );
   }
 
   keyVaultManagement(subscriptionId: string): KeyVaultManagementClient {
     return this.cached(
       `kvm:${subscriptionId}`,
-      () => new KeyVaultManagementClient(this.credential, subscriptionId, armClientOptions(this.config)),
+      () =>
+        new (sdk.keyVault().KeyVaultManagementClient)(
+          this.credential,
+          subscriptionId,
+          armClientOptions(this.config),
+        ),
     );
   }
 
   serviceBus(subscriptionId: string): ServiceBusManagementClient {
     return this.cached(
       `sb:${subscriptionId}`,
-      () => new ServiceBusManagementClient(this.credential, subscriptionId, armClientOptions(this.config)),
+      () =>
+        new (sdk.serviceBus().ServiceBusManagementClient)(
+          this.credential,
+          subscriptionId,
+          armClientOptions(this.config),
+        ),
     );
   }
 
   monitor(subscriptionId: string): MonitorClient {
     return this.cached(
       `mon:${subscriptionId}`,
-      () => new MonitorClient(this.credential, subscriptionId, armClientOptions(this.config)),
+      () => new (sdk.monitor().MonitorClient)(this.credential, subscriptionId, armClientOptions(this.config)),
     );
   }
 
@@ -140,7 +168,7 @@ export class AzureClients {
     return this.cached(
       `kv:${origin}`,
       () =>
-        new KeyClient(origin, this.credential, {
+        new (sdk.keys().KeyClient)(origin, this.credential, {
           userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
         }),
     );

@@ -5,6 +5,7 @@
  */
 import { AuthorizationGateway } from './authorization';
 import type { AzureClients } from './clients';
+import { GeoDrGateway } from './geoDr';
 import { KeyVaultGateway, type VaultRecord } from './keyVault';
 import { ManagedIdentityGateway } from './managedIdentities';
 import type { Refusal, Result } from './results';
@@ -16,6 +17,8 @@ import {
   type DiagnoseFacts,
   type EnableCmkRequest,
   type EnablePreflightFacts,
+  type EncryptionIdentity,
+  type GeoDrFacts,
   type GroupedResourceId,
   type KeyRef,
   type KeySubjectFacts,
@@ -27,14 +30,17 @@ import {
 
 export interface CmkGateways {
   serviceBus: ServiceBusGateway;
+  geoDr: GeoDrGateway;
   keyVault: KeyVaultGateway;
   authorization: AuthorizationGateway;
   identities: ManagedIdentityGateway;
 }
 
 export function cmkGateways(clients: AzureClients): CmkGateways {
+  const geoDr = new GeoDrGateway(clients);
   return {
-    serviceBus: new ServiceBusGateway(clients, clients.config.endpoints.keyVaultDnsSuffix),
+    serviceBus: new ServiceBusGateway(clients, clients.config.endpoints.keyVaultDnsSuffix, geoDr),
+    geoDr,
     keyVault: new KeyVaultGateway(clients),
     authorization: new AuthorizationGateway(clients),
     identities: new ManagedIdentityGateway(clients),
@@ -188,6 +194,52 @@ export async function readDiagnoseFacts(
       keys,
       ...(principalId ? { principalId } : {}),
       settings,
+    },
+  };
+}
+
+/** What the Geo-DR preflight is asked about: both namespaces, the alias, the keys and identity. */
+export interface GeoDrFactsRequest {
+  primary: GroupedResourceId;
+  secondary: GroupedResourceId;
+  alias: string;
+  keys: KeyRef[];
+  identity: EncryptionIdentity;
+  requireInfrastructureEncryption: boolean;
+  settings: RuleSettings;
+}
+
+/**
+ * Everything the Geo-DR preflight and plan need, read-only: both namespaces' enable facts and both
+ * aliases (the orchestration's first activity and the HTTP dry run).
+ */
+export async function readGeoDrFacts(
+  gw: CmkGateways,
+  input: GeoDrFactsRequest,
+): Promise<{ ok: true; value: GeoDrFacts } | NamespaceRefusal> {
+  const request = {
+    keys: input.keys,
+    identity: input.identity,
+    requireInfrastructureEncryption: input.requireInfrastructureEncryption,
+  };
+  const [primary, secondary, primaryAlias, secondaryAlias] = await Promise.all([
+    readEnablePreflightFacts(gw, { ...request, namespace: input.primary }, input.settings),
+    readEnablePreflightFacts(gw, { ...request, namespace: input.secondary }, input.settings),
+    gw.geoDr.aliasOf(input.primary),
+    gw.geoDr.aliasOf(input.secondary),
+  ]);
+  if (!primary.ok) return { ...primary, namespaceId: input.primary.id };
+  if (!secondary.ok) return { ...secondary, namespaceId: input.secondary.id };
+  if (!primaryAlias.ok) return { ...primaryAlias, namespaceId: input.primary.id };
+  if (!secondaryAlias.ok) return { ...secondaryAlias, namespaceId: input.secondary.id };
+  return {
+    ok: true,
+    value: {
+      alias: input.alias,
+      primary: primary.value,
+      secondary: secondary.value,
+      ...(primaryAlias.value ? { primaryAlias: primaryAlias.value } : {}),
+      ...(secondaryAlias.value ? { secondaryAlias: secondaryAlias.value } : {}),
     },
   };
 }

@@ -1,30 +1,16 @@
 /**
  * The Geo-DR gateway: Service Bus `disasterRecoveryConfigs` (aliases) on the primary and the secondary —
- * read, break, pair — and the one place their SDK shapes become domain facts. None of these calls is an
+ * read, break, pair; the only code that reads aliases (the namespace gateway asks it too), mapped by
+ * transformations.ts `geoDrAliasFromSdk`. None of these calls is an
  * LRO in the SDK, but the service completes them asynchronously: callers poll `provisioningState` and
- * `pendingReplicationOperationsCount` (research §1.3).
+ * `pendingReplicationOperationsCount` (docs/ARCHITECTURE.md "Geo-DR").
  *
  * Refusals come back as Results; platform faults (429, 5xx, network) are thrown for the caller's retry.
  */
-import type { ArmDisasterRecovery } from '@azure/arm-servicebus';
 import type { AzureClients } from './clients';
 import { refusalOrThrow, type Result } from './results';
-import type { GeoDrAliasFacts, GeoDrRole, GroupedResourceId } from '../domain';
-
-const ROLES: readonly GeoDrRole[] = ['Primary', 'PrimaryNotReplicating', 'Secondary'];
-
-/** SDK alias → domain facts (undefined when the alias has no name or an unknown role). */
-export function geoDrAliasFromSdk(a: ArmDisasterRecovery): GeoDrAliasFacts | undefined {
-  const role = ROLES.find((r) => r.toLowerCase() === (a.role ?? '').toLowerCase());
-  if (!a.name || !role) return undefined;
-  return {
-    name: a.name,
-    role,
-    ...(a.partnerNamespace ? { partnerNamespaceId: a.partnerNamespace } : {}),
-    ...(a.provisioningState ? { provisioningState: a.provisioningState } : {}),
-    pendingReplicationOperationsCount: a.pendingReplicationOperationsCount ?? 0,
-  };
-}
+import { geoDrAliasFromSdk } from './transformations';
+import type { GeoDrAliasFacts, GroupedResourceId } from '../domain';
 
 export class GeoDrGateway {
   constructor(private readonly clients: AzureClients) {}

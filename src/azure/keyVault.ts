@@ -1,7 +1,7 @@
 import type { Vault } from '@azure/arm-keyvault';
 import type { AzureClients } from './clients';
-import { describeAzureError } from './errors';
 import { refusalOrThrow, type Result } from './results';
+import { SubscriptionsGateway } from './subscriptions';
 import { accessPoliciesFromSdk, keyFactsFromSdk, vaultFactsFromSdk } from './transformations';
 import {
   CMK_KEY_PERMISSIONS,
@@ -57,8 +57,8 @@ export class KeyVaultGateway {
     if (remaining.size) {
       const others: string[] = [];
       try {
-        for await (const s of this.clients.subscriptions().subscriptions.list()) {
-          if (s.subscriptionId && s.subscriptionId.toLowerCase() !== preferredSubscriptionId.toLowerCase())
+        for (const s of await new SubscriptionsGateway(this.clients).listVisible()) {
+          if (s.subscriptionId.toLowerCase() !== preferredSubscriptionId.toLowerCase())
             others.push(s.subscriptionId);
         }
       } catch (error) {
@@ -152,9 +152,7 @@ export class KeyVaultGateway {
         .vaults.get(vault.resourceGroup, vault.name);
       return { ok: true, value: this.record(body, vault.name, vaultUri) };
     } catch (error) {
-      const d = describeAzureError(error);
-      if (d.transient) throw error;
-      return { ok: false, status: d.status, code: d.code, detail: d.detail };
+      return refusalOrThrow(error);
     }
   }
 }

@@ -1,20 +1,29 @@
-import type { ArmDisasterRecovery, SBNamespace } from '@azure/arm-servicebus';
+import type { SBNamespace } from '@azure/arm-servicebus';
 import type { AzureClients } from './clients';
+import { GeoDrGateway } from './geoDr';
 import { refusalOrThrow, type Result } from './results';
 import {
   encryptionPatchBody,
-  geoDrFromSdk,
   identityPatchBody,
   namespaceFactsFromSdk,
+  namespaceGeoDrFromAlias,
 } from './transformations';
 import type { EnsureIdentityStep, GroupedResourceId, NamespaceFacts, SetEncryptionStep } from '../domain';
 
-/** What the enable flow and diagnose read about a namespace and write to it. */
+/**
+ * Service Bus namespaces: what the enable flow and diagnose read about a namespace and write to it.
+ * Its Geo-DR alias is read through the one alias gateway (geoDr.ts), not a second reader.
+ */
 export class ServiceBusGateway {
+  private readonly aliases: GeoDrGateway;
+
   constructor(
     private readonly clients: AzureClients,
     private readonly keyVaultDnsSuffix: string,
-  ) {}
+    aliases?: GeoDrGateway,
+  ) {
+    this.aliases = aliases ?? new GeoDrGateway(clients);
+  }
 
   private client(ns: GroupedResourceId) {
     return this.clients.serviceBus(ns.subscriptionId);
@@ -42,14 +51,6 @@ export class ServiceBusGateway {
     return { queueCount, topicCount };
   }
 
-  /** The Geo-DR alias the namespace is part of, if any. */
-  async geoDr(ns: GroupedResourceId): Promise<NamespaceFacts['geoDr']> {
-    const aliases: ArmDisasterRecovery[] = [];
-    for await (const a of this.client(ns).disasterRecoveryConfigs.list(ns.resourceGroup, ns.name))
-      aliases.push(a);
-    return geoDrFromSdk(aliases);
-  }
-
   /** Everything the preflight needs about the namespace, in parallel. */
   async namespaceFacts(ns: GroupedResourceId): Promise<Result<NamespaceFacts>> {
     const base = await this.getNamespace(ns);
@@ -61,7 +62,9 @@ export class ServiceBusGateway {
       const counts = base.value.cmk.encrypted
         ? Promise.resolve({ queueCount: 0, topicCount: 0 })
         : this.countEntities(ns);
-      const [entityCounts, geoDr] = await Promise.all([counts, this.geoDr(ns)]);
+      const [entityCounts, alias] = await Promise.all([counts, this.aliases.aliasOf(ns)]);
+      if (!alias.ok) return alias;
+      const geoDr = namespaceGeoDrFromAlias(alias.value);
       return { ok: true, value: { ...base.value, ...entityCounts, ...(geoDr ? { geoDr } : {}) } };
     } catch (error) {
       return refusalOrThrow(error);

@@ -1,29 +1,21 @@
-import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { armClientOptions, type AzureClients } from './clients';
+import type { AzureClients } from './clients';
+import { subscriptionSummaryFromSdk, type SubscriptionSummary } from './transformations';
 
-export interface SubscriptionSummary {
-  subscriptionId: string;
-  displayName: string;
-  state: string;
-}
+export type { SubscriptionSummary } from './transformations';
 
-/** Subscriptions the app's identity can see (ARM lists only those where it holds a role). */
+/**
+ * Subscriptions the app's identity can see (ARM lists only those where it holds a role). Errors are
+ * thrown as they come: the callers classify them (errors.ts) — a 403 is a readiness finding for the
+ * health check, a fact ("not visible") for the vault search.
+ */
 export class SubscriptionsGateway {
-  private readonly client: SubscriptionClient;
-
-  constructor(clients: AzureClients) {
-    this.client = new SubscriptionClient(clients.credential, armClientOptions(clients.config));
-  }
+  constructor(private readonly clients: AzureClients) {}
 
   async listVisible(): Promise<SubscriptionSummary[]> {
     const out: SubscriptionSummary[] = [];
-    for await (const s of this.client.subscriptions.list()) {
-      if (!s.subscriptionId) continue;
-      out.push({
-        subscriptionId: s.subscriptionId,
-        displayName: s.displayName ?? '',
-        state: s.state ?? 'Unknown',
-      });
+    for await (const s of this.clients.subscriptions().subscriptions.list()) {
+      const summary = subscriptionSummaryFromSdk(s);
+      if (summary) out.push(summary);
     }
     return out;
   }

@@ -7,10 +7,13 @@ import type { Key, Vault } from '@azure/arm-keyvault';
 import type { Identity as MsiIdentity } from '@azure/arm-msi';
 import type { ArmDisasterRecovery, SBNamespace, SBNamespaceUpdateParameters } from '@azure/arm-servicebus';
 import type { RoleAssignment } from '@azure/arm-authorization';
+import type { Subscription } from '@azure/arm-resources-subscriptions';
 import {
   cmkStateFromEncryption,
   normalizeResourceId,
   type AccessPolicyFacts,
+  type GeoDrAliasFacts,
+  type GeoDrRole,
   type KeyFacts,
   type NamespaceEncryptionSettings,
   type NamespaceFacts,
@@ -20,6 +23,12 @@ import {
   type UserAssignedIdentityFacts,
   type VaultFacts,
 } from '../domain';
+
+export interface SubscriptionSummary {
+  subscriptionId: string;
+  displayName: string;
+  state: string;
+}
 
 function safeNormalize(id: string): string {
   try {
@@ -93,15 +102,28 @@ export function namespaceFactsFromSdk(
   };
 }
 
-/** The Geo-DR alias this namespace belongs to (first one; a namespace has at most one). */
-export function geoDrFromSdk(aliases: readonly ArmDisasterRecovery[]): NamespaceFacts['geoDr'] {
-  const alias = aliases.find((a) => a.role !== undefined);
-  if (!alias?.name || !alias.role) return undefined;
-  const role = alias.role;
+const GEO_DR_ROLES: readonly GeoDrRole[] = ['Primary', 'PrimaryNotReplicating', 'Secondary'];
+
+/** One Geo-DR alias (`disasterRecoveryConfigs` item) → domain facts; undefined without a name or a known role. */
+export function geoDrAliasFromSdk(a: ArmDisasterRecovery): GeoDrAliasFacts | undefined {
+  const role = GEO_DR_ROLES.find((r) => r.toLowerCase() === (a.role ?? '').toLowerCase());
+  if (!a.name || !role) return undefined;
+  return {
+    name: a.name,
+    role,
+    ...(a.partnerNamespace ? { partnerNamespaceId: a.partnerNamespace } : {}),
+    ...(a.provisioningState ? { provisioningState: a.provisioningState } : {}),
+    pendingReplicationOperationsCount: a.pendingReplicationOperationsCount ?? 0,
+  };
+}
+
+/** The namespace's view of its alias (what the enable preflight needs to know about Geo-DR). */
+export function namespaceGeoDrFromAlias(alias: GeoDrAliasFacts | undefined): NamespaceFacts['geoDr'] {
+  if (!alias) return undefined;
   return {
     alias: alias.name,
-    role,
-    ...(alias.partnerNamespace ? { partnerNamespaceId: alias.partnerNamespace } : {}),
+    role: alias.role,
+    ...(alias.partnerNamespaceId ? { partnerNamespaceId: alias.partnerNamespaceId } : {}),
   };
 }
 
@@ -228,4 +250,14 @@ export function userAssignedIdentityFactsFromSdk(
     ...(identity.principalId ? { principalId: identity.principalId } : {}),
     ...(identity.tenantId ? { tenantId: identity.tenantId } : {}),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Subscriptions
+// ---------------------------------------------------------------------------------------------------
+
+/** A subscription the app identity can see (undefined when ARM gave no id). */
+export function subscriptionSummaryFromSdk(s: Subscription): SubscriptionSummary | undefined {
+  if (!s.subscriptionId) return undefined;
+  return { subscriptionId: s.subscriptionId, displayName: s.displayName ?? '', state: s.state ?? 'Unknown' };
 }

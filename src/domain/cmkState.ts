@@ -5,7 +5,14 @@
  * `NamespaceIdentity`; everything else here is computed from those and a `now` the caller supplies
  * (an orchestration's replay-safe clock), never from the wall clock.
  */
-import { hostOf, isUnderKeyVaultDnsSuffix, keyReferenceKey, normalizeResourceId } from './resourceIds';
+import {
+  KeyVaultUrlError,
+  hostOf,
+  keyReferenceKey,
+  normalizeResourceId,
+  parseKeyVaultUri,
+  type KeyVaultUri,
+} from './resourceIds';
 
 /** The namespace's `identity` block, SDK-neutral. */
 export interface NamespaceIdentity {
@@ -86,10 +93,13 @@ export function cmkStateFromEncryption(
   const entries = (encryption?.keyVaultProperties ?? []).filter((k) => k.keyName && k.keyVaultUri);
   if (!encryption || entries.length === 0) return { encrypted: false };
   const keys = entries.map((k): CmkKeyReference => {
-    const host = hostOf(k.keyVaultUri as string);
-    const port = portOf(k.keyVaultUri as string);
-    const vaultUri = host ? `https://${host}${port}/` : (k.keyVaultUri as string);
-    const hostTrusted = host !== undefined && isUnderKeyVaultDnsSuffix(host, keyVaultDnsSuffix);
+    // The one Key Vault host validator decides what is trusted; anything else is kept as given
+    // (host and port) only to be reported, never called.
+    const uri = k.keyVaultUri as string;
+    const vault = trustedVault(uri, keyVaultDnsSuffix);
+    const host = vault?.host ?? hostOf(uri);
+    const vaultUri = vault?.vaultUri ?? (host ? `https://${host}${portOf(uri)}/` : uri);
+    const hostTrusted = vault !== undefined;
     const keyName = k.keyName as string;
     const keyVersion = k.keyVersion?.trim() ? k.keyVersion.trim().toLowerCase() : undefined;
     const versionlessKeyId = `${vaultUri}keys/${keyName}`;
@@ -99,7 +109,7 @@ export function cmkStateFromEncryption(
     return {
       vaultUri,
       host: host ?? '',
-      ...(hostTrusted && host ? { vaultName: host.slice(0, host.indexOf('.')) } : {}),
+      ...(vault ? { vaultName: vault.vaultName } : {}),
       keyName,
       ...(keyVersion ? { keyVersion } : {}),
       pinned: keyVersion !== undefined,
@@ -115,6 +125,15 @@ export function cmkStateFromEncryption(
     requireInfrastructureEncryption: encryption.requireInfrastructureEncryption === true,
     identity: (keys[0] as CmkKeyReference).identity,
   };
+}
+
+function trustedVault(uri: string, keyVaultDnsSuffix: string): KeyVaultUri | undefined {
+  try {
+    return parseKeyVaultUri(uri, keyVaultDnsSuffix);
+  } catch (e) {
+    if (e instanceof KeyVaultUrlError) return undefined;
+    throw e;
+  }
 }
 
 function portOf(url: string): string {

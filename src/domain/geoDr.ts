@@ -1,5 +1,5 @@
 /**
- * Geo-DR aware CMK enablement (DESIGN §4 `enableCmkGeoDr`, research §2.5): the request, the Geo-DR
+ * Geo-DR aware CMK enablement (docs/ARCHITECTURE.md "Geo-DR"): the request findings, the Geo-DR
  * preflight (rules as data, every finding at once) and the plan, for both orders the article describes:
  *
  * - already paired, system-assigned identity: break the pairing (on the primary) → wait until the break
@@ -13,88 +13,17 @@
  *
  * Pure: no SDK, no I/O. The facts are read by the gateways; a dry run and the real run see the same plan.
  */
-import { isAlreadyConfigured, type EnablePreflightFacts, type Finding, type GeoDrRole } from './preflight';
-import { buildEnablePlan, type EnsureIdentityStep, type GrantKeyAccessStep } from './plan';
 import {
-  parseEnableCmkRequest,
-  type EnableCmkRequest,
-  type ParseResult,
-  type RequestProblem,
-} from './requests';
-import { parseServiceBusNamespaceId, sameResourceId, type GroupedResourceId } from './resourceIds';
-
-// ---------------------------------------------------------------------------------------------------
-// Request
-// ---------------------------------------------------------------------------------------------------
-
-export interface EnableCmkGeoDrRequest extends Omit<EnableCmkRequest, 'namespace'> {
-  primary: GroupedResourceId;
-  secondary: GroupedResourceId;
-  alias: string;
-}
-
-/** Service Bus alias names: 6–50 letters, digits and hyphens, starting with a letter, not ending with a hyphen. */
-export const ALIAS_NAME = /^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$/;
-
-const GEO_FIELDS = new Set(['primaryNamespaceId', 'secondaryNamespaceId', 'alias']);
-
-/**
- * Validates `{ primaryNamespaceId, secondaryNamespaceId, alias, keys, identity?, requireInfrastructureEncryption?, dryRun? }`.
- * Keys and identity are validated exactly as for `POST /api/cmk/enable`.
- */
-export function parseEnableCmkGeoDrRequest(
-  body: unknown,
-  keyVaultDnsSuffix: string,
-): ParseResult<EnableCmkGeoDrRequest> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, problems: [{ field: '', message: 'must be a JSON object' }] };
-  }
-  const obj = body as Record<string, unknown>;
-  const problems: RequestProblem[] = [];
-  const namespaceField = (field: string): GroupedResourceId | undefined => {
-    const v = obj[field];
-    if (typeof v !== 'string' || v.length === 0) {
-      problems.push({ field, message: 'is required (a Service Bus namespace ARM id)' });
-      return undefined;
-    }
-    try {
-      return parseServiceBusNamespaceId(v);
-    } catch (error) {
-      problems.push({ field, message: error instanceof Error ? error.message : String(error) });
-      return undefined;
-    }
-  };
-  const primary = namespaceField('primaryNamespaceId');
-  const secondary = namespaceField('secondaryNamespaceId');
-  const alias = obj.alias;
-  if (typeof alias !== 'string' || !ALIAS_NAME.test(alias)) {
-    problems.push({
-      field: 'alias',
-      message: 'must be the Geo-DR alias name (6–50 letters, digits and hyphens, starting with a letter)',
-    });
-  }
-  if (primary && secondary && sameResourceId(primary.id, secondary.id)) {
-    problems.push({ field: 'secondaryNamespaceId', message: 'must differ from primaryNamespaceId' });
-  }
-  // Keys, identity and flags: the enable request's own validation (a placeholder namespace id keeps
-  // the namespace problems above from being reported twice).
-  const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => !GEO_FIELDS.has(k)));
-  const enable = parseEnableCmkRequest(
-    {
-      ...rest,
-      namespaceId:
-        primary?.id ??
-        '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/placeholder',
-    },
-    keyVaultDnsSuffix,
-  );
-  if (!enable.ok) problems.push(...enable.problems.filter((p) => p.field !== 'namespaceId'));
-  if (problems.length > 0 || !enable.ok || !primary || !secondary || typeof alias !== 'string') {
-    return { ok: false, problems };
-  }
-  const { namespace: _ignored, ...request } = enable.value;
-  return { ok: true, value: { ...request, primary, secondary, alias } };
-}
+  evaluateRequestFindings,
+  isAlreadyConfigured,
+  type EnablePreflightFacts,
+  type Finding,
+  type GeoDrRole,
+  type RuleSettings,
+} from './preflight';
+import type { EncryptionIdentity, KeyRef } from './cmkState';
+import { buildEnablePlan, type EnsureIdentityStep, type GrantKeyAccessStep } from './plan';
+import { sameResourceId, type GroupedResourceId } from './resourceIds';
 
 // ---------------------------------------------------------------------------------------------------
 // Facts
@@ -319,6 +248,40 @@ export function unpairedView(f: EnablePreflightFacts, ignoreEntities = false): E
   };
 }
 
+/** One finding per rule, subject and message (both namespaces' preflights report key findings alike). */
+function findingKey(f: Finding): string {
+  return `${f.ruleId}|${f.subject.id}|${f.message}`;
+}
+
+/**
+ * The Geo-DR findings known from the request alone (key count, duplicates, foreign Key Vault host):
+ * the ones the plan would report for the primary — and for the secondary, which a user-assigned
+ * identity encrypts too — so a real request with one of them is refused before anything is read.
+ */
+export function geoDrRequestFindings(
+  request: {
+    primaryId: string;
+    secondaryId: string;
+    keys: KeyRef[];
+    identity: EncryptionIdentity;
+    requireInfrastructureEncryption: boolean;
+  },
+  settings: RuleSettings,
+  now: Date,
+): Finding[] {
+  const { keys, identity, requireInfrastructureEncryption } = request;
+  const req = { keys, identity, requireInfrastructureEncryption };
+  const findings = evaluateRequestFindings(request.primaryId, req, settings, now);
+  if (identity.type === 'UserAssigned') {
+    // Each finding once, as the plan reports them (a key finding is the same for both namespaces).
+    const seen = new Set(findings.map(findingKey));
+    for (const f of evaluateRequestFindings(request.secondaryId, req, settings, now)) {
+      if (!seen.has(findingKey(f))) findings.push(f);
+    }
+  }
+  return findings;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Plan
 // ---------------------------------------------------------------------------------------------------
@@ -377,7 +340,7 @@ export function buildGeoDrPlan(facts: GeoDrFacts, now: Date): GeoDrPlan {
   const seen = new Set<string>();
   const add = (list: Finding[]) => {
     for (const x of list) {
-      const key = `${x.ruleId}|${x.subject.id}|${x.message}`;
+      const key = findingKey(x);
       if (!seen.has(key)) {
         seen.add(key);
         findings.push(x);

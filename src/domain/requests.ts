@@ -1,5 +1,6 @@
 /**
- * Request bodies of `POST /api/cmk/enable` and `POST /api/cmk/diagnose`: structure checked with zod,
+ * Request bodies of `POST /api/cmk/enable`, `POST /api/cmk/geo-dr` and `POST /api/cmk/diagnose`: one
+ * zod schema per body (enable and Geo-DR share the key, identity and flag fields), structure and ids checked there,
  * ids parsed and normalised here, every problem reported at once with its field path.
  *
  * Two deliberate choices:
@@ -9,15 +10,18 @@
  * - The key count is bounded here only against oversized bodies (MAX_KEYS_IN_REQUEST); the 1..3 rule
  *   is the preflight's PRE-005, so a dry run with four keys still shows every other finding too.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { EncryptionIdentity, KeyRef } from './cmkState';
 import {
   KeyVaultUrlError,
   ResourceIdError,
   parseKeyVaultKeyId,
   parseKeyVaultKeyIdShape,
+  parseKeyVaultUri,
+  UNTRUSTED_HOST_REASONS,
   parseServiceBusNamespaceId,
   parseUserAssignedIdentityId,
+  sameResourceId,
   type GroupedResourceId,
   type KeyVaultKeyId,
 } from './resourceIds';
@@ -51,30 +55,74 @@ export interface DiagnoseCmkRequest {
   namespace: GroupedResourceId;
 }
 
-const str = z.string().max(MAX_STRING, `must be at most ${MAX_STRING} characters`);
+/** Service Bus alias names: 6–50 letters, digits and hyphens, starting with a letter, not ending with a hyphen. */
+export const ALIAS_NAME = /^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$/;
 
-const keyInputSchema = z.union([
-  z.strictObject({ keyId: str }),
-  z.strictObject({ vaultUri: str, keyName: str, keyVersion: str.optional() }),
-]);
+/**
+ * The schemas, built on first use: zod is loaded when the first request body is parsed, not when the
+ * app registers its functions (docs/ARCHITECTURE.md "Cold start").
+ */
+function buildSchemas(z: typeof import('zod')) {
+  const str = z.string().max(MAX_STRING, `must be at most ${MAX_STRING} characters`);
 
-const identitySchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('SystemAssigned') }),
-  z.strictObject({ type: z.literal('UserAssigned'), resourceId: str }),
-]);
+  const keyInputSchema = z.union([
+    z.strictObject({ keyId: str }),
+    z.strictObject({ vaultUri: str, keyName: str, keyVersion: str.optional() }),
+  ]);
 
-const enableSchema = z.strictObject({
-  namespaceId: str,
-  keys: z
-    .array(keyInputSchema)
-    .min(1, 'must list at least one key')
-    .max(MAX_KEYS_IN_REQUEST, `must list at most ${MAX_KEYS_IN_REQUEST} keys (a namespace takes 1 to 3)`),
-  identity: identitySchema.optional(),
-  requireInfrastructureEncryption: z.boolean().optional(),
-  dryRun: z.boolean().optional(),
-});
+  const identitySchema = z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('SystemAssigned') }),
+    z.strictObject({ type: z.literal('UserAssigned'), resourceId: str }),
+  ]);
 
-const diagnoseSchema = z.strictObject({ namespaceId: str });
+  /** What enable and Geo-DR share: the keys, the identity and the flags. */
+  const cmkFields = {
+    keys: z
+      .array(keyInputSchema)
+      .min(1, 'must list at least one key')
+      .max(MAX_KEYS_IN_REQUEST, `must list at most ${MAX_KEYS_IN_REQUEST} keys (a namespace takes 1 to 3)`),
+    identity: identitySchema.optional(),
+    requireInfrastructureEncryption: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
+  };
+
+  const enableSchema = z.strictObject({ namespaceId: str, ...cmkFields });
+
+  const geoDrSchema = z.strictObject({
+    primaryNamespaceId: str,
+    secondaryNamespaceId: str,
+    alias: str.regex(
+      ALIAS_NAME,
+      'must be the Geo-DR alias name (6–50 letters, digits and hyphens, starting with a letter)',
+    ),
+    ...cmkFields,
+  });
+
+  const diagnoseSchema = z.strictObject({ namespaceId: str });
+
+  return {
+    keyInput: keyInputSchema,
+    identity: identitySchema,
+    enable: enableSchema,
+    geoDr: geoDrSchema,
+    diagnose: diagnoseSchema,
+  };
+}
+
+type Schemas = ReturnType<typeof buildSchemas>;
+type KeyInput = z.infer<Schemas['keyInput']>;
+type IdentityInput = z.infer<Schemas['identity']>;
+type CmkFieldsInput = Pick<
+  z.infer<Schemas['enable']>,
+  'keys' | 'identity' | 'requireInfrastructureEncryption' | 'dryRun'
+>;
+
+let built: Schemas | undefined;
+function schemas(): Schemas {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred loading is the point
+  built ??= buildSchemas(require('zod') as typeof import('zod'));
+  return built;
+}
 
 function pathOf(path: readonly PropertyKey[]): string {
   let out = '';
@@ -83,6 +131,34 @@ function pathOf(path: readonly PropertyKey[]): string {
     else out += out === '' ? String(p) : `.${String(p)}`;
   }
   return out || '(body)';
+}
+
+/**
+ * When the body fails the schema, the ids that are at least strings are still checked, so a body
+ * with a bad id and a structural problem gets both at once (keys are checked once the shape is right).
+ */
+function structuralProblems(
+  error: z.ZodError,
+  body: unknown,
+  namespaceFields: readonly string[],
+): RequestProblem[] {
+  const problems = zodProblems(error);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return problems;
+  const obj = body as Record<string, unknown>;
+  const flagged = new Set(problems.map((p) => p.field));
+  for (const field of namespaceFields) {
+    const value = obj[field];
+    if (typeof value === 'string' && !flagged.has(field)) namespaceFrom(value, problems, field);
+  }
+  const identity = obj.identity as Record<string, unknown> | undefined;
+  if (
+    identity?.type === 'UserAssigned' &&
+    typeof identity.resourceId === 'string' &&
+    !flagged.has('identity.resourceId')
+  ) {
+    identityFrom({ type: 'UserAssigned', resourceId: identity.resourceId }, problems);
+  }
+  return problems;
 }
 
 function zodProblems(error: z.ZodError): RequestProblem[] {
@@ -112,12 +188,16 @@ function zodProblems(error: z.ZodError): RequestProblem[] {
   });
 }
 
-function namespaceFrom(input: string, problems: RequestProblem[]): GroupedResourceId | undefined {
+function namespaceFrom(
+  input: string,
+  problems: RequestProblem[],
+  field = 'namespaceId',
+): GroupedResourceId | undefined {
   try {
     return parseServiceBusNamespaceId(input);
   } catch (e) {
     if (e instanceof ResourceIdError) {
-      problems.push({ field: 'namespaceId', message: e.message });
+      problems.push({ field, message: e.message });
       return undefined;
     }
     throw e;
@@ -139,9 +219,13 @@ function toRequestedKey(parsed: KeyVaultKeyId, index: number, hostTrusted: boole
   };
 }
 
-/** Parses one key (either form); a foreign host yields an untrusted key, anything else malformed a problem. */
+/**
+ * Parses one key (either form). A URL the one Key Vault host validator refuses for its host (foreign
+ * host, a port, user info, a bad vault name) yields an untrusted key — reported as PRE-007, never
+ * called; anything else malformed is a problem with its field.
+ */
 function keyFrom(
-  input: z.infer<typeof keyInputSchema>,
+  input: KeyInput,
   index: number,
   keyVaultDnsSuffix: string,
   problems: RequestProblem[],
@@ -155,26 +239,18 @@ function keyFrom(
     // Compose the id so both forms share one parser; a vault URI with a path is refused first.
     const uri = input.vaultUri.trim();
     field = `keys[${index}].vaultUri`;
-    let url: URL | undefined;
     try {
-      url = new URL(uri);
-    } catch {
-      problems.push({
-        field,
-        message: `'${uri}' is not a URL; expected https://{vault}.${keyVaultDnsSuffix}/.`,
-      });
-      return undefined;
+      parseKeyVaultUri(uri, keyVaultDnsSuffix);
+    } catch (e) {
+      if (!(e instanceof KeyVaultUrlError)) throw e;
+      if (!UNTRUSTED_HOST_REASONS.has(e.reason)) {
+        problems.push({ field, message: e.message });
+        return undefined;
+      }
     }
-    if (url.pathname.replace(/\/+$/, '') !== '' || url.search || url.hash) {
-      problems.push({
-        field,
-        message: `'${uri}' must be just the vault URI (https://{vault}.${keyVaultDnsSuffix}/), without a path or query.`,
-      });
-      return undefined;
-    }
+    const keyName = input.keyName.trim();
     const version = input.keyVersion?.trim();
-    keyIdText = `${uri.replace(/\/+$/, '')}/keys/${input.keyName.trim()}${version ? `/${version}` : ''}`;
-    if (!/^[0-9A-Za-z-]{1,127}$/.test(input.keyName.trim())) {
+    if (!/^[0-9A-Za-z-]{1,127}$/.test(keyName)) {
       problems.push({
         field: `keys[${index}].keyName`,
         message: `'${input.keyName}' is not a valid key name: 1-127 letters, digits and hyphens.`,
@@ -188,16 +264,18 @@ function keyFrom(
       });
       return undefined;
     }
+    keyIdText = `${uri.replace(/\/+$/, '')}/keys/${keyName}${version ? `/${version}` : ''}`;
   }
   try {
     return toRequestedKey(parseKeyVaultKeyId(keyIdText, keyVaultDnsSuffix), index, true);
   } catch (e) {
     if (!(e instanceof KeyVaultUrlError)) throw e;
-    if (e.reason === 'foreignHost') {
+    if (UNTRUSTED_HOST_REASONS.has(e.reason)) {
       try {
         return toRequestedKey(parseKeyVaultKeyIdShape(keyIdText), index, false);
-      } catch {
-        // Not even shaped like a key id: the foreign-host message is still the most useful one.
+      } catch (shapeError) {
+        if (!(shapeError instanceof KeyVaultUrlError)) throw shapeError;
+        // Not even shaped like a key id: the host message is still the most useful one.
       }
     }
     problems.push({ field, message: e.message });
@@ -206,7 +284,7 @@ function keyFrom(
 }
 
 function identityFrom(
-  input: z.infer<typeof identitySchema> | undefined,
+  input: IdentityInput | undefined,
   problems: RequestProblem[],
 ): EncryptionIdentity | undefined {
   if (!input || input.type === 'SystemAssigned') return { type: 'SystemAssigned' };
@@ -221,6 +299,25 @@ function identityFrom(
   }
 }
 
+type CmkFields = Omit<EnableCmkRequest, 'namespace'>;
+
+/** Keys, identity and flags of an enable or Geo-DR body that passed the schema. */
+function cmkFieldsFrom(
+  input: CmkFieldsInput,
+  keyVaultDnsSuffix: string,
+  problems: RequestProblem[],
+): CmkFields | undefined {
+  const keys = input.keys.map((k, i) => keyFrom(k, i, keyVaultDnsSuffix, problems));
+  const identity = identityFrom(input.identity, problems);
+  if (!identity) return undefined;
+  return {
+    keys: keys.filter((k): k is RequestedKey => k !== undefined),
+    identity,
+    requireInfrastructureEncryption: input.requireInfrastructureEncryption ?? false,
+    dryRun: input.dryRun ?? false,
+  };
+}
+
 /**
  * Validates and normalises an enable request body. Identity defaults to system-assigned,
  * infrastructure encryption and dry run to false.
@@ -229,30 +326,64 @@ export function parseEnableCmkRequest(
   body: unknown,
   keyVaultDnsSuffix: string,
 ): ParseResult<EnableCmkRequest> {
-  const shaped = enableSchema.safeParse(body);
-  if (!shaped.success) return { ok: false, problems: zodProblems(shaped.error) };
-  const input = shaped.data;
+  const shaped = schemas().enable.safeParse(body);
+  if (!shaped.success) {
+    return { ok: false, problems: structuralProblems(shaped.error, body, ['namespaceId']) };
+  }
   const problems: RequestProblem[] = [];
-  const namespace = namespaceFrom(input.namespaceId, problems);
-  const keys = input.keys.map((k, i) => keyFrom(k, i, keyVaultDnsSuffix, problems));
-  const identity = identityFrom(input.identity, problems);
-  if (problems.length > 0 || !namespace || !identity) return { ok: false, problems };
-  return {
-    ok: true,
-    value: {
-      namespace,
-      keys: keys.filter((k): k is RequestedKey => k !== undefined),
-      identity,
-      requireInfrastructureEncryption: input.requireInfrastructureEncryption ?? false,
-      dryRun: input.dryRun ?? false,
-    },
-  };
+  const namespace = namespaceFrom(shaped.data.namespaceId, problems);
+  const fields = cmkFieldsFrom(shaped.data, keyVaultDnsSuffix, problems);
+  if (problems.length > 0 || !namespace || !fields) return { ok: false, problems };
+  return { ok: true, value: { namespace, ...fields } };
+}
+
+export interface EnableCmkGeoDrRequest extends CmkFields {
+  primary: GroupedResourceId;
+  secondary: GroupedResourceId;
+  alias: string;
+}
+
+/** Both ids name one namespace (only judged when both are ids). */
+function sameNamespaceProblem(body: unknown): RequestProblem | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { primaryNamespaceId: p, secondaryNamespaceId: s } = body as Record<string, unknown>;
+  if (typeof p !== 'string' || typeof s !== 'string') return undefined;
+  const problems: RequestProblem[] = [];
+  const a = namespaceFrom(p, problems);
+  const b = namespaceFrom(s, problems);
+  return a && b && sameResourceId(a.id, b.id)
+    ? { field: 'secondaryNamespaceId', message: 'must differ from primaryNamespaceId' }
+    : undefined;
+}
+
+/**
+ * Validates `{ primaryNamespaceId, secondaryNamespaceId, alias, keys, identity?, requireInfrastructureEncryption?, dryRun? }`:
+ * the same schema fields and the same key/identity parsing as `POST /api/cmk/enable`, every problem at once.
+ */
+export function parseEnableCmkGeoDrRequest(
+  body: unknown,
+  keyVaultDnsSuffix: string,
+): ParseResult<EnableCmkGeoDrRequest> {
+  const shaped = schemas().geoDr.safeParse(body);
+  const same = sameNamespaceProblem(body);
+  if (!shaped.success) {
+    const problems = structuralProblems(shaped.error, body, ['primaryNamespaceId', 'secondaryNamespaceId']);
+    return { ok: false, problems: [...problems, ...(same ? [same] : [])] };
+  }
+  const problems: RequestProblem[] = same ? [same] : [];
+  const primary = namespaceFrom(shaped.data.primaryNamespaceId, problems, 'primaryNamespaceId');
+  const secondary = namespaceFrom(shaped.data.secondaryNamespaceId, problems, 'secondaryNamespaceId');
+  const fields = cmkFieldsFrom(shaped.data, keyVaultDnsSuffix, problems);
+  if (problems.length > 0 || !primary || !secondary || !fields) return { ok: false, problems };
+  return { ok: true, value: { ...fields, primary, secondary, alias: shaped.data.alias } };
 }
 
 /** Validates and normalises a diagnose request body. */
 export function parseDiagnoseCmkRequest(body: unknown): ParseResult<DiagnoseCmkRequest> {
-  const shaped = diagnoseSchema.safeParse(body);
-  if (!shaped.success) return { ok: false, problems: zodProblems(shaped.error) };
+  const shaped = schemas().diagnose.safeParse(body);
+  if (!shaped.success) {
+    return { ok: false, problems: structuralProblems(shaped.error, body, ['namespaceId']) };
+  }
   const problems: RequestProblem[] = [];
   const namespace = namespaceFrom(shaped.data.namespaceId, problems);
   if (!namespace) return { ok: false, problems };

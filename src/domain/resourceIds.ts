@@ -28,7 +28,10 @@ export type KeyVaultUrlErrorReason =
   | 'empty'
   | 'notAUrl'
   | 'notHttps'
+  | 'malformed'
   | 'foreignHost'
+  | 'port'
+  | 'userInfo'
   | 'invalidVaultName'
   | 'notAKeyUrl'
   | 'invalidKeyName'
@@ -179,6 +182,22 @@ export function parseResourceId(input: string): ArmResourceId {
   segments.forEach((s, i) => {
     if (s === '') {
       throw new ResourceIdError('malformed', raw, `'${raw}' has an empty segment (a double slash).`);
+    }
+    // A `.` or `..` segment would make the HTTP layer read another ARM path than the one validated
+    // here (docs/ARCHITECTURE.md "Input"); ARM names are never just dots.
+    if (s === '.' || s === '..') {
+      throw new ResourceIdError(
+        'malformed',
+        raw,
+        `'${raw}' has a '${s}' segment (segment ${i + 1}); an ARM id names each segment, it never navigates.`,
+      );
+    }
+    if (s.includes('%')) {
+      throw new ResourceIdError(
+        'malformed',
+        raw,
+        `'${raw}' has a percent-encoded character in segment ${i + 1} ('${s}'); pass the id as ARM returns it, not URL-encoded.`,
+      );
     }
     if (FORBIDDEN_SEGMENT_CHARS.test(s)) {
       throw new ResourceIdError(
@@ -422,11 +441,11 @@ export function keyVaultKeyScope(vaultResourceId: string, keyName: string): stri
 // ---------------------------------------------------------------------------------------------------
 
 export interface KeyVaultUri {
-  /** `https://{vault}.{suffix}[:port]/` — lower-case host, trailing slash (as ARM's `vaultUri`). */
+  /** `https://{vault}.{suffix}/` — lower-case host, no port, trailing slash (as ARM's `vaultUri`). */
   vaultUri: string;
   /** Vault name, lower case (vault names are case-insensitive DNS labels). */
   vaultName: string;
-  /** Lower-case host (without the port). */
+  /** Lower-case host. */
   host: string;
 }
 
@@ -450,62 +469,135 @@ export function isUnderKeyVaultDnsSuffix(host: string, keyVaultDnsSuffix: string
   return h.endsWith(suffix) && !h.slice(0, -suffix.length).includes('.');
 }
 
-function parseKeyVaultUrl(input: string): { url: URL; raw: string } {
+/** The reasons that say the URL names a host that is not a vault of this cloud (PRE-007, never called). */
+export const UNTRUSTED_HOST_REASONS: ReadonlySet<KeyVaultUrlErrorReason> = new Set([
+  'foreignHost',
+  'port',
+  'userInfo',
+  'invalidVaultName',
+]);
+
+interface RawKeyVaultUrl {
+  raw: string;
+  /** `host[:port]` as written. */
+  authority: string;
+  /** Path as written (starts with `/`, or empty). Never resolved: it is refused if it would need to be. */
+  path: string;
+}
+
+/**
+ * Splits a Key Vault URL as written, refusing everything a URL parser would silently rewrite
+ * (dot segments, `%2e`, backslashes, tabs) or that smuggles a different target (user info, query,
+ * fragment). Host checks are vaultFrom's.
+ */
+function splitKeyVaultUrl(input: string): RawKeyVaultUrl {
   const raw = typeof input === 'string' ? input.trim() : '';
   if (raw === '') throw new KeyVaultUrlError('empty', String(input), 'The Key Vault URL is empty.');
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(raw)?.[1];
+  if (scheme === undefined || !/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]/.test(raw)) {
     throw new KeyVaultUrlError(
       'notAUrl',
       raw,
       `'${raw}' is not a URL; expected https://{vault}.vault.azure.net/keys/{key}[/{version}].`,
     );
   }
-  if (url.protocol !== 'https:') {
+  if (scheme.toLowerCase() !== 'https') {
     throw new KeyVaultUrlError('notHttps', raw, `'${raw}' must use https://.`);
   }
-  if (url.username || url.password || url.search || url.hash) {
+  if (/[^\x21-\x7e]|\\/.test(raw)) {
+    throw new KeyVaultUrlError(
+      'malformed',
+      raw,
+      `'${raw}' contains a space, a control character, a backslash or a non-ASCII character.`,
+    );
+  }
+  const rest = raw.slice(scheme.length + 3);
+  const slash = rest.indexOf('/');
+  const authority = slash < 0 ? rest.replace(/[?#].*$/, '') : rest.slice(0, slash);
+  if (/[?#]/.test(raw)) {
     throw new KeyVaultUrlError(
       'unexpectedParts',
       raw,
-      `'${raw}' must not carry user info, a query string or a fragment.`,
+      `'${raw}' must not carry a query string or a fragment.`,
     );
   }
-  return { url, raw };
+  if (authority.includes('@')) {
+    throw new KeyVaultUrlError('userInfo', raw, `'${raw}' must not carry user info (a name before @).`);
+  }
+  const path = slash < 0 ? '' : rest.slice(slash);
+  for (const segment of path.split('/')) {
+    if (segment.includes('%')) {
+      throw new KeyVaultUrlError(
+        'malformed',
+        raw,
+        `'${raw}' has a percent-encoded path ('${segment}'); key names and versions never need encoding.`,
+      );
+    }
+    if (segment === '.' || segment === '..') {
+      throw new KeyVaultUrlError(
+        'malformed',
+        raw,
+        `'${raw}' has a '${segment}' path segment; pass the key id itself, https://{vault}.{suffix}/keys/{key}[/{version}].`,
+      );
+    }
+  }
+  return { raw, authority, path };
 }
 
-function vaultFromUrl(url: URL, raw: string, keyVaultDnsSuffix: string): KeyVaultUri {
-  const host = url.hostname.toLowerCase();
-  if (!isUnderKeyVaultDnsSuffix(host, keyVaultDnsSuffix)) {
+/**
+ * THE Key Vault host validator (the app has no other): the host must be exactly
+ * `{vault-name}.{suffix}` for this cloud's suffix, with no port (Azure's vault URIs have none, and
+ * neither does the sandbox's), no user info, and a valid vault name. Anything else is a host the app
+ * does not call.
+ */
+function vaultFrom(u: RawKeyVaultUrl, keyVaultDnsSuffix: string): KeyVaultUri {
+  const suffix = keyVaultDnsSuffix.toLowerCase().replace(/^\.+/, '');
+  const authority = u.authority.toLowerCase();
+  if (authority.includes(':')) {
     throw new KeyVaultUrlError(
-      'foreignHost',
-      raw,
-      `The host '${host}' is not a Key Vault of this cloud (*.${keyVaultDnsSuffix}); the app does not call it.`,
+      'port',
+      u.raw,
+      `'${u.raw}' names a port; Key Vault URIs of this cloud have none (https://{vault}.${suffix}/), so the app does not call it.`,
     );
   }
-  const vaultName = host.slice(0, host.length - keyVaultDnsSuffix.length - 1);
+  if (!/^[a-z0-9.-]+$/.test(authority) || !isUnderKeyVaultDnsSuffix(authority, suffix)) {
+    throw new KeyVaultUrlError(
+      'foreignHost',
+      u.raw,
+      `The host '${authority}' is not a Key Vault of this cloud (*.${suffix}); the app does not call it.`,
+    );
+  }
+  const vaultName = authority.slice(0, authority.length - suffix.length - 1);
   if (!VAULT_NAME.test(vaultName)) {
     throw new KeyVaultUrlError(
       'invalidVaultName',
-      raw,
+      u.raw,
       `'${vaultName}' is not a valid key vault name: ${VAULT_NAME_RULE}.`,
     );
   }
-  const port = url.port ? `:${url.port}` : '';
-  return { vaultUri: `https://${host}${port}/`, vaultName, host };
+  return { vaultUri: `https://${authority}/`, vaultName, host: authority };
+}
+
+/** Whether a URL is a vault (or something in one) of this cloud that the app may call. */
+export function isKeyVaultUrl(input: string, keyVaultDnsSuffix: string): boolean {
+  try {
+    vaultFrom(splitKeyVaultUrl(input), keyVaultDnsSuffix);
+    return true;
+  } catch (e) {
+    if (e instanceof KeyVaultUrlError) return false;
+    throw e;
+  }
 }
 
 /** A vault URI (`https://kv.vault.azure.net[/]`), host under the suffix; no path allowed. */
 export function parseKeyVaultUri(input: string, keyVaultDnsSuffix: string): KeyVaultUri {
-  const { url, raw } = parseKeyVaultUrl(input);
-  const vault = vaultFromUrl(url, raw, keyVaultDnsSuffix);
-  if (url.pathname.replace(/\/+$/, '') !== '') {
+  const u = splitKeyVaultUrl(input);
+  const vault = vaultFrom(u, keyVaultDnsSuffix);
+  if (u.path.replace(/\/+$/, '') !== '') {
     throw new KeyVaultUrlError(
       'unexpectedParts',
-      raw,
-      `'${raw}' has a path; a vault URI is just https://{vault}.${keyVaultDnsSuffix}/.`,
+      u.raw,
+      `'${u.raw}' has a path; a vault URI is just https://{vault}.${keyVaultDnsSuffix}/.`,
     );
   }
   return vault;
@@ -513,44 +605,44 @@ export function parseKeyVaultUri(input: string, keyVaultDnsSuffix: string): KeyV
 
 /**
  * A key id, versioned or versionless: `https://{vault}.{suffix}/keys/{name}[/{version}]` (trailing
- * slash tolerated, keyword case-insensitive). Throws KeyVaultUrlError; `foreignHost` for any host not
- * under the suffix — the caller must not follow it.
+ * slash tolerated, keyword case-insensitive). Throws KeyVaultUrlError; a reason in
+ * UNTRUSTED_HOST_REASONS for any host the caller must not follow.
  */
 export function parseKeyVaultKeyId(input: string, keyVaultDnsSuffix: string): KeyVaultKeyId {
   if (!keyVaultDnsSuffix) throw new Error('parseKeyVaultKeyId needs the Key Vault DNS suffix');
-  const { url, raw } = parseKeyVaultUrl(input);
-  return keyIdFromPath(url, raw, vaultFromUrl(url, raw, keyVaultDnsSuffix));
+  const u = splitKeyVaultUrl(input);
+  return keyIdFromPath(u, vaultFrom(u, keyVaultDnsSuffix));
 }
 
-function keyIdFromPath(url: URL, raw: string, vault: KeyVaultUri): KeyVaultKeyId {
-  const parts = url.pathname.split('/').filter((p, i, all) => p !== '' || (i > 0 && i < all.length - 1));
+function keyIdFromPath(u: RawKeyVaultUrl, vault: KeyVaultUri): KeyVaultKeyId {
+  const parts = u.path.split('/').filter((p, i, all) => p !== '' || (i > 0 && i < all.length - 1));
   if (parts.some((p) => p === '')) {
-    throw new KeyVaultUrlError('notAKeyUrl', raw, `'${raw}' has an empty path segment (a double slash).`);
+    throw new KeyVaultUrlError('notAKeyUrl', u.raw, `'${u.raw}' has an empty path segment (a double slash).`);
   }
   if (parts[0]?.toLowerCase() !== 'keys' || parts.length < 2 || parts.length > 3) {
     throw new KeyVaultUrlError(
       'notAKeyUrl',
-      raw,
-      `'${raw}' is not a key id; expected ${vault.vaultUri}keys/{key}[/{version}].`,
+      u.raw,
+      `'${u.raw}' is not a key id; expected ${vault.vaultUri}keys/{key}[/{version}].`,
     );
   }
-  return buildKeyId(vault, decodeSegment(parts[1] as string), parts[2], raw);
+  return buildKeyId(vault, parts[1] as string, parts[2], u.raw);
 }
 
 /**
  * The shape of a key id (https, `/keys/{name}[/{version}]`) WITHOUT checking the host — only to
- * describe a rejected key in a finding. `vaultName` is just the host's first label. Never follow it.
+ * describe a rejected key in a finding. `host` keeps the port, if any, so the message shows what was
+ * given; `vaultName` is just the host's first label. Never follow it.
  */
 export function parseKeyVaultKeyIdShape(input: string): KeyVaultKeyId {
-  const { url, raw } = parseKeyVaultUrl(input);
-  const host = url.hostname.toLowerCase();
-  const port = url.port ? `:${url.port}` : '';
+  const u = splitKeyVaultUrl(input);
+  const host = u.authority.toLowerCase().replace(/^.*@/, '');
   const vault: KeyVaultUri = {
-    vaultUri: `https://${host}${port}/`,
+    vaultUri: `https://${host}/`,
     vaultName: host.split('.')[0] ?? host,
     host,
   };
-  return keyIdFromPath(url, raw, vault);
+  return keyIdFromPath(u, vault);
 }
 
 /** The same as parseKeyVaultKeyId, from the `{ vaultUri, keyName, keyVersion? }` form. */
@@ -561,14 +653,6 @@ export function keyVaultKeyIdFromParts(
   const vault = parseKeyVaultUri(parts.vaultUri, keyVaultDnsSuffix);
   const version = parts.keyVersion?.trim() ? parts.keyVersion.trim() : undefined;
   return buildKeyId(vault, parts.keyName.trim(), version, `${vault.vaultUri}keys/${parts.keyName}`);
-}
-
-function decodeSegment(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 function buildKeyId(

@@ -2,8 +2,8 @@ import { app, type HttpResponseInit, type InvocationContext } from '@azure/funct
 import { getConfig } from '../config';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
-import { describeAzureError } from '../azure/errors';
-import { problem } from './problem';
+import { classifyError } from '../azure/errors';
+import { errorProblem, problem } from './problem';
 
 /**
  * Readiness against Azure: can the app get a token with its identity, reach Resource Manager, and see
@@ -18,14 +18,25 @@ export async function azureHealthHandler(
   try {
     visible = await new SubscriptionsGateway(azureClients()).listVisible();
   } catch (error) {
-    const described = describeAzureError(error);
-    context.warn(`Azure readiness check failed: ${described.detail}`);
-    return problem({
-      status: 503,
-      title: 'Azure is not reachable with the app identity',
-      detail: described.detail,
-      code: described.code,
-    });
+    const c = classifyError(error);
+    if (c.class === 'refusal') {
+      // Azure answered and said no: a readiness finding with the fix, in the class of Azure's answer.
+      context.warn(`Azure readiness check refused: ${c.detail}`);
+      const finding =
+        c.status === 401 || c.status === 403 || c.status === undefined
+          ? `The app identity may not list subscriptions (${c.detail}). ${c.fix ?? 'Grant it Reader on the subscriptions to sweep: az role assignment create --assignee <app-principal-id> --role Reader --scope /subscriptions/<id>'}`
+          : `Resource Manager refused the subscription list (${c.detail}).`;
+      return problem({
+        status: c.status !== undefined && c.status >= 400 && c.status < 500 ? c.status : 403,
+        title: 'The app identity is not ready for Azure',
+        detail: c.detail,
+        code: c.code,
+        errorClass: c.class,
+        resourceManager: config.endpoints.resourceManager,
+        findings: [finding],
+      });
+    }
+    return errorProblem(error, context, { platform: 'Azure is not reachable with the app identity' });
   }
   const configured = config.sweep.subscriptions;
   const visibleIds = new Set(visible.map((s) => s.subscriptionId.toLowerCase()));

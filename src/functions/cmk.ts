@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { cmkGateways, readDiagnoseFacts, readEnablePreflightFacts } from '../azure/cmkFacts';
@@ -7,18 +6,22 @@ import {
   plainKeyRef,
   buildEnablePlan,
   evaluateDiagnosis,
+  evaluateRequestFindings,
+  hasBlockingFindings,
   parseDiagnoseCmkRequest,
   parseEnableCmkRequest,
 } from '../domain';
-import { ENABLE_CMK_ORCHESTRATION, type EnableCmkInput } from '../orchestrations/enableCmkOrchestrator';
+import {
+  ENABLE_CMK_ORCHESTRATION,
+  enableCmkInstanceId,
+  type EnableCmkInput,
+} from '../orchestrations/enableCmkOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
-import { invalid, namespaceProblem, platformProblem, ruleSettings } from './cmkHttp';
+import { invalid, namespaceProblem, platformProblem, refusedAtOnce, ruleSettings } from './cmkHttp';
 
-/** `enableCmk-<hash of the lower-case namespace id>`: deterministic, so duplicates collapse. */
-export function enableCmkInstanceId(namespaceId: string): string {
-  return `enableCmk-${createHash('sha256').update(namespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
-}
+// The instance id lives with the orchestration: the Geo-DR flow starts its sub-orchestration under it too.
+export { enableCmkInstanceId };
 
 /**
  * POST /api/cmk/enable — validate; `dryRun: true` answers the plan and every finding (reads only);
@@ -63,6 +66,9 @@ export async function enableCmkHandler(
       return platformProblem(error, context);
     }
   }
+
+  const refused = evaluateRequestFindings(req.namespace.id, input, settings, new Date());
+  if (hasBlockingFindings(refused)) return refusedAtOnce(refused);
 
   // One enable per namespace at a time: the instance id is derived from the namespace, so a second
   // request while one runs collapses into a 409 pointing at the running operation.

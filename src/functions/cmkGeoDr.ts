@@ -5,15 +5,22 @@
 import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { buildGeoDrPlan, parseEnableCmkGeoDrRequest, plainKeyRef } from '../domain';
+import {
+  buildGeoDrPlan,
+  geoDrRequestFindings,
+  hasBlockingFindings,
+  parseEnableCmkGeoDrRequest,
+  plainKeyRef,
+} from '../domain';
+import { cmkGateways, readGeoDrFacts } from '../azure/cmkFacts';
+import { azureClients } from '../azure/runtime';
 import {
   ENABLE_CMK_GEO_DR_ORCHESTRATION,
-  readGeoDrFacts,
   type EnableCmkGeoDrInput,
 } from '../orchestrations/enableCmkGeoDrOrchestrator';
 import { readJsonBody } from './jsonBody';
 import { startSingletonOperation } from './operationStart';
-import { invalid, namespaceProblem, platformProblem, ruleSettings } from './cmkHttp';
+import { invalid, namespaceProblem, platformProblem, refusedAtOnce, ruleSettings } from './cmkHttp';
 
 /** One Geo-DR operation per primary namespace at a time: the instance id is derived from it. */
 export function enableCmkGeoDrInstanceId(primaryNamespaceId: string): string {
@@ -42,9 +49,9 @@ export async function enableCmkGeoDrHandler(
 
   if (req.dryRun) {
     try {
-      const facts = await readGeoDrFacts(input);
+      const facts = await readGeoDrFacts(cmkGateways(azureClients()), input);
       if (!facts.ok) return namespaceProblem(facts);
-      const plan = buildGeoDrPlan(facts.facts, new Date());
+      const plan = buildGeoDrPlan(facts.value, new Date());
       return {
         status: 200,
         jsonBody: {
@@ -64,6 +71,13 @@ export async function enableCmkGeoDrHandler(
       return platformProblem(error, context);
     }
   }
+
+  const refused = geoDrRequestFindings(
+    { ...input, primaryId: req.primary.id, secondaryId: req.secondary.id },
+    settings,
+    new Date(),
+  );
+  if (hasBlockingFindings(refused)) return refusedAtOnce(refused);
 
   const instanceId = enableCmkGeoDrInstanceId(req.primary.id);
   const started = await startSingletonOperation(request, context, {

@@ -1,8 +1,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { describeAzureError } from '../azure/errors';
 import { getConfig } from '../config';
-import type { RequestProblem, RuleSettings } from '../domain';
-import { problem } from './problem';
+import type { Finding, RequestProblem, RuleSettings } from '../domain';
+import { errorProblem, problem } from './problem';
 
 /** Problem responses and settings shared by the CMK HTTP functions (enable, diagnose, geo-dr). */
 
@@ -20,6 +19,22 @@ export function invalid(problems: RequestProblem[]): HttpResponseInit {
     title: 'Invalid request',
     detail: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
     errors: problems,
+  });
+}
+
+/**
+ * Findings known from the request alone (PRE-005 key count, PRE-006 duplicates, PRE-007 foreign Key
+ * Vault host or port) refuse a real run at once: 422 with the same finding objects a dry run reports,
+ * and nothing started or read.
+ */
+export function refusedAtOnce(findings: Finding[]): HttpResponseInit {
+  const blocking = findings.filter((f) => f.blocks);
+  return problem({
+    status: 422,
+    title: 'The request cannot be carried out as given',
+    detail: blocking.map((f) => `${f.ruleId}: ${f.message}`).join(' '),
+    outcome: 'blocked',
+    findings,
   });
 }
 
@@ -52,13 +67,7 @@ export function namespaceProblem(r: NamespaceReadFailure): HttpResponseInit {
   return problem({ status: 502, title: 'Azure refused the read', detail: r.detail, code: r.code });
 }
 
+/** A thrown error (platform fault, refusal or bug) as its class's problem response (problem.ts). */
 export function platformProblem(error: unknown, context: InvocationContext): HttpResponseInit {
-  const d = describeAzureError(error);
-  context.warn(`Azure call failed: ${d.detail}`);
-  return problem({
-    status: 503,
-    title: d.transient ? 'Azure is busy or unavailable; retry later' : 'Azure call failed',
-    detail: d.detail,
-    code: d.code,
-  });
+  return errorProblem(error, context);
 }

@@ -1,7 +1,10 @@
 import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../config';
 
-/** Liveness plus a summary of the effective configuration — never a secret, never an Azure call. */
+/**
+ * Liveness plus a summary of the effective configuration — only settings a built feature reads, never
+ * a secret, never an Azure call.
+ */
 export async function healthHandler(): Promise<HttpResponseInit> {
   const config = getConfig();
   return {
@@ -14,16 +17,8 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         cloud: config.cloud,
         resourceManager: config.endpoints.resourceManager,
         keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
-        sweep: {
-          schedule: config.sweep.schedule,
-          subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
-        },
-        alertRules: config.alerts.rules,
-        pinnedVersionPolicy: config.pinnedVersionPolicy,
+        subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
-        keyPollMinutes: config.keyPollMinutes,
-        uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
-        reportsContainer: config.reportsContainer,
       },
     },
   };

@@ -2,6 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { problem } from './problem';
 
+const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+
 /**
  * Starts an orchestration under a deterministic instance id, so a second request for the same target
  * while one runs collapses into a 409 that points at the running operation. Returns the operation's
@@ -18,8 +20,10 @@ export async function startSingletonOperation(
       .getClient(context)
       .startNew(start.orchestration, { input: start.input, instanceId: start.instanceId });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/already exists|409/i.test(message)) {
+    // Decided by the instance's state, not the error's wording: it exists and has not ended → 409.
+    const client = df.getClient(context);
+    const existing = await client.getStatus(start.instanceId, { showInput: false }).catch(() => undefined);
+    if (existing && !TERMINAL.has(String(existing.runtimeStatus))) {
       return {
         response: {
           ...problem({
@@ -32,8 +36,15 @@ export async function startSingletonOperation(
         },
       };
     }
+    const message = error instanceof Error ? error.message : String(error);
     context.error(`startNew(${start.orchestration}) failed: ${message}`);
-    return { response: problem({ status: 503, title: 'Could not start the operation', detail: message }) };
+    return {
+      response: problem({
+        status: 503,
+        title: 'Could not start the operation',
+        detail: `The Durable Functions backend did not accept the operation (${message}); retry later.`,
+      }),
+    };
   }
   return { location };
 }

@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { instanceStatusCode } from './durableStatus';
 import { problem } from './problem';
 
 // Instance ids we hand out are GUIDs or deterministic ids built from [A-Za-z0-9:_-]; anything else is
@@ -24,16 +25,17 @@ export async function getOperationHandler(
   try {
     status = await client.getStatus(instanceId, { showInput: false });
   } catch (error) {
-    // The client throws for unknown ids (404 from the Durable API); anything else is a platform fault.
-    const message = error instanceof Error ? error.message : String(error);
-    if (/not found|404/i.test(message)) {
+    // The client folds the HTTP status into a message: ask the status URL itself which one it was.
+    const code = await instanceStatusCode(client, instanceId);
+    if (code === 404) {
       return problem({
         status: 404,
         title: 'Operation not found',
         detail: `No operation with id ${instanceId}.`,
       });
     }
-    context.error(`getStatus(${instanceId}) failed: ${message}`);
+    const message = error instanceof Error ? error.message : String(error);
+    context.error(`getStatus(${instanceId}) failed (status URL answered ${code ?? 'nothing'}): ${message}`);
     return problem({ status: 502, title: 'Durable Functions status unavailable', detail: message });
   }
   const runtimeStatus = String(status.runtimeStatus);

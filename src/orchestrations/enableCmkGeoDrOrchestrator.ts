@@ -1,6 +1,6 @@
 /**
  * `enableCmkGeoDr` — customer-managed keys on a Service Bus namespace that is (or will be) in a Geo-DR
- * pairing (DESIGN §4, research §2.5). The plan is the domain's (`buildGeoDrPlan`); this file runs it:
+ * pairing (docs/ARCHITECTURE.md "Geo-DR"). The plan is the domain's (`buildGeoDrPlan`); this file runs it:
  *
  * - already paired, system-assigned: break (on the primary) → wait for the break → ensure the
  *   secondary's identity and grant it on the keys → `enableCmk` on the primary as a sub-orchestration
@@ -11,7 +11,9 @@
  *
  * Compensation: any failure after the break re-pairs and reports "CMK not enabled; pairing restored";
  * when re-pairing itself fails the outcome is `critical`, naming the alias, both namespaces and the
- * exact command. `customStatus.pairing` ALWAYS says whether the pairing is intact.
+ * exact command. `customStatus.pairing` ALWAYS says whether the pairing is intact, and it is always
+ * what the last read of both aliases said — failure paths read again before they report, so a break
+ * that took effect but whose answer was lost is never reported as "intact".
  *
  * Idempotence: every activity checks before it writes (break only a `Primary`, pair only when not
  * already paired with that partner, grants skip what exists), and the plan is made from what Azure
@@ -19,12 +21,12 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { cmkGateways, readEnablePreflightFacts, type NamespaceRefusal } from '../azure/cmkFacts';
-import { describeAzureError } from '../azure/errors';
+import { cmkGateways, readGeoDrFacts } from '../azure/cmkFacts';
 import { GeoDrGateway } from '../azure/geoDr';
 import { azureClients } from '../azure/runtime';
 import {
   buildGeoDrPlan,
+  pairingState,
   repairCommand,
   secondaryAccessPlan,
   type EncryptionIdentity,
@@ -36,7 +38,6 @@ import {
   type GeoDrStepKind,
   type GroupedResourceId,
   type KeyRef,
-  type PairingState,
   type RuleSettings,
 } from '../domain';
 import {
@@ -45,13 +46,32 @@ import {
   GRANT_KEY_ACCESS_ACTIVITY,
   READ_NAMESPACE_ACTIVITY,
   TIMING,
-  platformRetry,
-  type ActivityFailure,
+  enableCmkInstanceId,
   type EnableCmkInput,
   type EnableCmkOutput,
   type GrantRecord,
   type GrantResult,
+  type NamespaceStateResult,
 } from './enableCmkOrchestrator';
+import {
+  activity,
+  asStepFailed,
+  callActivity,
+  callOrFail,
+  closeStepLog,
+  errorText,
+  failureKindText,
+  failureOf,
+  isFailure,
+  isUnpropagatedGrantRefusal,
+  logGrantRetry,
+  operationError,
+  StepFailed,
+  wait,
+  type ActivityFailure,
+  type OperationError,
+  type StepLogEntry,
+} from './plumbing';
 
 export const ENABLE_CMK_GEO_DR_ORCHESTRATION = 'enableCmkGeoDr';
 export const GEO_READ_FACTS_ACTIVITY = 'enableCmkGeoDr_readFacts';
@@ -63,7 +83,7 @@ export const GEO_TIMING = {
   pollSeconds: 15,
   /** Break and pairing: 30 s + about a minute per 50–100 entities; 40 polls = 10 minutes. */
   maxPolls: 40,
-  /** The pairing refused because the secondary cannot use the keys yet (a fresh grant): retries. */
+  /** The pairing refused right after this run granted the secondary (not effective yet): retries. */
   pairAccessRetries: 4,
   pairAccessRetryFirstSeconds: 30,
 };
@@ -84,19 +104,15 @@ export interface EnableCmkGeoDrInput {
 
 export type GeoStepKind = GeoDrStepKind | 'preflight' | 'restorePairing';
 
-export interface GeoStepLogEntry {
-  kind: GeoStepKind;
-  status: 'pending' | 'running' | 'done' | 'skipped' | 'failed';
-  detail?: string;
-}
+export type GeoStepLogEntry = StepLogEntry<GeoStepKind>;
 
-/** Whether the pairing is intact — in every status and every output. */
+/** Whether the pairing is intact — in every status and every output, as last read from Azure. */
 export interface PairingStatus {
   alias: string;
   primaryNamespaceId: string;
   secondaryNamespaceId: string;
   intact: boolean;
-  state: 'paired' | 'notPaired' | 'broken' | 'pairing' | 'restoring' | 'unknown';
+  state: 'paired' | 'notPaired' | 'broken' | 'pairing' | 'unknown';
   detail: string;
 }
 
@@ -119,135 +135,82 @@ export interface EnableCmkGeoDrOutput {
   steps: GeoStepLogEntry[];
   grants: GrantRecord[];
   subOperations: EnableCmkGeoDrStatus['subOperations'];
-  error?: { step: GeoStepKind; code: string; detail: string };
+  error?: OperationError<GeoStepKind>;
   /** Only for `critical`: the pairing could not be restored. */
   critical?: { alias: string; primaryNamespaceId: string; secondaryNamespaceId: string; command: string };
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Activities (idempotent; throw only for platform faults, which are retried)
+// Activities (idempotent; wrapped by plumbing.ts `activity`)
 // ---------------------------------------------------------------------------------------------------
-
-async function guarded<T>(body: () => Promise<T>): Promise<T | ActivityFailure> {
-  try {
-    return await body();
-  } catch (error) {
-    const d = describeAzureError(error);
-    if (d.transient) throw error;
-    return {
-      ok: false,
-      code: d.code,
-      detail: d.detail,
-      ...(d.status !== undefined ? { status: d.status } : {}),
-    };
-  }
-}
-
-const failure = (r: { code: string; detail: string; status?: number | undefined }): ActivityFailure => ({
-  ok: false,
-  code: r.code,
-  detail: r.detail,
-  ...(r.status !== undefined ? { status: r.status } : {}),
-});
 
 const geo = () => new GeoDrGateway(azureClients());
 
 export type GeoFactsResult = { ok: true; facts: GeoDrFacts } | (ActivityFailure & { namespaceId: string });
 
-/** Everything the Geo-DR preflight needs, read-only (also the HTTP dry run's reader). */
-export async function readGeoDrFacts(input: EnableCmkGeoDrInput): Promise<GeoFactsResult> {
-  const gw = cmkGateways(azureClients());
-  const request = {
-    keys: input.keys,
-    identity: input.identity,
-    requireInfrastructureEncryption: input.requireInfrastructureEncryption,
-  };
-  const [primary, secondary, primaryAlias, secondaryAlias] = await Promise.all([
-    readEnablePreflightFacts(gw, { ...request, namespace: input.primary }, input.settings),
-    readEnablePreflightFacts(gw, { ...request, namespace: input.secondary }, input.settings),
-    geo().aliasOf(input.primary),
-    geo().aliasOf(input.secondary),
-  ]);
-  const refused: NamespaceRefusal | undefined = !primary.ok
-    ? { ...primary, namespaceId: input.primary.id }
-    : !secondary.ok
-      ? { ...secondary, namespaceId: input.secondary.id }
-      : !primaryAlias.ok
-        ? { ...primaryAlias, namespaceId: input.primary.id }
-        : !secondaryAlias.ok
-          ? { ...secondaryAlias, namespaceId: input.secondary.id }
-          : undefined;
-  if (refused) return { ...failure(refused), namespaceId: refused.namespaceId };
-  if (!primary.ok || !secondary.ok || !primaryAlias.ok || !secondaryAlias.ok) throw new Error('unreachable');
-  return {
-    ok: true,
-    facts: {
-      alias: input.alias,
-      primary: primary.value,
-      secondary: secondary.value,
-      ...(primaryAlias.value ? { primaryAlias: primaryAlias.value } : {}),
-      ...(secondaryAlias.value ? { secondaryAlias: secondaryAlias.value } : {}),
-    },
-  };
-}
-
-export async function readFactsActivity(
-  input: EnableCmkGeoDrInput,
-): Promise<GeoFactsResult | ActivityFailure> {
-  return guarded(() => readGeoDrFacts(input));
-}
+export const readFactsActivity = activity(async (input: EnableCmkGeoDrInput): Promise<GeoFactsResult> => {
+  const r = await readGeoDrFacts(cmkGateways(azureClients()), input);
+  if (!r.ok) return { ...failureOf(r), namespaceId: r.namespaceId };
+  return { ok: true, facts: r.value };
+});
 
 export type AliasesResult = { ok: true; primaryAlias?: GeoDrAliasFacts; secondaryAlias?: GeoDrAliasFacts };
 
-export async function readAliasesActivity(
-  input: EnableCmkGeoDrInput,
-): Promise<AliasesResult | ActivityFailure> {
-  return guarded(async () => {
+export const readAliasesActivity = activity(
+  async (input: EnableCmkGeoDrInput): Promise<AliasesResult | ActivityFailure> => {
     const [p, s] = await Promise.all([geo().aliasOf(input.primary), geo().aliasOf(input.secondary)]);
-    if (!p.ok) return failure(p);
-    if (!s.ok) return failure(s);
+    if (!p.ok) return failureOf(p);
+    if (!s.ok) return failureOf(s);
     return {
       ok: true as const,
       ...(p.value ? { primaryAlias: p.value } : {}),
       ...(s.value ? { secondaryAlias: s.value } : {}),
     };
-  });
-}
+  },
+);
 
-/** Breaks the pairing on the primary — unless it is already broken (a second run of the activity). */
-export async function breakPairingActivity(
-  input: EnableCmkGeoDrInput,
-): Promise<{ ok: true; already: boolean } | ActivityFailure> {
-  return guarded(async () => {
-    const current = await geo().getAlias(input.primary, input.alias);
-    if (!current.ok) return failure(current);
-    if (current.value?.role === 'PrimaryNotReplicating') return { ok: true as const, already: true };
+/**
+ * Breaks the pairing on the primary — unless it is already broken (a second run of the activity). A
+ * refused break is checked against a fresh read: the SDK's own retry of a break whose answer was lost
+ * is refused because the first one took effect, and that is success, not a refusal.
+ */
+export const breakPairingActivity = activity(
+  async (input: EnableCmkGeoDrInput): Promise<{ ok: true; already: boolean } | ActivityFailure> => {
+    const broken = async () => {
+      const current = await geo().getAlias(input.primary, input.alias);
+      return current.ok ? current.value?.role === 'PrimaryNotReplicating' : current;
+    };
+    const before = await broken();
+    if (before !== true && before !== false) return failureOf(before);
+    if (before) return { ok: true as const, already: true };
     const r = await geo().breakPairing(input.primary, input.alias);
-    if (!r.ok) return failure(r);
+    if (!r.ok) return (await broken()) === true ? { ok: true as const, already: false } : failureOf(r);
     return { ok: true as const, already: false };
-  });
-}
+  },
+);
 
-/** Pairs primary and secondary through the alias — unless they already are (a second run). */
-export async function pairActivity(
-  input: EnableCmkGeoDrInput,
-): Promise<{ ok: true; already: boolean } | (ActivityFailure & { keyAccess: boolean })> {
-  const r = await guarded(async () => {
-    const current = await geo().getAlias(input.primary, input.alias);
-    if (!current.ok) return failure(current);
-    const c = current.value;
-    if (c?.role === 'Primary' && c.partnerNamespaceId?.toLowerCase() === input.secondary.id.toLowerCase())
-      return { ok: true as const, already: true };
-    const paired = await geo().pair(input.primary, input.alias, input.secondary.id);
-    if (!paired.ok) return failure(paired);
+/**
+ * Pairs primary and secondary through the alias — unless they already are (a second run). A refused
+ * pairing is checked against a fresh read, for the same reason as the break.
+ */
+export const pairActivity = activity(
+  async (input: EnableCmkGeoDrInput): Promise<{ ok: true; already: boolean } | ActivityFailure> => {
+    const paired = async () => {
+      const current = await geo().getAlias(input.primary, input.alias);
+      if (!current.ok) return current;
+      const c = current.value;
+      return (
+        c?.role === 'Primary' && c.partnerNamespaceId?.toLowerCase() === input.secondary.id.toLowerCase()
+      );
+    };
+    const before = await paired();
+    if (before !== true && before !== false) return failureOf(before);
+    if (before) return { ok: true as const, already: true };
+    const r = await geo().pair(input.primary, input.alias, input.secondary.id);
+    if (!r.ok) return (await paired()) === true ? { ok: true as const, already: false } : failureOf(r);
     return { ok: true as const, already: false };
-  });
-  if (r.ok) return r;
-  return {
-    ...r,
-    keyAccess: r.status === 400 && /cannot use the primary's key|wrapKey|unwrapKey|access/i.test(r.detail),
-  };
-}
+  },
+);
 
 df.app.activity(GEO_READ_FACTS_ACTIVITY, { handler: readFactsActivity });
 df.app.activity(GEO_READ_ALIASES_ACTIVITY, { handler: readAliasesActivity });
@@ -255,49 +218,52 @@ df.app.activity(GEO_BREAK_ACTIVITY, { handler: breakPairingActivity });
 df.app.activity(GEO_PAIR_ACTIVITY, { handler: pairActivity });
 
 // ---------------------------------------------------------------------------------------------------
-// Orchestrator
+// Pairing status: always from a read
 // ---------------------------------------------------------------------------------------------------
 
-class StepFailed extends Error {
-  constructor(
-    readonly step: GeoStepKind,
-    readonly code: string,
-    readonly detail: string,
-  ) {
-    super(detail);
-  }
-}
+const settled = (a?: GeoDrAliasFacts) =>
+  a?.provisioningState?.toLowerCase() === 'succeeded' && a.pendingReplicationOperationsCount === 0;
 
-const isFailure = (r: unknown): r is ActivityFailure =>
-  typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === false;
-
-function errorText(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-}
-
-function pairingFromPlan(input: EnableCmkGeoDrInput, state: PairingState): PairingStatus {
+/** What both aliases, as just read, say about the pairing the request names. */
+export function pairingFromAliases(
+  input: Pick<EnableCmkGeoDrInput, 'alias' | 'primary' | 'secondary'>,
+  read: { primaryAlias?: GeoDrAliasFacts | undefined; secondaryAlias?: GeoDrAliasFacts | undefined },
+): PairingStatus {
   const base = {
     alias: input.alias,
     primaryNamespaceId: input.primary.id,
     secondaryNamespaceId: input.secondary.id,
   };
+  const state = pairingState({
+    alias: input.alias,
+    secondaryId: input.secondary.id,
+    ...(read.primaryAlias ? { primaryAlias: read.primaryAlias } : {}),
+    ...(read.secondaryAlias ? { secondaryAlias: read.secondaryAlias } : {}),
+  });
   switch (state) {
     case 'paired':
-      return {
-        ...base,
-        intact: true,
-        state: 'paired',
-        detail: `${input.primary.name} is paired with ${input.secondary.name}.`,
-      };
+      return settled(read.primaryAlias)
+        ? {
+            ...base,
+            intact: true,
+            state: 'paired',
+            detail: `${input.primary.name} is paired with ${input.secondary.name}.`,
+          }
+        : {
+            ...base,
+            intact: false,
+            state: 'pairing',
+            detail: `Alias ${input.alias} pairs ${input.primary.name} with ${input.secondary.name}; replication is still running (${read.primaryAlias?.provisioningState ?? 'unknown'}, ${read.primaryAlias?.pendingReplicationOperationsCount ?? '?'} pending operation(s)).`,
+          };
     case 'broken':
       return {
         ...base,
         intact: false,
         state: 'broken',
-        detail: `The pairing of alias ${input.alias} is broken (${input.primary.name} is PrimaryNotReplicating); this operation re-pairs it.`,
+        detail: `The pairing of alias ${input.alias} is broken (${input.primary.name} is PrimaryNotReplicating).`,
       };
     case 'unpaired':
-      return { ...base, intact: false, state: 'notPaired', detail: 'The namespaces are not paired (yet).' };
+      return { ...base, intact: false, state: 'notPaired', detail: 'The namespaces are not paired.' };
     default:
       return {
         ...base,
@@ -308,41 +274,39 @@ function pairingFromPlan(input: EnableCmkGeoDrInput, state: PairingState): Pairi
   }
 }
 
-const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+// ---------------------------------------------------------------------------------------------------
+// Orchestrator
+// ---------------------------------------------------------------------------------------------------
+
+export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<EnableCmkGeoDrInput>();
-  const retry = platformRetry();
   const steps: GeoStepLogEntry[] = [{ kind: 'preflight', status: 'running' }];
   const grants: GrantRecord[] = [];
   const subOperations: EnableCmkGeoDrStatus['subOperations'] = [];
   const status: EnableCmkGeoDrStatus = {
     state: 'running',
     step: 'preflight',
-    pairing: pairingFromPlan(input, 'paired'),
+    pairing: {
+      alias: input.alias,
+      primaryNamespaceId: input.primary.id,
+      secondaryNamespaceId: input.secondary.id,
+      intact: false,
+      state: 'unknown',
+      detail: 'Not read yet; nothing changed.',
+    },
     steps,
     grants,
     subOperations,
   };
-  status.pairing = {
-    ...status.pairing,
-    intact: false,
-    state: 'unknown',
-    detail: 'Not read yet; nothing changed.',
-  };
   const publish = () => context.df.setCustomStatus(status);
   publish();
 
-  const wait = (seconds: number) =>
-    context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
-  const call = function* <T>(name: string, payload: unknown, step: GeoStepKind) {
-    try {
-      return (yield context.df.callActivityWithRetry(name, retry, payload)) as T | ActivityFailure;
-    } catch (error) {
-      throw new StepFailed(step, 'PlatformFault', `Azure kept failing after retries: ${errorText(error)}`);
-    }
-  };
-  const setPairing = (p: Partial<PairingStatus>) => {
-    status.pairing = { ...status.pairing, ...p };
+  /** Sets customStatus.pairing from a read, with what this run is doing about it. */
+  const setPairing = (read: Omit<AliasesResult, 'ok'>, note?: string) => {
+    const p = pairingFromAliases(input, read);
+    status.pairing = note ? { ...p, detail: `${p.detail} ${note}` } : p;
     publish();
+    return p;
   };
 
   let plan: GeoDrPlan | undefined = undefined;
@@ -368,25 +332,28 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
   };
 
   // 1. Facts, Geo-DR preflight and plan — read-only; nothing is broken before this has passed.
-  const read = yield* (function* () {
-    try {
-      return yield* call<GeoFactsResult>(GEO_READ_FACTS_ACTIVITY, input, 'preflight');
-    } catch (error) {
-      return failure({ code: 'PlatformFault', detail: errorText(error) });
-    }
-  })();
+  let read: GeoFactsResult;
+  try {
+    read = (yield* callActivity<{ facts: GeoDrFacts }>(
+      context,
+      GEO_READ_FACTS_ACTIVITY,
+      input,
+      'preflight',
+    )) as GeoFactsResult;
+  } catch (error) {
+    read = { ...asStepFailed(error, 'preflight').failure, namespaceId: input.primary.id };
+  }
   if (isFailure(read)) {
+    const failed = new StepFailed('preflight' as const, read);
     steps[0] = { kind: 'preflight', status: 'failed', detail: read.detail };
-    return finish(
-      'failed',
-      `Nothing was changed: the namespaces or their aliases could not be read (${read.detail}).`,
-      {
-        error: { step: 'preflight', code: read.code, detail: read.detail },
-      },
-    );
+    const why =
+      read.class === 'bug' ? failureKindText(failed) : 'the namespaces or their aliases could not be read';
+    return finish('failed', `Nothing was changed: ${why} (${read.detail}).`, {
+      error: operationError(failed),
+    });
   }
   plan = buildGeoDrPlan(read.facts, context.df.currentUtcDateTime);
-  status.pairing = pairingFromPlan(input, plan.pairing);
+  setPairing(read.facts);
   if (plan.order) status.order = plan.order;
   steps[0] = {
     kind: 'preflight',
@@ -403,12 +370,21 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
   /** True once this run is responsible for a broken pairing (it broke it, or found it broken to re-pair). */
   let mustRepair = plan.pairing === 'broken';
   let primaryEncrypted = false;
+  const grantedThisRun = () => grants.some((g) => g.created);
+
+  const readAliases = function* (step: GeoStepKind, note?: string) {
+    const r = yield* callOrFail<Omit<AliasesResult, 'ok'>>(context, GEO_READ_ALIASES_ACTIVITY, input, step);
+    setPairing(r, note);
+    return r;
+  };
 
   /** Until the break has completed; when restoring, a pairing already re-created also ends the wait. */
   const waitForBreak = function* (step: GeoStepKind, orPaired = false) {
     for (let poll = 0; ; poll++) {
-      const r = yield* call<AliasesResult>(GEO_READ_ALIASES_ACTIVITY, input, step);
-      if (isFailure(r)) throw new StepFailed(step, r.code, r.detail);
+      const r = yield* readAliases(
+        step,
+        'This operation re-pairs it at the end, or restores it if a step fails.',
+      );
       const done =
         r.primaryAlias?.role === 'PrimaryNotReplicating' &&
         r.primaryAlias.provisioningState?.toLowerCase() === 'succeeded' &&
@@ -419,59 +395,53 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
         r.primaryAlias.partnerNamespaceId?.toLowerCase() === input.secondary.id.toLowerCase();
       if (done || repaired) return;
       if (poll >= GEO_TIMING.maxPolls)
-        throw new StepFailed(step, 'BreakTimeout', `The break of alias ${input.alias} has not completed.`);
-      yield wait(GEO_TIMING.pollSeconds);
+        throw new StepFailed(step, {
+          class: 'platform',
+          code: 'BreakTimeout',
+          detail: `The break of alias ${input.alias} has not completed.`,
+        });
+      yield wait(context, GEO_TIMING.pollSeconds);
     }
   };
 
   const pair = function* (step: GeoStepKind) {
     for (let attempt = 0; ; attempt++) {
-      const r = yield* call<{ ok: true; already: boolean } | (ActivityFailure & { keyAccess: boolean })>(
-        GEO_PAIR_ACTIVITY,
-        input,
-        step,
-      );
+      const r = yield* callActivity<{ already: boolean }>(context, GEO_PAIR_ACTIVITY, input, step);
       if (!isFailure(r)) return r.already;
-      // A fresh grant may not be effective yet: the service refuses the pairing until the secondary can use the keys.
+      // The one retried refusal: the secondary cannot use the keys yet because this run's grant is fresh.
       if (
-        (r as { keyAccess?: boolean }).keyAccess &&
-        grants.length > 0 &&
+        isUnpropagatedGrantRefusal(r, { grantedThisRun: grantedThisRun() }) &&
         attempt < GEO_TIMING.pairAccessRetries
       ) {
-        yield wait(GEO_TIMING.pairAccessRetryFirstSeconds * 2 ** attempt);
+        logGrantRetry(context, `pairing of alias ${input.alias}`, attempt + 1, r);
+        yield wait(context, GEO_TIMING.pairAccessRetryFirstSeconds * 2 ** attempt);
         continue;
       }
-      throw new StepFailed(step, r.code, r.detail);
+      throw new StepFailed(step, r);
     }
   };
 
   const waitForReplication = function* (step: GeoStepKind) {
     for (let poll = 0; ; poll++) {
-      const r = yield* call<AliasesResult>(GEO_READ_ALIASES_ACTIVITY, input, step);
-      if (isFailure(r)) throw new StepFailed(step, r.code, r.detail);
+      const r = yield* readAliases(step);
       const a = r.primaryAlias;
       if (a?.provisioningState?.toLowerCase() === 'failed')
-        throw new StepFailed(
-          step,
-          'PairingFailed',
-          `Alias ${input.alias} ended in provisioningState Failed.`,
-        );
-      if (
-        a?.role === 'Primary' &&
-        a.provisioningState?.toLowerCase() === 'succeeded' &&
-        a.pendingReplicationOperationsCount === 0
-      )
-        return;
+        throw new StepFailed(step, {
+          code: 'PairingFailed',
+          detail: `Alias ${input.alias} ended in provisioningState Failed.`,
+        });
+      if (a?.role === 'Primary' && settled(a)) return;
       if (poll >= GEO_TIMING.maxPolls)
-        throw new StepFailed(
-          step,
-          'ReplicationTimeout',
-          `Alias ${input.alias} is still ${a?.provisioningState ?? 'unknown'} with ${a?.pendingReplicationOperationsCount ?? '?'} pending replication operation(s).`,
-        );
-      yield wait(GEO_TIMING.pollSeconds);
+        throw new StepFailed(step, {
+          class: 'platform',
+          code: 'ReplicationTimeout',
+          detail: `Alias ${input.alias} is still ${a?.provisioningState ?? 'unknown'} with ${a?.pendingReplicationOperationsCount ?? '?'} pending replication operation(s).`,
+        });
+      yield wait(context, GEO_TIMING.pollSeconds);
     }
   };
 
+  /** enableCmk as a sub-orchestration under the same instance id `POST /api/cmk/enable` uses. */
   const encrypt = function* (kind: GeoDrStepKind, namespace: GroupedResourceId) {
     const sub: EnableCmkInput = {
       namespace,
@@ -482,31 +452,44 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
     };
     let out: EnableCmkOutput;
     try {
-      out = (yield context.df.callSubOrchestrator(ENABLE_CMK_ORCHESTRATION, sub)) as EnableCmkOutput;
+      out = (yield context.df.callSubOrchestrator(
+        ENABLE_CMK_ORCHESTRATION,
+        sub,
+        enableCmkInstanceId(namespace.id),
+      )) as EnableCmkOutput;
     } catch (error) {
-      throw new StepFailed(kind, 'SubOrchestrationFailed', errorText(error));
+      // It could not start (an enable of this namespace is running) or it crashed.
+      throw new StepFailed(kind, { code: 'SubOrchestrationFailed', detail: errorText(error) });
     }
     grants.push(...out.grants);
     subOperations.push({ kind, namespaceId: namespace.id, outcome: out.outcome, summary: out.summary });
     if (out.outcome !== 'enabled' && out.outcome !== 'noOp')
-      throw new StepFailed(kind, out.error?.code ?? out.outcome, out.summary);
+      throw new StepFailed(kind, {
+        class: out.error?.class ?? 'refusal',
+        code: out.error?.code ?? out.outcome,
+        detail: out.summary,
+        ...(out.error?.fix ? { fix: out.error.fix } : {}),
+      });
     return out.summary;
   };
 
   const grantSecondary = function* (step: GeoStepKind) {
     // Re-read: the secondary is standalone now (its identity can be enabled) and grants may exist.
-    const fresh = yield* call<GeoFactsResult>(GEO_READ_FACTS_ACTIVITY, input, step);
-    if (isFailure(fresh)) throw new StepFailed(step, fresh.code, fresh.detail);
+    const fresh = yield* callOrFail<{ facts: GeoDrFacts }>(context, GEO_READ_FACTS_ACTIVITY, input, step);
     const access = secondaryAccessPlan(fresh.facts.secondary, context.df.currentUtcDateTime);
     if (access.findings.length > 0)
-      throw new StepFailed(step, 'SecondaryAccessBlocked', access.findings.map((f) => f.message).join(' '));
+      throw new StepFailed(step, {
+        code: 'SecondaryAccessBlocked',
+        detail: access.findings.map((f) => f.message).join(' '),
+      });
     let principalId = fresh.facts.secondary.namespace.identity.systemAssigned?.principalId;
     let tenantId = fresh.facts.secondary.namespace.identity.systemAssigned?.tenantId;
     let made = 0;
     for (const s of access.steps) {
       if (s.kind === 'ensureIdentity') {
         if (s.action !== 'none') {
-          const r = yield* call<{ ok: true; principalId?: string; tenantId?: string }>(
+          const r = yield* callOrFail<Exclude<NamespaceStateResult, ActivityFailure>>(
+            context,
             ENSURE_IDENTITY_ACTIVITY,
             {
               namespace: input.secondary,
@@ -515,43 +498,45 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
             },
             step,
           );
-          if (isFailure(r)) throw new StepFailed(step, r.code, r.detail);
           principalId = r.principalId ?? principalId;
           tenantId = r.tenantId ?? tenantId;
         }
         for (let poll = 0; !principalId && poll < TIMING.maxPolls; poll++) {
-          yield wait(TIMING.pollSeconds);
-          const r = yield* call<{ ok: true; principalId?: string; tenantId?: string }>(
+          yield wait(context, TIMING.pollSeconds);
+          const r = yield* callOrFail<Exclude<NamespaceStateResult, ActivityFailure>>(
+            context,
             READ_NAMESPACE_ACTIVITY,
             { namespace: input.secondary },
             step,
           );
-          if (isFailure(r)) throw new StepFailed(step, r.code, r.detail);
           principalId = r.principalId;
           tenantId = r.tenantId ?? tenantId;
         }
         if (!principalId)
-          throw new StepFailed(
-            step,
-            'PrincipalNotCreated',
-            `${input.secondary.name} has no system-assigned principal yet.`,
-          );
+          throw new StepFailed(step, {
+            code: 'PrincipalNotCreated',
+            detail: `${input.secondary.name} has no system-assigned principal yet.`,
+          });
         continue;
       }
       if (s.action === 'none') continue;
       if (!principalId)
-        throw new StepFailed(step, 'PrincipalUnknown', `${input.secondary.name} has no principal.`);
-      const r = yield* call<GrantResult>(
+        throw new StepFailed(step, {
+          code: 'PrincipalUnknown',
+          detail: `${input.secondary.name} has no principal.`,
+        });
+      const r = (yield* callActivity<{ grants: GrantRecord[] }>(
+        context,
         GRANT_KEY_ACCESS_ACTIVITY,
         { step: s, principalId, ...(tenantId ? { tenantId } : {}) },
         step,
-      );
-      grants.push(...((r as { grants?: GrantRecord[] }).grants ?? []));
+      )) as GrantResult | ActivityFailure;
+      grants.push(...('grants' in r ? r.grants : []));
       publish();
-      if (isFailure(r)) throw new StepFailed(step, r.code, r.detail);
+      if (isFailure(r)) throw new StepFailed(step, r);
       made++;
     }
-    if (made > 0) yield wait(TIMING.propagationWaitSeconds);
+    if (made > 0) yield wait(context, TIMING.propagationWaitSeconds);
     return made > 0
       ? `principal ${principalId ?? '?'}: ${made} grant(s)`
       : `principal ${principalId ?? '?'} already has access`;
@@ -567,14 +552,8 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
       publish();
       switch (step.kind) {
         case 'breakPairing': {
-          const r = yield* call<{ ok: true; already: boolean }>(GEO_BREAK_ACTIVITY, input, step.kind);
-          if (isFailure(r)) throw new StepFailed(step.kind, r.code, r.detail);
+          const r = yield* callOrFail<{ already: boolean }>(context, GEO_BREAK_ACTIVITY, input, step.kind);
           mustRepair = true;
-          setPairing({
-            intact: false,
-            state: 'broken',
-            detail: `Broken by this operation at ${context.df.currentUtcDateTime.toISOString()} to encrypt ${input.primary.name}; it is re-paired at the end, or restored if a step fails.`,
-          });
           entry.detail = r.already ? 'already broken' : `breakPairing on ${input.primary.name}`;
           break;
         }
@@ -596,22 +575,11 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
           const already = yield* pair(step.kind);
           // The pairing exists again: from here a failure is a pairing still settling, not a broken one.
           mustRepair = false;
-          setPairing({
-            intact: false,
-            state: 'pairing',
-            detail: `Alias ${input.alias} is being paired; waiting for replication.`,
-          });
           entry.detail = already ? 'already paired' : `alias ${input.alias} → ${input.secondary.name}`;
           break;
         }
         case 'waitForReplication':
           yield* waitForReplication(step.kind);
-          mustRepair = false;
-          setPairing({
-            intact: true,
-            state: 'paired',
-            detail: `${input.primary.name} is paired with ${input.secondary.name}; replication settled.`,
-          });
           entry.detail = 'Succeeded, no pending replication';
           break;
       }
@@ -619,25 +587,36 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
       publish();
     }
   } catch (error) {
-    const failed =
-      error instanceof StepFailed
-        ? error
-        : new StepFailed(status.step ?? 'preflight', 'Error', errorText(error));
-    const entry = steps.find((s) => s.status === 'running');
-    if (entry) {
-      entry.status = 'failed';
-      entry.detail = failed.detail;
-    }
-    for (const s of steps) if (s.status === 'pending') s.status = 'skipped';
-    const errorInfo = { step: failed.step, code: failed.code, detail: failed.detail };
+    const failed = asStepFailed(error, status.step ?? 'preflight');
+    closeStepLog(steps, failed.detail, true);
+    const errorInfo = operationError(failed);
     const cmkText = primaryEncrypted
       ? `Customer-managed keys are on for ${input.primary.name}`
       : `CMK not enabled on ${input.primary.name}`;
+    const kind = failed.failure.class === 'bug' ? ` — ${failureKindText(failed)}` : '';
+
+    // Read both aliases again before saying anything about the pairing: the failed step may have taken
+    // effect in Azure although its answer was lost (a break, a pairing).
+    let fresh: PairingStatus | undefined;
+    try {
+      fresh = pairingFromAliases(input, yield* readAliases(failed.step));
+    } catch (readError) {
+      status.pairing = {
+        ...status.pairing,
+        intact: false,
+        state: 'unknown',
+        detail: `Could not be read after step ${failed.step} failed (${errorText(readError)}); check it with: az servicebus georecovery-alias show --resource-group ${input.primary.resourceGroup} --namespace-name ${input.primary.name} --alias ${input.alias}`,
+      };
+      publish();
+    }
+    // A pairing this run broke (or found broken) — or one the failed step broke without saying so.
+    if (fresh?.state === 'broken' && plan.pairing !== 'unpaired') mustRepair = true;
+    else if (fresh && fresh.state !== 'broken') mustRepair = false;
 
     if (!mustRepair) {
       return finish(
         'failed',
-        `${cmkText}: step ${failed.step} failed (${failed.detail}). ${status.pairing.intact ? 'The pairing is intact.' : `Pairing: ${status.pairing.detail}`}`,
+        `${cmkText}: step ${failed.step} failed${kind} (${failed.detail}). ${status.pairing.intact ? 'The pairing is intact.' : `Pairing: ${status.pairing.detail}`}`,
         { error: errorInfo },
       );
     }
@@ -650,11 +629,12 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
     };
     steps.push(restore);
     status.step = 'restorePairing';
-    setPairing({
-      intact: false,
-      state: 'restoring',
-      detail: `Step ${failed.step} failed; re-pairing alias ${input.alias}.`,
-    });
+    // The state stays what the read said (broken); the detail says what this run does about it.
+    status.pairing = {
+      ...status.pairing,
+      detail: `${status.pairing.detail} Step ${failed.step} failed; re-pairing alias ${input.alias} now.`,
+    };
+    publish();
     try {
       yield* waitForBreak('restorePairing', true);
       yield* pair('restorePairing');
@@ -669,11 +649,16 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
         context.error(
           `CRITICAL enableCmkGeoDr ${context.df.instanceId}: alias ${input.alias} is NOT paired (primary ${input.primary.id}, secondary ${input.secondary.id}); re-pair with: ${command}`,
         );
-      setPairing({
-        intact: false,
-        state: 'broken',
-        detail: `CRITICAL: alias ${input.alias} is NOT paired — ${input.primary.name} has no disaster recovery. Re-pair with: ${command}`,
-      });
+      try {
+        yield* readAliases('restorePairing');
+      } catch {
+        // The last read stands; the critical outcome below says what to do either way.
+      }
+      status.pairing = {
+        ...status.pairing,
+        detail: `CRITICAL: alias ${input.alias} is NOT paired — ${input.primary.name} has no disaster recovery. Re-pair with: ${command}. Last read: ${status.pairing.detail}`,
+      };
+      publish();
       return finish(
         'critical',
         `CRITICAL: the Geo-DR pairing is BROKEN and could not be restored. Alias ${input.alias}: primary ${input.primary.id}, secondary ${input.secondary.id}. ${cmkText} (step ${failed.step} failed: ${failed.detail}); re-pairing failed: ${why}. Re-pair now with: ${command}`,
@@ -690,11 +675,6 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
     }
     restore.status = 'done';
     restore.detail = `alias ${input.alias} re-paired with ${input.secondary.name}; replication settled`;
-    setPairing({
-      intact: true,
-      state: 'paired',
-      detail: `Restored: ${input.primary.name} is paired with ${input.secondary.name} again.`,
-    });
     if (primaryEncrypted) {
       return finish(
         'enabled',
@@ -703,7 +683,7 @@ const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (context: Orc
     }
     return finish(
       'restored',
-      `CMK not enabled; pairing restored. Step ${failed.step} failed (${failed.detail}); alias ${input.alias} pairs ${input.primary.name} with ${input.secondary.name} again.`,
+      `CMK not enabled; pairing restored. Step ${failed.step} failed${kind} (${failed.detail}); alias ${input.alias} pairs ${input.primary.name} with ${input.secondary.name} again.`,
       { error: errorInfo },
     );
   }

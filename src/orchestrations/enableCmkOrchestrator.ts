@@ -1,29 +1,42 @@
 /**
  * `enableCmk` — turns on customer-managed-key encryption on one Service Bus Premium namespace
- * (DESIGN §4): read the facts → preflight + plan (pure domain) → if blocked or already done, stop
+ * (docs/ARCHITECTURE.md "Orchestrations"): read the facts → preflight + plan (pure domain) → if blocked or already done, stop
  * without a write → ensure identity → grant key access per vault → wait for propagation → PATCH the
  * encryption → wait for provisioning → verify by reading the namespace back → summary.
  *
  * Rules this file keeps:
  * - The orchestrator is deterministic: time is `context.df.currentUtcDateTime`, all I/O is in activities.
- * - Activities are idempotent (the host may run one twice) and throw ONLY for platform faults
- *   (describeAzureError().transient), which `callActivityWithRetry` retries with backoff. Anything
- *   else — a refusal, a misconfiguration, a bug — comes back as a structured failure and is reported,
- *   never retried.
+ * - Activities are idempotent (the host may run one twice) and are wrapped by plumbing.ts `activity`:
+ *   platform faults are thrown and retried with backoff; refusals and bugs come back as structured
+ *   failures (class `refusal` / `bug`) and are reported, never retried — except the one documented
+ *   case, a grant of this run that is not effective yet (plumbing.ts `isUnpropagatedGrantRefusal`).
  * - Every step is logged in customStatus as it happens; every grant made is listed in customStatus and
  *   in the output, whatever happens after it.
  */
+import { createHash } from 'node:crypto';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { azureClients } from '../azure/runtime';
-import {
-  cmkGateways,
-  encryptionPrincipalId,
-  readEnablePreflightFacts,
-  type NamespaceRefusal,
-} from '../azure/cmkFacts';
-import { describeAzureError } from '../azure/errors';
+import { cmkGateways, encryptionPrincipalId, readEnablePreflightFacts } from '../azure/cmkFacts';
+import { InvariantError } from '../azure/errors';
 import type { Result } from '../azure/results';
+import {
+  activity,
+  asStepFailed,
+  callActivity,
+  callOrFail,
+  failureKindText,
+  failureOf,
+  isFailure,
+  isUnpropagatedGrantRefusal,
+  logGrantRetry,
+  operationError,
+  StepFailed,
+  wait,
+  type ActivityFailure,
+  type OperationError,
+  type StepLogEntry as PlumbingStepLogEntry,
+} from './plumbing';
 import {
   buildEnablePlan,
   sameEncryptionIdentity,
@@ -60,12 +73,13 @@ export const TIMING = {
   maxPolls: 40,
 };
 
-/** Platform faults only: 5 s, 10 s, 20 s, 40 s, 60 s … (activities never throw for misconfiguration). */
-export function platformRetry(): df.RetryOptions {
-  const retry = new df.RetryOptions(5_000, 6);
-  retry.backoffCoefficient = 2;
-  retry.maxRetryIntervalInMilliseconds = 60_000;
-  return retry;
+/**
+ * `enableCmk-<hash of the lower-case namespace id>`: the one instance id of "enable CMK on this
+ * namespace" — used by `POST /api/cmk/enable` and by the Geo-DR flow's sub-orchestration alike, so a
+ * second enable of the same namespace, from either side, collapses into a 409 while one runs.
+ */
+export function enableCmkInstanceId(namespaceId: string): string {
+  return `enableCmk-${createHash('sha256').update(namespaceId.toLowerCase()).digest('hex').slice(0, 32)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -90,16 +104,11 @@ export interface GrantRecord {
   permissions?: string[];
   roleDefinitionGuid?: string;
   assignmentId?: string;
+  /** False when the role assignment existed already (a re-run): not a grant of this run. */
+  created: boolean;
 }
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
-
-export interface StepLogEntry {
-  kind: PlanStep['kind'] | 'preflight';
-  vaultName?: string;
-  status: StepStatus;
-  detail?: string;
-}
+export type StepLogEntry = PlumbingStepLogEntry<PlanStep['kind'] | 'preflight'>;
 
 export interface EnableCmkStatus {
   state: 'running' | 'succeeded' | 'noOp' | 'blocked' | 'failed';
@@ -118,15 +127,7 @@ export interface EnableCmkOutput {
   grants: GrantRecord[];
   minimumWrites?: MinimumWrites;
   encryption?: Extract<CmkState, { encrypted: true }>;
-  error?: { step: StepLogEntry['kind']; code: string; detail: string; fix?: string };
-}
-
-/** A structured failure an activity returns instead of throwing. */
-export interface ActivityFailure {
-  ok: false;
-  code: string;
-  detail: string;
-  status?: number;
+  error?: OperationError<StepLogEntry['kind']>;
 }
 
 type NamespaceState = {
@@ -137,55 +138,19 @@ type NamespaceState = {
 };
 
 // ---------------------------------------------------------------------------------------------------
-// Activities
+// Activities (idempotent; wrapped by plumbing.ts `activity`)
 // ---------------------------------------------------------------------------------------------------
-
-/** Runs an activity body: platform faults are rethrown (retried), everything else becomes a failure. */
-async function guarded<T>(body: () => Promise<T>): Promise<T | ActivityFailure> {
-  try {
-    return await body();
-  } catch (error) {
-    const d = describeAzureError(error);
-    if (d.transient) throw error;
-    return {
-      ok: false,
-      code: d.code,
-      detail: d.detail,
-      ...(d.status !== undefined ? { status: d.status } : {}),
-    };
-  }
-}
-
-function failureOf(r: {
-  ok: false;
-  code: string;
-  detail: string;
-  status?: number | undefined;
-}): ActivityFailure {
-  return {
-    ok: false,
-    code: r.code,
-    detail: r.detail,
-    ...(r.status !== undefined ? { status: r.status } : {}),
-  };
-}
 
 const gateways = () => cmkGateways(azureClients());
 
 export type ReadFactsResult =
   { ok: true; facts: EnablePreflightFacts } | (ActivityFailure & { namespaceId: string });
 
-export async function readFactsActivity(input: EnableCmkInput): Promise<ReadFactsResult | ActivityFailure> {
-  return guarded(async () => {
-    const r: Result<EnablePreflightFacts> | NamespaceRefusal = await readEnablePreflightFacts(
-      gateways(),
-      input,
-      input.settings,
-    );
-    if (!r.ok) return { ...failureOf(r), namespaceId: input.namespace.id };
-    return { ok: true as const, facts: r.value };
-  });
-}
+export const readFactsActivity = activity(async (input: EnableCmkInput): Promise<ReadFactsResult> => {
+  const r = await readEnablePreflightFacts(gateways(), input, input.settings);
+  if (!r.ok) return { ...failureOf(r), namespaceId: input.namespace.id };
+  return { ok: true as const, facts: r.value };
+});
 
 export interface EnsureIdentityInput {
   namespace: GroupedResourceId;
@@ -193,13 +158,15 @@ export interface EnsureIdentityInput {
   keyVaultDnsSuffix: string;
 }
 
-async function namespaceState(
+export type NamespaceStateResult = ({ ok: true } & NamespaceState) | ActivityFailure;
+
+function namespaceState(
   r: Result<{
     provisioningState?: string;
     identity: EnablePreflightFacts['namespace']['identity'];
     cmk: CmkState;
   }>,
-): Promise<({ ok: true } & NamespaceState) | ActivityFailure> {
+): NamespaceStateResult {
   if (!r.ok) return failureOf(r);
   const v = r.value;
   return {
@@ -211,15 +178,13 @@ async function namespaceState(
   };
 }
 
-export async function ensureIdentityActivity(input: EnsureIdentityInput) {
-  return guarded(async () =>
-    namespaceState(await gateways().serviceBus.patchIdentity(input.namespace, input.target)),
-  );
-}
+export const ensureIdentityActivity = activity(async (input: EnsureIdentityInput) =>
+  namespaceState(await gateways().serviceBus.patchIdentity(input.namespace, input.target)),
+);
 
-export async function readNamespaceActivity(input: { namespace: GroupedResourceId }) {
-  return guarded(async () => namespaceState(await gateways().serviceBus.getNamespace(input.namespace)));
-}
+export const readNamespaceActivity = activity(async (input: { namespace: GroupedResourceId }) =>
+  namespaceState(await gateways().serviceBus.getNamespace(input.namespace)),
+);
 
 export interface GrantInput {
   step: GrantKeyAccessStep;
@@ -229,85 +194,73 @@ export interface GrantInput {
 
 export type GrantResult = { ok: true; grants: GrantRecord[] } | (ActivityFailure & { grants: GrantRecord[] });
 
-export async function grantKeyAccessActivity(input: GrantInput): Promise<GrantResult | ActivityFailure> {
-  return guarded(async (): Promise<GrantResult> => {
-    const gw = gateways();
-    const { step, principalId } = input;
-    const vaultId = step.vaultResourceId;
-    if (!vaultId)
+export const grantKeyAccessActivity = activity(async (input: GrantInput): Promise<GrantResult> => {
+  const gw = gateways();
+  const { step, principalId } = input;
+  const vaultId = step.vaultResourceId;
+  const grants: GrantRecord[] = [];
+  // The plan only makes a grant step for a vault it found: no resource id is our invariant broken.
+  if (!vaultId) throw new InvariantError(`grant step for vault ${step.vaultName} has no vault resource id`);
+  if (step.permissionModel === 'accessPolicy') {
+    let tenantId = input.tenantId;
+    if (!tenantId) {
+      const vault = await gw.keyVault.getVault(vaultId, step.vaultUri);
+      if (!vault.ok) return { ...failureOf(vault), grants };
+      tenantId = vault.value.tenantId;
+    }
+    if (!tenantId)
       return {
-        ok: false,
-        code: 'VaultUnknown',
-        detail: `Vault ${step.vaultName} has no resource id.`,
-        grants: [],
+        ...failureOf({ code: 'TenantUnknown', detail: `Vault ${step.vaultName} names no tenant.` }),
+        grants,
       };
-    const grants: GrantRecord[] = [];
-    if (step.permissionModel === 'accessPolicy') {
-      let tenantId = input.tenantId;
-      if (!tenantId) {
-        const vault = await gw.keyVault.getVault(vaultId, step.vaultUri);
-        if (!vault.ok) return { ...failureOf(vault), grants };
-        tenantId = vault.value.tenantId;
-      }
-      if (!tenantId)
-        return {
-          ok: false,
-          code: 'TenantUnknown',
-          detail: 'The tenant of the principal is unknown.',
-          grants,
-        };
-      const added = await gw.keyVault.addCmkAccessPolicy(vaultId, tenantId, principalId);
-      if (!added.ok) return { ...failureOf(added), grants };
-      grants.push({
-        vaultName: step.vaultName,
-        kind: 'accessPolicy',
-        principalId,
-        scope: vaultId,
-        permissions: [...(step.permissions ?? [])],
-      });
-      return { ok: true, grants };
-    }
-    const role = step.roleDefinitionGuid as string;
-    for (const scope of step.scopes ?? []) {
-      const assigned = await gw.authorization.assignRole(scope, role, principalId);
-      if (!assigned.ok) return { ...failureOf(assigned), grants };
-      grants.push({
-        vaultName: step.vaultName,
-        kind: 'roleAssignment',
-        principalId,
-        scope,
-        roleDefinitionGuid: role,
-        assignmentId: assigned.value.assignmentId,
-      });
-    }
+    const added = await gw.keyVault.addCmkAccessPolicy(vaultId, tenantId, principalId);
+    if (!added.ok) return { ...failureOf(added), grants };
+    grants.push({
+      vaultName: step.vaultName,
+      kind: 'accessPolicy',
+      principalId,
+      scope: vaultId,
+      permissions: [...(step.permissions ?? [])],
+      // The plan grants only where the preflight found the access missing: this run made it.
+      created: true,
+    });
     return { ok: true, grants };
-  });
-}
+  }
+  const role = step.roleDefinitionGuid;
+  if (!role) throw new InvariantError(`RBAC grant step for vault ${step.vaultName} names no role`);
+  for (const scope of step.scopes ?? []) {
+    const assigned = await gw.authorization.assignRole(scope, role, principalId);
+    if (!assigned.ok) return { ...failureOf(assigned), grants };
+    grants.push({
+      vaultName: step.vaultName,
+      kind: 'roleAssignment',
+      principalId,
+      scope,
+      roleDefinitionGuid: role,
+      assignmentId: assigned.value.assignmentId,
+      created: assigned.value.created,
+    });
+  }
+  return { ok: true, grants };
+});
 
 export interface SetEncryptionInput {
   namespace: GroupedResourceId;
   encryption: SetEncryptionStep['encryption'];
 }
 
-export type SetEncryptionResult =
-  { ok: true; provisioningState?: string } | (ActivityFailure & { accessDenied: boolean });
+export type SetEncryptionResult = { ok: true; provisioningState?: string } | ActivityFailure;
 
-/** Service Bus refuses an encryption update when the identity cannot (yet) use a key. */
-const KEY_ACCESS_REFUSAL = /(access|permission|forbidden|unauthori[sz]ed|wrap|unwrap|not allowed)/i;
-
-export async function setEncryptionActivity(
-  input: SetEncryptionInput,
-): Promise<SetEncryptionResult | ActivityFailure> {
-  return guarded(async (): Promise<SetEncryptionResult> => {
+export const setEncryptionActivity = activity(
+  async (input: SetEncryptionInput): Promise<SetEncryptionResult> => {
     const r = await gateways().serviceBus.patchEncryption(input.namespace, input.encryption);
-    if (!r.ok)
-      return { ...failureOf(r), accessDenied: r.status === 400 && KEY_ACCESS_REFUSAL.test(r.detail) };
+    if (!r.ok) return failureOf(r);
     return {
       ok: true,
       ...(r.value?.provisioningState ? { provisioningState: r.value.provisioningState } : {}),
     };
-  });
-}
+  },
+);
 
 df.app.activity(READ_ENABLE_FACTS_ACTIVITY, { handler: readFactsActivity });
 df.app.activity(ENSURE_IDENTITY_ACTIVITY, { handler: ensureIdentityActivity });
@@ -319,16 +272,6 @@ df.app.activity(READ_NAMESPACE_ACTIVITY, { handler: readNamespaceActivity });
 // Orchestrator
 // ---------------------------------------------------------------------------------------------------
 
-class StepFailed extends Error {
-  constructor(
-    readonly step: StepLogEntry['kind'],
-    readonly code: string,
-    readonly detail: string,
-  ) {
-    super(detail);
-  }
-}
-
 function describeStep(step: PlanStep): StepLogEntry {
   return {
     kind: step.kind,
@@ -337,12 +280,8 @@ function describeStep(step: PlanStep): StepLogEntry {
   };
 }
 
-const isFailure = (r: unknown): r is ActivityFailure =>
-  typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === false;
-
-const enableCmkOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+export const enableCmkOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<EnableCmkInput>();
-  const retry = platformRetry();
   const steps: StepLogEntry[] = [{ kind: 'preflight', status: 'running' }];
   const grants: GrantRecord[] = [];
   const changes: string[] = [];
@@ -359,34 +298,36 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
     publish();
     return { ...output, namespaceId: input.namespace.id, steps, grants, changes };
   };
-  const wait = (seconds: number) =>
-    context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + seconds * 1000));
 
   // 1. Facts, preflight and plan (read-only).
-  let read: ReadFactsResult | ActivityFailure;
+  let read: ReadFactsResult;
   try {
-    read = (yield context.df.callActivityWithRetry(
+    read = (yield* callActivity<{ facts: EnablePreflightFacts }>(
+      context,
       READ_ENABLE_FACTS_ACTIVITY,
-      retry,
       input,
+      'preflight',
     )) as ReadFactsResult;
   } catch (error) {
-    steps[0] = { kind: 'preflight', status: 'failed', detail: errorText(error) };
+    const failed = asStepFailed(error, 'preflight' as const);
+    steps[0] = { kind: 'preflight', status: 'failed', detail: failed.detail };
     return finish({
       outcome: 'failed',
-      summary: `Nothing was changed: Azure kept failing while the preflight read the namespace and its keys (${errorText(error)}).`,
+      summary: `Nothing was changed: Azure kept failing while the preflight read the namespace and its keys (${failed.detail}).`,
       findings: [],
-      error: { step: 'preflight', code: 'PlatformFault', detail: errorText(error) },
+      error: operationError(failed),
     });
   }
-  if (!read.ok) {
+  if (isFailure(read)) {
+    const failed = new StepFailed('preflight' as const, read);
     steps[0] = { kind: 'preflight', status: 'failed', detail: read.detail };
     const fix = missingRoleFix(read, undefined, input.namespace, true);
+    const why = read.class === 'bug' ? failureKindText(failed) : 'could not be read';
     return finish({
       outcome: 'failed',
-      summary: `Nothing was changed: namespace ${input.namespace.name} could not be read (${read.detail}).${fix ? ` ${fix}` : ''}`,
+      summary: `Nothing was changed: namespace ${input.namespace.name} ${why} (${read.detail}).${fix ? ` ${fix}` : ''}`,
       findings: [],
-      error: { step: 'preflight', code: read.code, detail: read.detail, ...(fix ? { fix } : {}) },
+      error: operationError(failed, fix),
     });
   }
   const facts = read.facts;
@@ -415,16 +356,8 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
       : facts.userAssignedIdentity?.tenantId;
   let provisioningState: string | undefined;
   let verified: Extract<CmkState, { encrypted: true }> | undefined;
-
-  const callChecked = function* <T>(name: string, payload: unknown, step: StepLogEntry['kind']) {
-    let result: unknown;
-    try {
-      result = yield context.df.callActivityWithRetry(name, retry, payload);
-    } catch (error) {
-      throw new StepFailed(step, 'PlatformFault', `Azure kept failing after retries: ${errorText(error)}`);
-    }
-    return result as T;
-  };
+  const readNamespace = (kind: StepLogEntry['kind']) =>
+    callOrFail<NamespaceState>(context, READ_NAMESPACE_ACTIVITY, { namespace: input.namespace }, kind);
 
   try {
     for (let i = 0; i < plan.steps.length; i++) {
@@ -437,7 +370,8 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
       switch (step.kind) {
         case 'ensureIdentity': {
           if (step.action !== 'none') {
-            const r = (yield* callChecked<{ ok: true } & NamespaceState>(
+            const r = yield* callOrFail<NamespaceState>(
+              context,
               ENSURE_IDENTITY_ACTIVITY,
               {
                 namespace: input.namespace,
@@ -445,8 +379,7 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
                 keyVaultDnsSuffix: input.settings.keyVaultDnsSuffix,
               },
               step.kind,
-            )) as ({ ok: true } & NamespaceState) | ActivityFailure;
-            if (isFailure(r)) throw new StepFailed(step.kind, r.code, r.detail);
+            );
             changes.push(step.description);
             if (input.identity.type === 'SystemAssigned') {
               principalId = r.principalId ?? principalId;
@@ -456,22 +389,16 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
           if (input.identity.type === 'SystemAssigned' && !principalId) {
             // Entra creates the principal asynchronously: poll the namespace until it shows.
             for (let poll = 0; poll < TIMING.maxPolls && !principalId; poll++) {
-              yield wait(TIMING.pollSeconds);
-              const r = (yield* callChecked<NamespaceState>(
-                READ_NAMESPACE_ACTIVITY,
-                { namespace: input.namespace },
-                step.kind,
-              )) as ({ ok: true } & NamespaceState) | ActivityFailure;
-              if (isFailure(r)) throw new StepFailed(step.kind, r.code, r.detail);
+              yield wait(context, TIMING.pollSeconds);
+              const r = yield* readNamespace(step.kind);
               principalId = r.principalId;
               tenantId = r.tenantId ?? tenantId;
             }
             if (!principalId)
-              throw new StepFailed(
-                step.kind,
-                'PrincipalNotCreated',
-                'The system-assigned identity has no principal yet.',
-              );
+              throw new StepFailed(step.kind, {
+                code: 'PrincipalNotCreated',
+                detail: 'The system-assigned identity has no principal yet.',
+              });
           }
           entry.status = step.action === 'none' ? 'skipped' : 'done';
           entry.detail = principalId ? `principal ${principalId}` : step.description;
@@ -484,50 +411,51 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
             break;
           }
           if (!principalId)
-            throw new StepFailed(
-              step.kind,
-              'PrincipalUnknown',
-              'The encryption identity has no principal id.',
-            );
-          const r = yield* callChecked<GrantResult>(
+            throw new StepFailed(step.kind, {
+              code: 'PrincipalUnknown',
+              detail: 'The encryption identity has no principal id.',
+            });
+          const r = (yield* callActivity<{ grants: GrantRecord[] }>(
+            context,
             GRANT_KEY_ACCESS_ACTIVITY,
             { step, principalId, ...(tenantId ? { tenantId } : {}) },
             step.kind,
-          );
-          grants.push(...(r.grants ?? []));
-          if (isFailure(r)) throw new StepFailed(step.kind, r.code, r.detail);
+          )) as GrantResult | ActivityFailure;
+          grants.push(...('grants' in r ? r.grants : []));
+          if (isFailure(r)) throw new StepFailed(step.kind, r);
           changes.push(step.description);
           entry.status = 'done';
           entry.detail = step.description;
           break;
         }
         case 'waitForAccessPropagation': {
-          yield wait(TIMING.propagationWaitSeconds);
+          yield wait(context, TIMING.propagationWaitSeconds);
           entry.status = 'done';
           entry.detail = `waited ${TIMING.propagationWaitSeconds} s`;
           break;
         }
         case 'setEncryption': {
-          let attempt = 0;
-          for (;;) {
-            const r = yield* callChecked<SetEncryptionResult>(
+          const grantedThisRun = grants.some((g) => g.created);
+          for (let attempt = 0; ; attempt++) {
+            const r = (yield* callActivity<{ provisioningState?: string }>(
+              context,
               SET_ENCRYPTION_ACTIVITY,
               { namespace: input.namespace, encryption: step.encryption },
               step.kind,
-            );
+            )) as SetEncryptionResult;
             if (!isFailure(r)) {
               provisioningState = r.provisioningState;
               break;
             }
-            // A fresh grant may not be effective yet (RBAC propagates in minutes): wait, then try again.
-            if (r.accessDenied && grants.length > 0 && attempt < TIMING.accessRetries) {
-              entry.detail = `Service Bus cannot use the key(s) yet; waiting for the grant to propagate (attempt ${attempt + 1}).`;
+            // The one retried refusal: a grant of this run that Service Bus cannot use yet.
+            if (isUnpropagatedGrantRefusal(r, { grantedThisRun }) && attempt < TIMING.accessRetries) {
+              logGrantRetry(context, `encryption of ${input.namespace.name}`, attempt + 1, r);
+              entry.detail = `Service Bus cannot use the key(s) yet; waiting for the grant to propagate (attempt ${attempt + 1}): ${r.detail}`;
               publish();
-              yield wait(TIMING.accessRetryFirstSeconds * 2 ** attempt);
-              attempt++;
+              yield wait(context, TIMING.accessRetryFirstSeconds * 2 ** attempt);
               continue;
             }
-            throw new StepFailed(step.kind, r.code, r.detail);
+            throw new StepFailed(step.kind, r);
           }
           changes.push(step.description);
           entry.status = 'done';
@@ -537,24 +465,18 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
         case 'waitForProvisioning': {
           for (let poll = 0; provisioningState?.toLowerCase() !== 'succeeded'; poll++) {
             if (provisioningState?.toLowerCase() === 'failed')
-              throw new StepFailed(
-                step.kind,
-                'ProvisioningFailed',
-                'The namespace update ended in provisioningState Failed.',
-              );
+              throw new StepFailed(step.kind, {
+                code: 'ProvisioningFailed',
+                detail: 'The namespace update ended in provisioningState Failed.',
+              });
             if (poll >= TIMING.maxPolls)
-              throw new StepFailed(
-                step.kind,
-                'ProvisioningTimeout',
-                `The namespace is still ${provisioningState ?? 'updating'}.`,
-              );
-            if (poll > 0 || provisioningState !== undefined) yield wait(TIMING.pollSeconds);
-            const r = (yield* callChecked<NamespaceState>(
-              READ_NAMESPACE_ACTIVITY,
-              { namespace: input.namespace },
-              step.kind,
-            )) as ({ ok: true } & NamespaceState) | ActivityFailure;
-            if (isFailure(r)) throw new StepFailed(step.kind, r.code, r.detail);
+              throw new StepFailed(step.kind, {
+                class: 'platform',
+                code: 'ProvisioningTimeout',
+                detail: `The namespace is still ${provisioningState ?? 'updating'}.`,
+              });
+            if (poll > 0 || provisioningState !== undefined) yield wait(context, TIMING.pollSeconds);
+            const r = yield* readNamespace(step.kind);
             provisioningState = r.provisioningState ?? 'Succeeded';
           }
           entry.status = 'done';
@@ -562,24 +484,17 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
           break;
         }
         case 'verifyEncryption': {
-          const r = (yield* callChecked<NamespaceState>(
-            READ_NAMESPACE_ACTIVITY,
-            { namespace: input.namespace },
-            step.kind,
-          )) as ({ ok: true } & NamespaceState) | ActivityFailure;
-          if (isFailure(r)) throw new StepFailed(step.kind, r.code, r.detail);
-          const cmk = r.cmk;
+          const cmk = (yield* readNamespace(step.kind)).cmk;
           const ok =
             cmk.encrypted &&
             sameKeySet(cmk.keys, input.keys) &&
             sameEncryptionIdentity(cmk.identity, input.identity) &&
             (!input.requireInfrastructureEncryption || cmk.requireInfrastructureEncryption);
           if (!ok || !cmk.encrypted)
-            throw new StepFailed(
-              step.kind,
-              'VerificationFailed',
-              `Namespace ${input.namespace.name} does not list the requested key(s) after the update.`,
-            );
+            throw new StepFailed(step.kind, {
+              code: 'VerificationFailed',
+              detail: `Namespace ${input.namespace.name} does not list the requested key(s) after the update.`,
+            });
           verified = cmk;
           entry.status = 'done';
           entry.detail = `encrypted with ${cmk.keys.map((k) => k.keyId).join(', ')}`;
@@ -589,13 +504,10 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
       publish();
     }
   } catch (error) {
-    const failed =
-      error instanceof StepFailed
-        ? error
-        : new StepFailed(status.step ?? 'preflight', 'Error', errorText(error));
+    const failed = asStepFailed(error, status.step ?? 'preflight');
     const entry = steps.find((s) => s.status === 'running');
     const running = plan.steps[steps.indexOf(entry as StepLogEntry) - 1];
-    const fix = missingRoleFix(failed, running, input.namespace);
+    const fix = missingRoleFix(failed.failure, running, input.namespace);
     if (entry) {
       entry.status = 'failed';
       entry.detail = failed.detail;
@@ -603,12 +515,13 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
     const grantNote = grants.length
       ? ` Key access granted before the failure stays in place: ${grants.map((g) => `${g.kind} for ${g.principalId} on ${g.scope}`).join('; ')}.`
       : '';
+    const kind = failed.failure.class === 'bug' ? ` — ${failureKindText(failed)}` : '';
     return finish({
       outcome: 'failed',
-      summary: `Customer-managed keys were NOT enabled on namespace ${input.namespace.name}: step ${failed.step} failed (${failed.detail}).${fix ? ` ${fix}` : ''}${grantNote}`,
+      summary: `Customer-managed keys were NOT enabled on namespace ${input.namespace.name}: step ${failed.step} failed${kind} (${failed.detail}).${fix ? ` ${fix}` : ''}${grantNote}`,
       findings: plan.findings,
       minimumWrites: plan.minimumWrites,
-      error: { step: failed.step, code: failed.code, detail: failed.detail, ...(fix ? { fix } : {}) },
+      error: operationError(failed, fix),
     });
   }
 
@@ -624,16 +537,17 @@ const enableCmkOrchestrator: OrchestrationHandler = function* (context: Orchestr
 };
 
 /**
- * A 403 from ARM names the action it refused; this names the role from the README that grants it, at
- * the narrowest scope, with the command.
+ * A 403 AuthorizationFailed from ARM means the app's own identity lacks a role: this names the role
+ * from the README that grants it, at the narrowest scope, with the command. Decided by status + code.
  */
 export function missingRoleFix(
-  failed: { code: string; detail: string },
+  failed: Pick<ActivityFailure, 'class' | 'code' | 'status'>,
   step: PlanStep | undefined,
   namespace: GroupedResourceId,
   preflight = false,
 ): string | undefined {
-  if (!/AuthorizationFailed|^403\b|\b403 /.test(`${failed.code} ${failed.detail}`)) return undefined;
+  if (failed.class !== 'refusal' || failed.status !== 403) return undefined;
+  if (failed.code !== 'AuthorizationFailed' && failed.code !== 'LinkedAuthorizationFailed') return undefined;
   const grant = (role: string, scope: string) =>
     `The app's identity lacks the role ${role} on ${scope}; grant it with: az role assignment create --assignee <app-principal-id> --role "${role}" --scope ${scope}`;
   if (preflight) return grant('Reader', `/subscriptions/${namespace.subscriptionId}`);
@@ -647,10 +561,6 @@ export function missingRoleFix(
       : grant('Key Vault Contributor', scope);
   }
   return grant('Reader', `/subscriptions/${namespace.subscriptionId}`);
-}
-
-function errorText(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
 df.app.orchestration(ENABLE_CMK_ORCHESTRATION, enableCmkOrchestrator);

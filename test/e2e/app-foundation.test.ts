@@ -22,11 +22,20 @@ describe('the Function App on the local host', () => {
       name: 'servicebus-cmk-guardian',
       config: {
         cloud: 'AzurePublicCloud',
+        resourceManager: 'https://management.azure.com',
         keyVaultDnsSuffix: 'vault.azure.net',
+        subscriptions: '*',
         keyExpiryWarningDays: 45,
-        alertRules: 'external',
       },
     });
+    // Only settings a built feature reads: nothing of the sweep schedule, alerting or reports yet.
+    expect(Object.keys(response.body.config as object).sort()).toEqual([
+      'cloud',
+      'keyExpiryWarningDays',
+      'keyVaultDnsSuffix',
+      'resourceManager',
+      'subscriptions',
+    ]);
     expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.stringify(response.body)).not.toMatch(/key=|secret|password|AccountKey/i);
   });

@@ -4,8 +4,9 @@
  * roles the README documents, observed only over HTTP (the app's API, the sandbox's control API and
  * ARM as the administrator). Writes are counted from the sandbox's request log.
  */
+import { createHash } from 'node:crypto';
 import { startLocalEstate } from '../support/localEstate';
-import { Estate, type EnableOutput } from './enable-cmk-support';
+import { Estate, type EnableOutput, type RequestLogEntry } from './enable-cmk-support';
 
 let e: Estate;
 
@@ -286,13 +287,65 @@ describe('preflight and dry run', () => {
     };
   });
 
-  it('reports every preflight failure at once, with rule ids and fixes, and writes nothing', async () => {
+  it("a real run with findings known from the request alone (PRE-005, PRE-007) is a 422 at once: the dry run's finding objects, nothing started, no Azure call", async () => {
+    const seqOf = async () =>
+      (await e.estate.azure.control<RequestLogEntry[]>('GET', '/requests')).body.reduce(
+        (m, r) => Math.max(m, r.seq),
+        0,
+      );
+    const mark = await seqOf();
+    const r = await e.post<{
+      status: number;
+      outcome: string;
+      findings: Array<{ ruleId: string }>;
+    }>('/api/cmk/enable', body);
+    expect(r.status).toBe(422);
+    expect(r.body.status).toBe(422);
+    expect(r.body.outcome).toBe('blocked');
+    expect(r.body.findings.map((f) => f.ruleId)).toEqual(['PRE-005', 'PRE-007']);
+    // Zero requests from anyone reached the sandbox, and no operation exists for the namespace.
+    expect(
+      (await e.estate.azure.control<RequestLogEntry[]>('GET', `/requests?since=${mark}`)).body.filter(
+        (x) => !x.path.startsWith('/_sandbox/'),
+      ),
+    ).toEqual([]);
+    const instanceId = `enableCmk-${createHash('sha256').update(String(body.namespaceId).toLowerCase()).digest('hex').slice(0, 32)}`;
+    const op = await e.estate.app.json(`/api/operations/${instanceId}`, {
+      headers: { 'x-functions-key': e.estate.app.keys.function },
+    });
+    expect(op.status).toBe(404);
+
+    // The same finding objects (ids, messages, fixes, subjects) as the dry run reports for them.
+    const dry = await e.post<{ findings: Array<{ ruleId: string }> }>('/api/cmk/enable', {
+      ...body,
+      dryRun: true,
+    });
+    expect(r.body.findings).toEqual(
+      dry.body.findings.filter((f) => ['PRE-005', 'PRE-006', 'PRE-007'].includes(f.ruleId)),
+    );
+
+    // That id is the one the app uses for this namespace: a request it can start gets exactly it.
+    const keys = (body.keys as unknown[]).slice(0, 3);
+    const started = await e.enable({ ...body, keys });
+    expect(started.start.body.id).toBe(instanceId);
+    expect(started.op.output?.outcome).toBe('blocked');
+  });
+
+  it('a real run that needs the reads reports every preflight failure at once, with rule ids and fixes, and writes nothing', async () => {
     const mark = await e.mark();
-    const { op } = await e.enable(body);
+    // Three keys on Azure's side problems (the request-only ones are the 422 above).
+    const keys = [
+      { keyId: e.keyId('kv-ap', 'k-off') },
+      { keyId: e.keyId('kv-nopp', 'k1') },
+      { keyId: e.keyId('kv-vnet', 'k1') },
+    ];
+    const { op } = await e.enable({ ...body, keys });
     const out = op.output as EnableOutput;
     expect(out.outcome).toBe('blocked');
     expect(op.customStatus?.state).toBe('blocked');
-    expect(new Set(out.findings.filter((f) => f.blocks).map((f) => f.ruleId))).toEqual(new Set(EXPECTED));
+    expect(new Set(out.findings.filter((f) => f.blocks).map((f) => f.ruleId))).toEqual(
+      new Set(['PRE-001', 'PRE-002', 'CMK-007', 'CMK-009', 'CMK-003']),
+    );
     // Warnings ride along (keys without a rotation policy).
     expect(out.findings.filter((f) => !f.blocks).map((f) => f.ruleId)).toContain('CMK-014');
     const purge = out.findings.find((f) => f.ruleId === 'CMK-007');
@@ -300,7 +353,11 @@ describe('preflight and dry run', () => {
     expect(purge?.fix).toContain('az keyvault update --name kv-nopp --enable-purge-protection true');
     expect(out.findings.every((f) => f.fix.length > 0)).toBe(true);
     expect(await e.appRequests(mark, 'attempted')).toEqual([]);
-    // The foreign host was never called.
+  });
+
+  it('the dry run never calls the foreign host it was given', async () => {
+    const mark = await e.mark();
+    await e.post('/api/cmk/enable', { ...body, dryRun: true });
     expect((await e.appRequests(mark)).some((r) => /evil/.test(r.host))).toBe(false);
   });
 

@@ -34,7 +34,9 @@ async function couple(primaryIdentity = false): Promise<{ p: string; s: string; 
   return { p, s, alias };
 }
 
-const refusal = (message: string) => ({ type: 'error' as const, status: 400, code: 'BadRequest', message });
+// 409 Conflict ("Unable to freeze secondary namespace" is one seen in the wild): a refusal that is never
+// retried. A 400 BadRequest right after this run's grant is the one retried refusal (grant propagation).
+const refusal = (message: string) => ({ type: 'error' as const, status: 409, code: 'Conflict', message });
 
 it('grant refused after the break → "CMK not enabled; pairing restored"', async () => {
   const { p, s, alias } = await couple();

@@ -2,8 +2,9 @@
  * POST /api/cmk/geo-dr: dry run (plan + findings, zero writes), preflight refusals with zero writes and
  * the pairing untouched, and bad input — over HTTP only.
  */
+import { createHash } from 'node:crypto';
 import { startLocalEstate } from '../support/localEstate';
-import { Estate, grantDocumentedRoles } from './enable-cmk-support';
+import { Estate, grantDocumentedRoles, type RequestLogEntry } from './enable-cmk-support';
 import { geoBody, geoDr, isPaired, pairAndSettle, type GeoDrOutput } from './geo-dr-support';
 
 let e: Estate;
@@ -133,4 +134,50 @@ it('bad input: every problem at once, 400', async () => {
   });
   expect(r.status).toBe(400);
   expect(r.body.errors.map((p) => p.field).sort()).toEqual(['alias', 'keys', 'primaryNamespaceId']);
+});
+
+it("a real run with four keys or a foreign key host: 422 at once with the dry run's findings; nothing started, no Azure call", async () => {
+  const keys = [
+    e.keyId('kv-gp', 'k1'),
+    e.keyId('kv-gp', 'k2'),
+    e.keyId('kv-gp', 'k3'),
+    'https://kv-gp.vault.evil.example/keys/k1',
+  ];
+  // Namespaces no other test has started an operation for (the 404 below must mean "never started").
+  await e.namespace('sb-gp4-p');
+  await e.namespace('sb-gp4-s');
+  const body = geoBody(e, 'sb-gp4-p', 'sb-gp4-s', 'gp4-alias', keys);
+  const seqOf = async () =>
+    (await e.estate.azure.control<RequestLogEntry[]>('GET', '/requests')).body.reduce(
+      (m, r) => Math.max(m, r.seq),
+      0,
+    );
+  const mark = await seqOf();
+  const r = await e.post<{ status: number; findings: Array<{ ruleId: string; subject: { id: string } }> }>(
+    '/api/cmk/geo-dr',
+    body,
+  );
+  expect(r.status).toBe(422);
+  expect(r.body.findings.map((f) => `${f.ruleId} ${f.subject.id}`)).toEqual([
+    `PRE-005 ${e.nsId('sb-gp4-p')}`,
+    'PRE-007 https://kv-gp.vault.evil.example/keys/k1',
+  ]);
+  expect(
+    (await e.estate.azure.control<RequestLogEntry[]>('GET', `/requests?since=${mark}`)).body.filter(
+      (x) => !x.path.startsWith('/_sandbox/'),
+    ),
+  ).toEqual([]);
+  const instanceId = `enableCmkGeoDr-${createHash('sha256').update(e.nsId('sb-gp4-p').toLowerCase()).digest('hex').slice(0, 32)}`;
+  const op = await e.estate.app.json(`/api/operations/${instanceId}`, {
+    headers: { 'x-functions-key': e.estate.app.keys.function },
+  });
+  expect(op.status).toBe(404);
+
+  const dry = await e.post<{ findings: Array<{ ruleId: string }> }>('/api/cmk/geo-dr', {
+    ...body,
+    dryRun: true,
+  });
+  expect(r.body.findings).toEqual(
+    dry.body.findings.filter((f) => ['PRE-005', 'PRE-006', 'PRE-007'].includes(f.ruleId)),
+  );
 });

@@ -8,17 +8,12 @@ describe('loadConfig', () => {
       resourceManager: 'https://management.azure.com',
       keyVaultDnsSuffix: 'vault.azure.net',
     });
-    expect(config).toMatchObject({
-      keyExpiryWarningDays: 30,
-      keyPollMinutes: 5,
-      uptakeDeadlineMinutes: 60,
-      reportsContainer: 'cmk-reports',
-    });
-    expect(config.sweep).toEqual({ subscriptions: '*', schedule: '0 0 */6 * * *' });
+    expect(config.keyExpiryWarningDays).toBe(30);
+    expect(config.sweep).toEqual({ subscriptions: '*' });
   });
 
   it('treats empty strings as unset, as App Service settings do', () => {
-    expect(loadConfig({ ARM_ENDPOINT: '', KEY_POLL_MINUTES: '  ' }).keyPollMinutes).toBe(5);
+    expect(loadConfig({ ARM_ENDPOINT: '', KEY_EXPIRY_WARNING_DAYS: '  ' }).keyExpiryWarningDays).toBe(30);
   });
 
   it('builds a Custom cloud from its endpoints (how the sandbox is targeted)', () => {
@@ -41,7 +36,7 @@ describe('loadConfig', () => {
         AZURE_CLOUD: 'Custom',
         KEY_EXPIRY_WARNING_DAYS: '0',
         SWEEP_SUBSCRIPTIONS: 'not-a-guid',
-        ALERT_RULES: 'managed',
+        KEYVAULT_DNS_SUFFIX: 'not a suffix',
       });
     } catch (e) {
       error = e;
@@ -50,11 +45,17 @@ describe('loadConfig', () => {
     const problems = (error as ConfigError).problems.join('\n');
     expect(problems).toMatch(/KEY_EXPIRY_WARNING_DAYS .*\(got "0"\)/);
     expect(problems).toMatch(/SWEEP_SUBSCRIPTIONS must be \* or a comma-separated list of subscription ids/);
+    expect(problems).toMatch(
+      /KEYVAULT_DNS_SUFFIX must be a DNS suffix like vault.azure.net \(got "not a suffix"\)/,
+    );
+    expect((error as ConfigError).problems).toHaveLength(3);
     // Cross-field rules run once the fields themselves are valid.
-    const second = () => loadConfig({ AZURE_CLOUD: 'Custom', ALERT_RULES: 'managed' });
+    const second = () => loadConfig({ AZURE_CLOUD: 'Custom' });
     expect(second).toThrow(/ARM_ENDPOINT is required when AZURE_CLOUD=Custom/);
     expect(second).toThrow(/KEYVAULT_DNS_SUFFIX is required when AZURE_CLOUD=Custom/);
-    expect(second).toThrow(/ALERT_ACTION_GROUP_ID is required when ALERT_RULES=managed/);
+    expect(() => loadConfig({ AZURE_CLOUD: 'Azure' })).toThrow(
+      /AZURE_CLOUD must be one of AzurePublicCloud, AzureChinaCloud, AzureUSGovernment, Custom \(got "Azure"\)/,
+    );
   });
 
   it('refuses http endpoints (bearer tokens only travel over https)', () => {
@@ -63,12 +64,20 @@ describe('loadConfig', () => {
     );
   });
 
-  it('parses subscription lists and NCRONTAB schedules', () => {
+  it('parses subscription lists', () => {
     const a = '00000000-0000-0000-0000-000000000001';
     const b = '00000000-0000-0000-0000-000000000002';
     expect(loadConfig({ SWEEP_SUBSCRIPTIONS: `${a}, ${b}` }).sweep.subscriptions).toEqual([a, b]);
-    expect(() => loadConfig({ SWEEP_SCHEDULE: '0 */6 * * *' })).toThrow(
-      /SWEEP_SCHEDULE must be an NCRONTAB expression with 6 fields/,
-    );
+  });
+
+  it('reads only the settings of built features (a feature adds its settings when it lands)', () => {
+    const config = loadConfig({ ALERT_RULES: 'nonsense', KEY_POLL_MINUTES: 'soon', REPORTS_CONTAINER: '!' });
+    expect(Object.keys(config).sort()).toEqual([
+      'cloud',
+      'endpoints',
+      'keyExpiryWarningDays',
+      'sweep',
+      'version',
+    ]);
   });
 });

@@ -5,6 +5,7 @@
 import {
   buildGeoDrPlan,
   pairingState,
+  geoDrRequestFindings,
   parseEnableCmkGeoDrRequest,
   repairCommand,
   secondaryAccessPlan,
@@ -249,6 +250,34 @@ describe('request and command', () => {
     expect(r.value.identity).toEqual({ type: 'SystemAssigned' });
     expect(r.value.dryRun).toBe(true);
   });
+
+  it.each([
+    ['system-assigned: the primary only', { type: 'SystemAssigned' }, [NS_ID]],
+    [
+      'user-assigned: the primary and the secondary it encrypts too',
+      { type: 'UserAssigned', resourceId: UAI_ID },
+      [NS_ID, SEC_ID],
+    ],
+  ])(
+    "request findings (%s) are the plan's PRE-005/006/007 findings, known before any read",
+    (_label, identity, subjects) => {
+      const keys = [1, 2, 3].map((i) => ({ keyId: keyUrl('kv-prod', `cmk-${i}`) }));
+      const f = facts({
+        request: { keys: [...keys, { keyId: 'https://kv-prod.vault.azure.net:443/keys/x' }], identity },
+      });
+      const early = geoDrRequestFindings(
+        { ...f.primary.request, primaryId: f.primary.namespace.id, secondaryId: f.secondary.namespace.id },
+        f.primary.settings,
+        NOW,
+      );
+      const plan = buildGeoDrPlan(f, NOW);
+      expect(early).toEqual(
+        plan.findings.filter((x) => ['PRE-005', 'PRE-006', 'PRE-007'].includes(x.ruleId)),
+      );
+      expect(early.filter((x) => x.ruleId === 'PRE-005').map((x) => x.subject.id)).toEqual(subjects);
+      expect(early.filter((x) => x.ruleId === 'PRE-007')).toHaveLength(1);
+    },
+  );
 
   it('reports every problem at once', () => {
     const r = parseEnableCmkGeoDrRequest(

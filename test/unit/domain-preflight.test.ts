@@ -3,6 +3,7 @@ import {
   PREFLIGHT_RULES,
   evaluateDiagnosis,
   evaluatePreflight,
+  evaluateRequestFindings,
   hasBlockingFindings,
   type DiagnoseFacts,
   type Finding,
@@ -120,8 +121,31 @@ describe('evaluatePreflight (enable)', () => {
     );
     expect(ids(findings)).toEqual(['PRE-007']);
     expect(findings[0]?.message).toBe(
-      'Key https://kv-prod.attacker.example/keys/cmk-1 is on host kv-prod.attacker.example, which is not a Key Vault of this cloud (*.vault.azure.net); the app does not call it.',
+      'Key https://kv-prod.attacker.example/keys/cmk-1 is on host kv-prod.attacker.example, which is not a Key Vault of this cloud (https://<vault>.vault.azure.net/, no port); the app does not call it.',
     );
+  });
+
+  it('the request-only rules give, before any read, exactly the findings the full preflight gives for them', () => {
+    const keys = [
+      { keyId: keyUrl('kv-prod', 'cmk-1') },
+      { keyId: keyUrl('kv-prod', 'cmk-1') },
+      { keyId: 'https://kv-prod.vault.azure.net:8443/keys/cmk-2' },
+      { keyId: keyUrl('kv-dr', 'cmk-3') },
+    ];
+    const facts = enableFacts({ request: { keys } });
+    const full = evaluatePreflight(facts, NOW);
+    const early = evaluateRequestFindings(facts.namespace.id, facts.request, facts.settings, NOW);
+    expect(ids(early)).toEqual(['PRE-005', 'PRE-006', 'PRE-007']);
+    expect(early).toEqual(full.filter((f) => ['PRE-005', 'PRE-006', 'PRE-007'].includes(f.ruleId)));
+    expect(early[2]?.message).toContain('is on host kv-prod.vault.azure.net:8443');
+    expect(PREFLIGHT_RULES.filter((r) => r.reads === 'request').map((r) => r.id)).toEqual([
+      'PRE-005',
+      'PRE-006',
+      'PRE-007',
+    ]);
+    // A clean request has none.
+    const clean = enableFacts({ request: { keys: [{ keyId: keyUrl('kv-prod', 'cmk-1') }] } });
+    expect(evaluateRequestFindings(clean.namespace.id, clean.request, clean.settings, NOW)).toEqual([]);
   });
 
   it('PRE-008: already encrypted with other keys (refused: CMK cannot be replaced by enable)', () => {

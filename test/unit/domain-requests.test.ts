@@ -1,5 +1,6 @@
 import {
   parseDiagnoseCmkRequest,
+  parseEnableCmkGeoDrRequest,
   parseEnableCmkRequest,
   type RequestProblem,
 } from '../../src/domain/requests';
@@ -173,5 +174,90 @@ describe('parseDiagnoseCmkRequest', () => {
       ok: false,
       problems: [{ field: 'keys', message: 'is not a recognised field' }],
     });
+  });
+});
+
+describe('ids with dot segments and key URLs with a port, in every field an id enters', () => {
+  const DOTTED = `/subscriptions/${SUB}/resourceGroups/../providers/Microsoft.ServiceBus/namespaces/sb-prod-01`;
+  const DOTTED_UAI = `/subscriptions/${SUB}/resourceGroups/%2e%2e/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-1`;
+  const SEC = NS_ID.replace('sb-prod-01', 'sb-prod-02');
+  const KEY = { keyId: keyUrl('kv-prod', 'cmk-1') };
+
+  it('enable, diagnose and Geo-DR refuse them with the field named', () => {
+    expect(problemsOf({ namespaceId: DOTTED, keys: [KEY] }).map((p) => p.field)).toEqual(['namespaceId']);
+    const diag = parseDiagnoseCmkRequest({ namespaceId: DOTTED });
+    expect(!diag.ok && diag.problems.map((p) => p.field)).toEqual(['namespaceId']);
+    const uai = problemsOf({
+      namespaceId: NS_ID,
+      keys: [KEY],
+      identity: { type: 'UserAssigned', resourceId: DOTTED_UAI },
+    });
+    expect(uai.map((p) => p.field)).toEqual(['identity.resourceId']);
+    const geo = parseEnableCmkGeoDrRequest(
+      {
+        primaryNamespaceId: DOTTED,
+        secondaryNamespaceId: DOTTED.replace('sb-prod-01', 'sb-prod-02'),
+        alias: 'sb-prod-alias',
+        keys: [KEY],
+      },
+      SUFFIX,
+    );
+    expect(!geo.ok && geo.problems.map((p) => p.field)).toEqual([
+      'primaryNamespaceId',
+      'secondaryNamespaceId',
+    ]);
+    const dottedKey = problemsOf({
+      namespaceId: NS_ID,
+      keys: [{ keyId: 'https://kv-prod.vault.azure.net/keys/../keys/cmk-1' }],
+    });
+    expect(dottedKey.map((p) => p.field)).toEqual(['keys[0].keyId']);
+    const dottedVault = problemsOf({
+      namespaceId: NS_ID,
+      keys: [{ vaultUri: 'https://kv-prod.vault.azure.net/%2e%2e/', keyName: 'k' }],
+    });
+    expect(dottedVault.map((p) => p.field)).toEqual(['keys[0].vaultUri']);
+  });
+
+  it('a key URL with a port is an untrusted key (PRE-007), in both key forms, never a vault to call', () => {
+    const r = parseEnableCmkRequest(
+      {
+        namespaceId: NS_ID,
+        keys: [
+          { keyId: 'https://kv-prod.vault.azure.net:1/keys/cmk-1' },
+          { vaultUri: 'https://kv-prod.vault.azure.net:65535/', keyName: 'cmk-2' },
+        ],
+      },
+      SUFFIX,
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.value.keys.map((k) => [k.hostTrusted, k.host, k.vaultName])).toEqual([
+      [false, 'kv-prod.vault.azure.net:1', undefined],
+      [false, 'kv-prod.vault.azure.net:65535', undefined],
+    ]);
+  });
+
+  it('Geo-DR: one zod schema, no placeholder namespace; structural and id problems at once', () => {
+    const r = parseEnableCmkGeoDrRequest(
+      { primaryNamespaceId: 'not-an-id', secondaryNamespaceId: SEC, alias: 'x', keys: [], dryrun: true },
+      SUFFIX,
+    );
+    expect(!r.ok && r.problems.map((p) => p.field).sort()).toEqual([
+      'alias',
+      'dryrun',
+      'keys',
+      'primaryNamespaceId',
+    ]);
+    const notObject = parseEnableCmkGeoDrRequest([], SUFFIX);
+    expect(!notObject.ok && notObject.problems.map((p) => p.field)).toEqual(['(body)']);
+    const ok = parseEnableCmkGeoDrRequest(
+      {
+        primaryNamespaceId: NS_ID,
+        secondaryNamespaceId: SEC,
+        alias: 'sb-prod-alias',
+        keys: [KEY, KEY, KEY, KEY],
+      },
+      SUFFIX,
+    );
+    expect(ok.ok && ok.value.keys.length).toBe(4);
   });
 });

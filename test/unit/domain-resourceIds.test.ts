@@ -2,6 +2,8 @@ import {
   KeyVaultUrlError,
   ResourceIdError,
   hostOf,
+  UNTRUSTED_HOST_REASONS,
+  isKeyVaultUrl,
   isUnderKeyVaultDnsSuffix,
   keyReferenceKey,
   keyVaultKeyIdFromParts,
@@ -102,11 +104,48 @@ describe('parseResourceId', () => {
       `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/x?api-version=1`,
       'malformed',
     ],
+    [
+      `/subscriptions/${SUB}/resourceGroups/../providers/Microsoft.ServiceBus/namespaces/sb-prod-01`,
+      'malformed',
+    ],
+    [
+      `/subscriptions/${SUB}/resourceGroups/./providers/Microsoft.ServiceBus/namespaces/sb-prod-01`,
+      'malformed',
+    ],
+    [`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/..`, 'malformed'],
+    [`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/sb/..`, 'malformed'],
+    [
+      `/subscriptions/${SUB}/resourceGroups/%2e%2e/providers/Microsoft.ServiceBus/namespaces/sb-prod-01`,
+      'malformed',
+    ],
+    [
+      `/subscriptions/${SUB}/resourceGroups/%2E/providers/Microsoft.ServiceBus/namespaces/sb-prod-01`,
+      'malformed',
+    ],
+    [
+      `/subscriptions/${SUB}/resourceGroups/rg%zz/providers/Microsoft.ServiceBus/namespaces/sb-prod-01`,
+      'malformed',
+    ],
   ])('rejects %j as %s with a message', (input, reason) => {
     const e = errorOf(() => parseResourceId(input));
     expect(e).toBeInstanceOf(ResourceIdError);
     expect((e as ResourceIdError).reason).toBe(reason);
     expect((e as ResourceIdError).message.length).toBeGreaterThan(10);
+  });
+
+  it('names the dot segment or the encoding in the message', () => {
+    expect(() =>
+      parseServiceBusNamespaceId(
+        `/subscriptions/${SUB}/resourceGroups/../providers/Microsoft.ServiceBus/namespaces/sb-prod-01`,
+      ),
+    ).toThrow("has a '..' segment (segment 4)");
+    expect(() =>
+      parseUserAssignedIdentityId(
+        `/subscriptions/${SUB}/resourceGroups/%2e%2e/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-1`,
+      ),
+    ).toThrow('percent-encoded character in segment 4');
+    // A name that merely contains dots is still a name.
+    expect(parseResourceId(`/subscriptions/${SUB}/resourceGroups/rg.with.dots`).name).toBe('rg.with.dots');
   });
 
   it('compares ids case-insensitively and ignores trailing slashes', () => {
@@ -197,13 +236,61 @@ describe('Key Vault URLs', () => {
     expect(parsed.versionlessKeyId).toBe('https://kv-prod.vault.azure.net/keys/cmk-1');
   });
 
-  it('keeps a port (the offline sandbox serves vaults on one)', () => {
-    const parsed = parseKeyVaultKeyId(
-      'https://kv-prod.vault.sandbox.localhost:8443/keys/cmk-1',
-      'vault.sandbox.localhost',
-    );
-    expect(parsed.vaultUri).toBe('https://kv-prod.vault.sandbox.localhost:8443/');
-    expect(parsed.keyId).toBe('https://kv-prod.vault.sandbox.localhost:8443/keys/cmk-1');
+  it.each([
+    'https://kv-prod.vault.sandbox.localhost:8443/keys/cmk-1',
+    'https://kv-prod.vault.sandbox.localhost:1/keys/cmk-1',
+    'https://kv-prod.vault.sandbox.localhost:65535/keys/cmk-1',
+    'https://kv-prod.vault.sandbox.localhost:443/keys/cmk-1',
+    'https://kv-prod.vault.sandbox.localhost:/keys/cmk-1',
+  ])('refuses %s: a vault URI of the cloud has no port (not even the default one)', (input) => {
+    const e = errorOf(() => parseKeyVaultKeyId(input, 'vault.sandbox.localhost'));
+    expect((e as KeyVaultUrlError).reason).toBe('port');
+    expect(isKeyVaultUrl(input, 'vault.sandbox.localhost')).toBe(false);
+    expect(UNTRUSTED_HOST_REASONS.has('port')).toBe(true);
+  });
+
+  it('accepts exactly the port-less form the cloud gives its vaults', () => {
+    expect(
+      parseKeyVaultKeyId('https://kv-prod.vault.sandbox.localhost/keys/cmk-1', 'vault.sandbox.localhost'),
+    ).toMatchObject({
+      vaultUri: 'https://kv-prod.vault.sandbox.localhost/',
+      keyId: 'https://kv-prod.vault.sandbox.localhost/keys/cmk-1',
+    });
+    expect(isKeyVaultUrl('https://kv-prod.vault.azure.net/', SUFFIX)).toBe(true);
+    expect(isKeyVaultUrl('https://kv-prod.vault.azure.net', SUFFIX)).toBe(true);
+  });
+
+  it.each([
+    ['https://kv-prod.vault.azure.net/keys/../keys/cmk-1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/./cmk-1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/%2e%2e/cmk-1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/.%2E/cmk-1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/cmk%2D1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/cmk-1%zz', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/cmk-1%E0%A4', 'malformed'],
+    ['https://kv-prod.vault.azure.net\\keys\\cmk-1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/cm\tk-1', 'malformed'],
+    ['https://kv-prod.vault.azure.net/keys/cmk-1#frag', 'unexpectedParts'],
+    ['https://kv-prod.vault.azure.net/keys/cmk-1?', 'unexpectedParts'],
+    ['https://evil.example#@kv-prod.vault.azure.net/keys/cmk-1', 'unexpectedParts'],
+    ['https://kv-prod.vault.azure.net@evil.example/keys/cmk-1', 'userInfo'],
+    ['https://k%76-prod.vault.azure.net/keys/cmk-1', 'foreignHost'],
+    ['https://kv-prod.vault.azure.net./keys/cmk-1', 'foreignHost'],
+  ])('refuses %j as %s: nothing a URL parser would rewrite or that points elsewhere', (input, reason) => {
+    const e = errorOf(() => parseKeyVaultKeyId(input, SUFFIX));
+    expect(e).toBeInstanceOf(KeyVaultUrlError);
+    expect((e as KeyVaultUrlError).reason).toBe(reason);
+  });
+
+  it('refuses a vault URI that only looks bare once a URL parser has resolved it', () => {
+    expect(
+      (errorOf(() => parseKeyVaultUri('https://kv-prod.vault.azure.net/..', SUFFIX)) as KeyVaultUrlError)
+        .reason,
+    ).toBe('malformed');
+    expect(
+      (errorOf(() => parseKeyVaultUri('https://kv-prod.vault.azure.net/%2e', SUFFIX)) as KeyVaultUrlError)
+        .reason,
+    ).toBe('malformed');
   });
 
   it.each([
@@ -215,7 +302,7 @@ describe('Key Vault URLs', () => {
     ['http://kv-prod.vault.azure.net/keys/cmk-1', 'notHttps'],
     ['kv-prod/keys/cmk-1', 'notAUrl'],
     ['', 'empty'],
-    ['https://user@kv-prod.vault.azure.net/keys/cmk-1', 'unexpectedParts'],
+    ['https://user@kv-prod.vault.azure.net/keys/cmk-1', 'userInfo'],
     ['https://kv-prod.vault.azure.net/keys/cmk-1?x=1', 'unexpectedParts'],
     ['https://kv-prod.vault.azure.net/secrets/cmk-1', 'notAKeyUrl'],
     ['https://kv-prod.vault.azure.net/keys', 'notAKeyUrl'],

@@ -2,7 +2,7 @@
  * Key Vault's two permission models for keys. An access-policy vault checks the caller's object id
  * against `accessPolicies[].permissions.keys`; an RBAC vault checks a dataAction at the key's scope
  * through role assignments (the core's RBAC). The table maps each data-plane operation to both, as in
- * the access-policy ↔ RBAC migration table (research/keyvault-events-monitor.md §3.6).
+ * Azure's access-policy ↔ RBAC mapping (docs/ARCHITECTURE.md "Sandbox principles").
  */
 
 export type KeyOperation =
@@ -198,7 +198,7 @@ export function applyAccessPolicyChange(
       else result.push(clonePolicy(change));
     } else if (existing) {
       // remove: take the listed permissions away; an entry left with none (or a change listing none)
-      // disappears. The exact per-permission semantics are not documented (research §3.7: UNVERIFIED).
+      // disappears. The exact per-permission semantics are not documented [U].
       const listsAny = categories.some((c) => (change.permissions[c] ?? []).length > 0);
       if (!listsAny) {
         result.splice(i, 1);

@@ -5,8 +5,8 @@ import { SandboxError } from '../errors';
  * Service Bus resource-provider errors. The RP answers most refusals with `BadRequest` (or `Conflict`)
  * and puts what is wrong in the message, followed by its tracking suffix
  * (`TrackingId:…, SystemTracker:…, Timestamp:…`) — e.g. "Cannot update a namespace which is secondary"
- * (research §2.6). Only that string and "Namespace Replication is still in progress" are verbatim from
- * the wild; for the CMK refusals no service text was found (research §2.6, [U]), so the messages here
+ * (reported in public issue trackers). Only that string and "Namespace Replication is still in progress"
+ * are verbatim from the wild; for the CMK refusals no service text was found [U], so the messages here
  * state the documented rule that was broken, naming the namespace, key or vault concerned.
  */
 export function sbError(

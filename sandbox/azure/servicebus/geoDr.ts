@@ -52,7 +52,7 @@ export function registerGeoDr({ core, model, route, requireNamespace, err400 }: 
     return alias;
   };
 
-  /** A CMK primary pairs only when the secondary's identity can use the primary's keys (research §2.5). */
+  /** A CMK primary pairs only when the secondary's identity can use the primary's keys (docs/ARCHITECTURE.md "Geo-DR"). */
   const checkSecondaryKeys = async (primary: NamespaceRecord, secondary: NamespaceRecord): Promise<void> => {
     const enc = primary.encryption;
     if (!enc) return;

@@ -1,7 +1,7 @@
 /**
  * Microsoft.ServiceBus ARM routes: namespaces (CRUD, name check), queues and topics, Geo-DR aliases
  * (disasterRecoveryConfigs). Authorisation is the core's RBAC over each route's action; the rules
- * below are the Service Bus resource provider's (research §2, §2.5).
+ * below are the Service Bus resource provider's (docs/ARCHITECTURE.md "Geo-DR", "Sandbox principles").
  */
 import type { SandboxCore } from '../core';
 import { registerEntities } from './entities';

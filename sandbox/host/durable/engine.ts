@@ -5,7 +5,7 @@
  * record them, and tells parents when sub-orchestrations end.
  *
  * One new event is delivered per episode. That keeps the event-id allocation identical on both sides
- * (research/durable-local-runtime.md §1.6): retry ids are allocated for the delivered event first, then
+ * (docs/ARCHITECTURE.md "Local Functions host"): retry ids are allocated for the delivered event first, then
  * every new action the orchestrator returns gets the next id in depth-first order.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * The Durable extension's history format (DurableTask.Core history events, serialised PascalCase with a
  * numeric EventType), as the `durable-functions` package's replay executor reads it. See
- * shared/research/durable-local-runtime.md §1.2.
+ * docs/ARCHITECTURE.md "Local Functions host".
  */
 export enum EventType {
   ExecutionStarted = 0,
