@@ -1,4 +1,5 @@
-// Three suites: pure logic, real SDK clients against the sandbox, and the app driven over HTTP.
+// Four suites: pure logic, real SDK clients against the sandbox, the app driven over HTTP, and other
+// clients (Azure CLI, Python) against the sandbox.
 // e2e and integration run against the compiled `dist/` (npm test builds first), as in Azure.
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 const common = {
@@ -13,6 +14,8 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // Other clients (Azure CLI 2.45, Python SDK from Debian) against the sandbox; .ci/run installs them.
+    { ...common, displayName: 'clients', testMatch: ['<rootDir>/test/clients/**/*.test.ts'] },
   ],
   testTimeout: 60000,
 };

@@ -17,9 +17,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { VirtualClock, WallClock, type Clock } from './clock';
-import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX } from './azure';
+import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX, sandboxHostNames } from './azure';
 import { loadTls } from './azure/certs';
 import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
+import { seedDemoMonitoring } from './azure/monitor/demo';
 import { EventGridProvider } from './azure/eventgrid';
 import { DEMO_DEAD_LETTER_CONTAINER, DEMO_EVENT_FUNCTION } from './azure/eventgrid/demo';
 import { startFunctionsHost } from './host/host';
@@ -49,7 +50,7 @@ const suffix = (process.env.SANDBOX_KEYVAULT_DNS_SUFFIX ?? DEFAULT_KEYVAULT_DNS_
 
 function launch(): void {
   // Create (or reuse) the CA, then run the composition in a process that trusts it.
-  const { caPath } = loadTls(path.join(stateDir, 'tls'), ['localhost', `*.${suffix}`, suffix]);
+  const { caPath } = loadTls(path.join(stateDir, 'tls'), sandboxHostNames(suffix));
   const child = spawn(process.execPath, [__filename, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, [CHILD_FLAG]: '1' },
@@ -88,6 +89,8 @@ async function compose(): Promise<void> {
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
+    // Azure Monitor: traffic, audit logs, the action group → sink, the alert rules; printed with the estate.
+    demo.text += `\n${(await seedDemoMonitoring(azure)).text}`;
     // The app's identity gets the roles README documents, at their narrowest scopes, as infra would.
     for (const [role, scope] of demoAppRoles()) {
       azure.control.assignRole({ principalId: azure.app.objectId, role, scope, immediate: true });

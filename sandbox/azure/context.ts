@@ -12,9 +12,9 @@ export type { Handler } from './router';
  */
 
 /** Which emulated service a request belongs to; fault rules and the request log filter on it. */
-export type Service = 'arm' | 'keyvault' | 'identity' | 'control';
+export type Service = 'arm' | 'keyvault' | 'monitoring' | 'identity' | 'control';
 
-export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE' | 'HEAD';
+export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 
 export interface RequestContext {
   readonly sandbox: SandboxCore;
@@ -39,6 +39,8 @@ export interface RequestContext {
   params: Record<string, string>;
   /** For Key Vault data-plane requests: the vault name taken from the host (`<vault>.<suffix>`). */
   vaultName?: string;
+  /** For Azure Monitor regional requests: the region taken from the host (`<region>.monitoring.<suffix>`). */
+  region?: string;
   /** The authenticated caller, once the authenticate step ran. */
   principal?: Principal;
   claims?: AccessTokenClaims;

@@ -10,7 +10,7 @@ import type { IdentitySite } from './identity/endpoint';
 import type { NewPrincipal, Principal } from './identity/principals';
 import type { RoleAssignment } from './rbac/authorization';
 import { isGuid } from './rbac/authorization';
-import type { RequestLogEntry, RequestLogFilter } from './requestLog';
+import type { RequestLogEntry, RequestLogFilter, WriteFilter } from './requestLog';
 import { AZURE_ARM_LIMITS, type ThrottleProfile } from './throttle';
 
 /**
@@ -213,6 +213,22 @@ export class SandboxControl {
   }
 }
 
+/**
+ * `?writes=attempted|succeeded`; the older `?writesOnly=true` means attempted writes ("nothing was
+ * written" must count refused attempts too). Anything else is a 400, so a typo cannot widen a filter.
+ */
+function writesQuery(q: URLSearchParams): { writes?: WriteFilter } {
+  const writes = q.get('writes') ?? (q.get('writesOnly') === 'true' ? 'attempted' : null);
+  if (writes === null) return {};
+  if (writes !== 'attempted' && writes !== 'succeeded')
+    throw new SandboxError(
+      400,
+      'InvalidQueryParameter',
+      `writes must be 'attempted' or 'succeeded', not '${writes}'.`,
+    );
+  return { writes };
+}
+
 /** `P1DT2H3M4.5S` → ms (days and smaller; months/years are ambiguous and refused). */
 export function parseIsoDuration(text: string): number {
   const m =
@@ -342,7 +358,7 @@ export function registerControlApi(core: SandboxCore, control: SandboxControl, c
       ...(q.get('service') ? { service: q.get('service') as RequestLogEntry['service'] } : {}),
       ...(q.get('method') ? { method: q.get('method')! } : {}),
       ...(q.get('principal') ? { principal: q.get('principal')! } : {}),
-      ...(q.get('writesOnly') === 'true' ? { writesOnly: true } : {}),
+      ...writesQuery(q),
     });
   });
   route('DELETE', '/requests', () => control.clearRequests());

@@ -46,6 +46,8 @@ export interface ResolvedOptions {
   subscriptions: Array<{ subscriptionId: string; displayName: string }>;
   defaultLocation: string;
   keyVaultDnsSuffix: string;
+  /** DNS suffix of Azure Monitor's regional hosts (`<region>.<suffix>`); default `monitoring.sandbox.localhost`. */
+  monitoringDnsSuffix?: string;
   tokenLifetimeSeconds: number;
   lroDurationMs: number;
   lroRetryAfterSeconds: number;
@@ -59,6 +61,43 @@ export interface ResolvedOptions {
   appResourceId: string;
   identityHeader: string;
 }
+
+/**
+ * What an observer sees after every answered request (pipeline step 11): the Azure Monitor provider
+ * derives the Key Vault audit log and platform metrics from it without touching other providers.
+ */
+export interface RequestOutcome {
+  service: RequestContext['service'];
+  method: string;
+  /** Host the client addressed (tells vaults apart) and the decoded path. */
+  host: string;
+  path: string;
+  query: string;
+  /** The matched route's path template and parameters (absent when no route matched). */
+  routePath?: string;
+  params: Record<string, string>;
+  vaultName?: string;
+  principal?: { objectId: string; clientId?: string };
+  clientIp: string;
+  /** Set when a Microsoft service called on a customer's behalf (Service Bus reaching its CMK). */
+  trustedService?: string;
+  apiVersion?: string;
+  userAgent?: string;
+  requestId: string;
+  correlationId: string;
+  /** Clock time of the request (ms). */
+  time: number;
+  status: number;
+  errorCode?: string;
+  /** Handler time in real milliseconds. */
+  durationMs: number;
+}
+
+export type RequestObserver = (outcome: RequestOutcome) => void;
+
+/** Azure's custom-metrics audience (the ingestion docs insist on the trailing slash). */
+export const MONITORING_AUDIENCE = 'https://monitoring.azure.com/';
+export const DEFAULT_MONITORING_DNS_SUFFIX = 'monitoring.sandbox.localhost';
 
 export interface SandboxCoreInit {
   clock: Clock;
@@ -86,6 +125,8 @@ export class SandboxCore {
   readonly operations: AsyncOperations;
   readonly identityEndpoints: IdentityEndpoints;
   readonly providers: ResourceProvider[] = [];
+  /** Called after each answered request (see RequestOutcome); must not throw or block. */
+  readonly observers: RequestObserver[] = [];
   /** Listening ports (set by the server once bound): HTTPS, and plain HTTP (identity endpoint, proxy). */
   port: number;
   httpPort = 0;
@@ -122,6 +163,10 @@ export class SandboxCore {
     armAudiences: string[];
     keyVaultDnsSuffix: string;
     keyVaultAudience: string;
+    monitoringDnsSuffix: string;
+    monitoringAudience: string;
+    /** Custom-metrics ingestion base for a region, `https://<region>.<monitoring suffix>` (port-less, as vaults). */
+    monitoringEndpoint: (region: string) => string;
     identityPath: string;
     identityEndpoint: string;
     vaultUri: (vaultName: string) => string;
@@ -134,12 +179,27 @@ export class SandboxCore {
       armAudiences: [arm, `https://127.0.0.1:${this.port}`],
       keyVaultDnsSuffix: suffix,
       keyVaultAudience: `https://${suffix}`,
+      monitoringDnsSuffix: this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX,
+      monitoringAudience: MONITORING_AUDIENCE,
+      monitoringEndpoint: (region: string) =>
+        `https://${region.replace(/\s+/g, '').toLowerCase()}.${this.options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX}`,
       identityPath: '/msi/token',
       // App Service serves its identity endpoint over plain http on loopback; so do we.
       identityEndpoint: `http://127.0.0.1:${this.httpPort}/msi/token`,
       // Azure's vault URIs have no port; clients reach <vault>.<suffix>:443 through the CONNECT proxy (server.ts).
       vaultUri: (vaultName: string) => `https://${vaultName.toLowerCase()}.${suffix}/`,
     };
+  }
+
+  /** Tells every observer about an answered request (the pipeline, and in-process callers like Service Bus). */
+  notifyObservers(outcome: RequestOutcome): void {
+    for (const observe of this.observers) {
+      try {
+        observe(outcome);
+      } catch (error) {
+        console.error('[sandbox] request observer failed:', error);
+      }
+    }
   }
 
   use(provider: ResourceProvider): void {
@@ -165,7 +225,11 @@ export class SandboxCore {
         ? this.keyVaultChallenge('AKV10001: The authorization header is not in the expected format.')
         : ArmErrors.invalidAuthorizationHeader();
     }
-    const audiences = keyVault ? [this.urls.keyVaultAudience] : this.urls.armAudiences;
+    const audiences = keyVault
+      ? [this.urls.keyVaultAudience]
+      : ctx.service === 'monitoring'
+        ? [this.urls.monitoringAudience]
+        : this.urls.armAudiences;
     const result = await this.tokens.verify(match[1]!, audiences);
     if (!result.ok) {
       if (result.reason === 'expired') {

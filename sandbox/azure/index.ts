@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { VirtualClock, type Clock } from '../clock';
 import { loadOrCreateFile, loadTls } from './certs';
 import { SandboxControl, registerControlApi } from './control';
-import { newSecret, SandboxCore, type ResolvedOptions, type ResourceProvider } from './core';
+import {
+  DEFAULT_MONITORING_DNS_SUFFIX,
+  newSecret,
+  SandboxCore,
+  type ResolvedOptions,
+  type ResourceProvider,
+} from './core';
 import { registerIdentityEndpoint } from './identity/endpoint';
 import { TokenService } from './identity/tokens';
 import { defaultProviders } from './providers';
@@ -34,6 +40,8 @@ export interface AzureSandboxOptions {
   defaultLocation?: string;
   /** DNS suffix of vault hosts (KEYVAULT_DNS_SUFFIX). Default `vault.sandbox.localhost`. */
   keyVaultDnsSuffix?: string;
+  /** DNS suffix of Azure Monitor regional hosts (custom metrics). Default `monitoring.sandbox.localhost`. */
+  monitoringDnsSuffix?: string;
   tokenLifetimeSeconds?: number;
   /** How long ARM async operations run on the clock (default 0: done at the first poll). */
   lroDurationMs?: number;
@@ -99,11 +107,21 @@ export interface AzureSandbox {
 export const DEFAULT_TENANT_ID = '72f988bf-0000-4000-8000-00000000cafe';
 export const DEFAULT_SUBSCRIPTION_ID = '00000000-0000-4000-8000-000000000001';
 export const DEFAULT_KEYVAULT_DNS_SUFFIX = 'vault.sandbox.localhost';
+export { DEFAULT_MONITORING_DNS_SUFFIX } from './core';
+
+/** Host names the sandbox's TLS certificate covers (start.ts creates the CA with the same list). */
+export function sandboxHostNames(
+  keyVaultSuffix: string,
+  monitoringSuffix: string = DEFAULT_MONITORING_DNS_SUFFIX,
+): string[] {
+  return ['localhost', `*.${keyVaultSuffix}`, keyVaultSuffix, `*.${monitoringSuffix}`];
+}
 
 export async function startAzureSandbox(options: AzureSandboxOptions = {}): Promise<AzureSandbox> {
   const stateDir = options.stateDir ?? join(process.cwd(), '.sandbox');
   const suffix = (options.keyVaultDnsSuffix ?? DEFAULT_KEYVAULT_DNS_SUFFIX).toLowerCase();
-  const tls = loadTls(join(stateDir, 'tls'), ['localhost', `*.${suffix}`, suffix]);
+  const monitoringSuffix = (options.monitoringDnsSuffix ?? DEFAULT_MONITORING_DNS_SUFFIX).toLowerCase();
+  const tls = loadTls(join(stateDir, 'tls'), sandboxHostNames(suffix, monitoringSuffix));
   const clock = options.clock ?? new VirtualClock();
   const store = options.snapshotFile
     ? new SnapshotStore(
@@ -131,6 +149,7 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
     subscriptions,
     defaultLocation: options.defaultLocation ?? 'westeurope',
     keyVaultDnsSuffix: suffix,
+    monitoringDnsSuffix: monitoringSuffix,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 24 * 3600,
     lroDurationMs: options.lroDurationMs ?? 0,
     lroRetryAfterSeconds: options.lroRetryAfterSeconds ?? 1,
@@ -199,9 +218,18 @@ export async function startAzureSandbox(options: AzureSandboxOptions = {}): Prom
       AZURE_CLOUD: 'Custom',
       ARM_ENDPOINT: url,
       KEYVAULT_DNS_SUFFIX: suffix,
+      // Custom-metrics ingestion (`{region}` filled in per resource, as in Azure's https://{region}.monitoring.azure.com).
+      MONITORING_ENDPOINT: `https://{region}.${monitoringSuffix}`,
       IDENTITY_ENDPOINT: identityEndpoint,
       IDENTITY_HEADER: resolved.identityHeader,
+      // App Service sets the 2017-09-01 protocol's names on the same endpoint too; Azure CLI 2.45's
+      // `az login --identity` uses them when APPSETTING_WEBSITE_SITE_NAME says it runs on App Service.
+      MSI_ENDPOINT: identityEndpoint,
+      MSI_SECRET: resolved.identityHeader,
+      APPSETTING_WEBSITE_SITE_NAME: resolved.appResourceId.split('/').pop() ?? 'func-cmk-guardian',
       NODE_EXTRA_CA_CERTS: tls.caPath,
+      // Python `requests` (Azure CLI, the Python SDK) reads its CA bundle from here, not NODE_EXTRA_CA_CERTS.
+      REQUESTS_CA_BUNDLE: tls.caPath,
       // Every https request goes through the sandbox's CONNECT proxy (vault hosts have no DNS, see
       // server.ts); only the plain-http identity endpoint on 127.0.0.1 goes direct. Not `localhost`:
       // Python (requests, urllib) matches NO_PROXY entries as host suffixes, so `localhost` would send

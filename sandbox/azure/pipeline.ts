@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reply, RequestContext, Service } from './context';
 import type { SandboxCore } from './core';
 import { ArmErrors, isSandboxError, SandboxError } from './errors';
+import { withoutPath, type FaultEffect, type FaultTarget } from './faults';
 import type { MatchedRoute } from './router';
 import { operationType } from './throttle';
 
@@ -14,16 +15,19 @@ import { operationType } from './throttle';
  *
  *   1. request id      x-ms-request-id / correlation id; body read (bounded)
  *   2. classify        which service: control (/_sandbox), identity (MSI endpoint), keyvault (host under
- *                      the Key Vault suffix) or arm (everything else)
+ *                      the Key Vault suffix), monitoring (host under the Azure Monitor regional suffix)
+ *                      or arm (everything else)
  *   3. settle          apply async operations that fell due on the clock (LRO status = f(clock))
  *   4. route           find the operation (404/405 otherwise)
  *   5. authenticate    bearer JWT (ARM, Key Vault with its 401 challenge), admin secret (control)
  *   6. api-version     ARM: the provider must accept the version (Azure's error otherwise)
  *   7. authorise       RBAC action over scope (ARM), or the route's own check (Key Vault, identity)
  *   8. throttle        ARM token buckets per subscription + principal + operation type → 429
- *   9. faults          injected latency / errors / throttling
- *  10. handler         the resource provider
- *  11. respond         serialise; errors as ARM-shaped JSON; request log entry
+ *   9. faults          injected latency / errors / throttling / dropped connection (phase 'before')
+ *  10. handler         the resource provider; then faults of phase 'after' replace its answer (it took
+ *                      effect, the response is lost) — see faults.ts
+ *  11. respond         serialise (or destroy the socket for a dropped connection); errors as
+ *                      ARM-shaped JSON; request log entry; observers (audit log)
  */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -52,12 +56,18 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
   let route: MatchedRoute | undefined;
   let service: Service = 'arm';
   let reply: Reply;
+  /** Set by a 'drop' fault: no answer, the socket is destroyed (after a delay, as a timeout is felt). */
+  let drop: { delayMs: number } | undefined;
+  const faultIds: string[] = [];
+  let handlerStatus: number | undefined;
+  let handlerStarted: number | undefined;
   try {
     rawBody = await readBody(req);
 
     // 2. classify ----------------------------------------------------------------------------------
     const host = url.hostname.toLowerCase();
     const kvSuffix = `.${core.urls.keyVaultDnsSuffix}`;
+    const monitoringSuffix = `.${core.urls.monitoringDnsSuffix}`;
     service =
       path === '/_sandbox' || path.startsWith('/_sandbox/')
         ? 'control'
@@ -65,8 +75,11 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
           ? 'identity'
           : host.endsWith(kvSuffix)
             ? 'keyvault'
-            : 'arm';
+            : host.endsWith(monitoringSuffix)
+              ? 'monitoring'
+              : 'arm';
     const vaultName = service === 'keyvault' ? host.slice(0, -kvSuffix.length) : undefined;
+    const region = service === 'monitoring' ? host.slice(0, -monitoringSuffix.length) : undefined;
     if (service === 'arm') responseHeaders['x-ms-correlation-request-id'] = correlationId;
 
     ctx = makeContext(core, req, {
@@ -78,6 +91,7 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
       rawBody,
       responseHeaders,
       ...(vaultName ? { vaultName } : {}),
+      ...(region ? { region } : {}),
     });
 
     // 3. settle async operations that fell due (before anything reads state) -------------------
@@ -87,7 +101,8 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
     route = core.routes.match(service, req.method ?? 'GET', path);
     if (!route || (vaultName !== undefined && vaultName.includes('.'))) {
       // ARM and Key Vault authenticate before anything else: no token → 401 (challenge), even for a bad path.
-      if (service === 'arm' || service === 'keyvault') await core.authenticate(ctx);
+      if (service === 'arm' || service === 'keyvault' || service === 'monitoring')
+        await core.authenticate(ctx);
       throw noRoute(core, service, req.method ?? 'GET', path);
     }
     ctx.params = route.params;
@@ -131,26 +146,106 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
 
     // 9. faults ------------------------------------------------------------------------------------------
     if (service !== 'control') {
-      for (const effect of core.faults.take({
-        method: ctx.method,
-        path,
-        service,
-        ...(ctx.principal ? { principal: ctx.principal.objectId } : {}),
-      })) {
+      for (const { ruleId, effect } of core.faults.take(
+        faultTarget(ctx, requestId, path, service),
+        'before',
+      )) {
+        faultIds.push(ruleId);
         // Latency is network/service slowness as the client feels it: real time, whatever the clock.
         if (effect.type === 'latency') await sleep(effect.ms);
-        else if (effect.type === 'throttle') throw throttled(service, ctx.method, effect.retryAfterSeconds);
-        else throw new SandboxError(effect.status, effect.code, effect.message, {}, effect.headers ?? {});
+        else if (effect.type === 'drop') {
+          drop = { delayMs: effect.delayMs };
+          break;
+        } else throw injected(service, ctx.method, effect);
       }
     }
 
     // 10. handler --------------------------------------------------------------------------------------------
-    reply = await route.spec.handler(ctx);
+    if (!drop) {
+      try {
+        handlerStarted = performance.now();
+        reply = await route.spec.handler(ctx);
+      } catch (error) {
+        reply = errorReply(error);
+      }
+      // Faults after the effect: whatever the handler did stays done; only its answer is replaced.
+      if (service !== 'control') {
+        for (const { ruleId, effect } of core.faults.take(
+          faultTarget(ctx, requestId, path, service),
+          'after',
+        )) {
+          faultIds.push(ruleId);
+          handlerStatus ??= reply.status;
+          if (effect.type === 'latency') await sleep(effect.ms);
+          else if (effect.type === 'omitField') {
+            if (reply.body !== undefined && typeof reply.body === 'object' && !Buffer.isBuffer(reply.body))
+              reply = { ...reply, body: withoutPath(reply.body, effect.path) };
+          } else if (effect.type === 'drop') {
+            drop = { delayMs: effect.delayMs };
+            break;
+          } else {
+            reply = errorReply(injected(service, ctx.method, effect));
+            break;
+          }
+        }
+      }
+    } else reply = { status: 0 };
   } catch (error) {
     reply = errorReply(error);
   }
 
   // 11. respond -------------------------------------------------------------------------------------------------
+  const logBase = {
+    time: new Date(core.clock.now()).toISOString(),
+    requestId,
+    service,
+    method: (req.method ?? 'GET').toUpperCase(),
+    host: url.host,
+    path,
+    query: url.search,
+    ...(ctx?.principal ? { principal: ctx.principal.objectId } : {}),
+    ...(ctx?.action ? { operation: ctx.action } : {}),
+    ...(faultIds.length ? { faults: faultIds } : {}),
+    ...(handlerStatus !== undefined ? { handlerStatus } : {}),
+  };
+  const notify = (status: number, errorCode?: string): void => {
+    if (!ctx || core.observers.length === 0) return;
+    const userAgent = header(req, 'user-agent');
+    core.notifyObservers({
+      service,
+      method: ctx.method,
+      host: url.host,
+      path,
+      query: url.search,
+      ...(route ? { routePath: route.spec.path } : {}),
+      params: ctx.params,
+      ...(ctx.vaultName !== undefined ? { vaultName: ctx.vaultName } : {}),
+      ...(ctx.principal
+        ? {
+            principal: {
+              objectId: ctx.principal.objectId,
+              ...(ctx.principal.clientId ? { clientId: ctx.principal.clientId } : {}),
+            },
+          }
+        : {}),
+      clientIp: ctx.clientIp,
+      ...(ctx.apiVersion ? { apiVersion: ctx.apiVersion } : {}),
+      ...(userAgent ? { userAgent } : {}),
+      requestId,
+      correlationId,
+      time: ctx.receivedAt,
+      status,
+      ...(errorCode ? { errorCode } : {}),
+      durationMs: handlerStarted === undefined ? 0 : performance.now() - handlerStarted,
+    });
+  };
+  if (drop) {
+    if (drop.delayMs > 0) await sleep(drop.delayMs);
+    core.log.add({ ...logBase, status: 0, dropped: true });
+    notify(0);
+    req.socket.destroy();
+    return;
+  }
   const status = reply.status;
   const headers: Record<string, string> = { ...responseHeaders, ...(reply.headers ?? {}) };
   let payload: Buffer | undefined;
@@ -171,19 +266,28 @@ async function handle(core: SandboxCore, req: IncomingMessage, res: ServerRespon
       ? (reply.body as { error?: { code?: unknown } })
       : undefined;
   const errorCode = typeof errorBody?.error?.code === 'string' ? errorBody.error.code : undefined;
-  core.log.add({
-    time: new Date(core.clock.now()).toISOString(),
+  core.log.add({ ...logBase, status, ...(errorCode ? { errorCode } : {}) });
+  notify(status, errorCode);
+}
+
+function faultTarget(ctx: RequestContext, requestId: string, path: string, service: Service): FaultTarget {
+  return {
     requestId,
-    service,
-    method: (req.method ?? 'GET').toUpperCase(),
-    host: url.host,
+    method: ctx.method,
     path,
-    query: url.search,
-    ...(ctx?.principal ? { principal: ctx.principal.objectId } : {}),
-    ...(ctx?.action ? { operation: ctx.action } : {}),
-    status,
-    ...(errorCode ? { errorCode } : {}),
-  });
+    service,
+    query: ctx.query,
+    body: ctx.rawBody,
+    ...(ctx.principal ? { principal: ctx.principal.objectId } : {}),
+  };
+}
+
+/** The error an injected 'error' or 'throttle' effect answers with. */
+function injected(service: Service, method: string, effect: FaultEffect): SandboxError {
+  if (effect.type === 'throttle') return throttled(service, method, effect.retryAfterSeconds);
+  if (effect.type === 'error')
+    return new SandboxError(effect.status, effect.code, effect.message, {}, effect.headers ?? {});
+  throw new Error(`not an answering fault: ${effect.type}`);
 }
 
 function makeContext(
@@ -198,6 +302,7 @@ function makeContext(
     rawBody: Buffer;
     responseHeaders: Record<string, string>;
     vaultName?: string;
+    region?: string;
   },
 ): RequestContext {
   let parsed: { value: unknown } | undefined;
@@ -218,6 +323,7 @@ function makeContext(
     params: {},
     responseHeaders: init.responseHeaders,
     ...(init.vaultName !== undefined ? { vaultName: init.vaultName } : {}),
+    ...(init.region !== undefined ? { region: init.region } : {}),
     json(): unknown {
       if (!parsed) {
         const text = init.rawBody.toString('utf8').trim();

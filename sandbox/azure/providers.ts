@@ -1,8 +1,11 @@
+import { cloudMetadataProvider } from './arm/metadata';
 import { resourcesProvider } from './arm/resources';
 import { EventGridProvider } from './eventgrid';
 import type { ResourceProvider } from './core';
+import { graphProvider } from './graph/provider';
 import { managedIdentityProvider } from './identity/userAssigned';
 import { KeyVaultProvider } from './keyvault';
+import { MonitorProvider } from './monitor';
 import { authorizationProvider } from './rbac/provider';
 import { ServiceBusProvider } from './servicebus';
 
@@ -18,7 +21,10 @@ export function defaultProviders(): ResourceProvider[] {
     managedIdentityProvider,
     new KeyVaultProvider(),
     new ServiceBusProvider(),
+    new MonitorProvider(),
     // After Key Vault: it subscribes to the Key Vault provider's events.
     new EventGridProvider(),
+    cloudMetadataProvider,
+    graphProvider,
   ];
 }

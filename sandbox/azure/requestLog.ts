@@ -22,15 +22,32 @@ export interface RequestLogEntry {
   status: number;
   /** Error code for failures. */
   errorCode?: string;
+  /** Fault rules applied to this request (ids as listed by GET /_sandbox/faults). */
+  faults?: string[];
+  /** A fault after the effect replaced the answer: what the handler had answered. */
+  handlerStatus?: number;
+  /** A fault dropped the connection: no answer was sent (`status` is 0). */
+  dropped?: true;
 }
+
+/**
+ * Writes (any method but GET/HEAD, to ARM or Key Vault):
+ * - 'attempted': every write request that reached the sandbox, whatever its status — refused, faulted,
+ *   dropped. "The app wrote nothing" means zero of these.
+ * - 'succeeded': only those answered 2xx/3xx (what changed something, as far as the client knows).
+ */
+export type WriteFilter = 'attempted' | 'succeeded';
+
+export const isWrite = (e: Pick<RequestLogEntry, 'method' | 'service'>): boolean =>
+  (e.service === 'arm' || e.service === 'keyvault') && e.method !== 'GET' && e.method !== 'HEAD';
 
 export interface RequestLogFilter {
   sinceSeq?: number;
   service?: Service;
   method?: string;
   principal?: string;
-  /** Only requests that changed something (not GET/HEAD) and succeeded. */
-  writesOnly?: boolean;
+  /** Only writes: every attempt, or only the successful ones (see WriteFilter). */
+  writes?: WriteFilter;
 }
 
 export class RequestLog {
@@ -53,7 +70,8 @@ export class RequestLog {
         (!filter.service || e.service === filter.service) &&
         (!filter.method || e.method === filter.method.toUpperCase()) &&
         (!filter.principal || e.principal?.toLowerCase() === filter.principal.toLowerCase()) &&
-        (!filter.writesOnly || (e.method !== 'GET' && e.method !== 'HEAD' && e.status < 400)),
+        (!filter.writes ||
+          (isWrite(e) && (filter.writes === 'attempted' || (e.status >= 200 && e.status < 400)))),
     );
   }
 

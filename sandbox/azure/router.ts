@@ -86,9 +86,10 @@ function templateInfo(path: string): { namespace: string; resourceType: string }
 }
 
 export class RouteTable {
-  private readonly routers: Record<'arm' | 'keyvault' | 'identity' | 'control', Instance<HTTPVersion.V1>> = {
+  private readonly routers: Record<Service, Instance<HTTPVersion.V1>> = {
     arm: newRouter(),
     keyvault: newRouter(),
+    monitoring: newRouter(),
     identity: newRouter(),
     control: newRouter(),
   };
@@ -106,6 +107,8 @@ export class RouteTable {
       resourceType: spec.resourceType ?? info.resourceType,
     };
     if (stored.namespace) this.namespaces.add(stored.namespace.toLowerCase());
+    // A route may check api-versions per type (`Microsoft.Insights/metricAlerts`); its namespace is still known.
+    this.namespaces.add(info.namespace.toLowerCase());
     if (spec.path.startsWith('/{scope}/')) {
       const rest = spec.path.slice('/{scope}'.length);
       const ns = /^\/providers\/([^/]+)\//i.exec(rest)?.[1];
@@ -122,6 +125,15 @@ export class RouteTable {
     this.add(this.routers.keyvault, spec.method, spec.path, {
       spec: { ...spec, namespace: spec.namespace ?? false },
       namespace: spec.namespace ?? false,
+      resourceType: spec.resourceType ?? '',
+    });
+  }
+
+  /** Registers an Azure Monitor regional operation (host `<region>.monitoring.<suffix>`, e.g. custom metrics). */
+  monitoring(spec: RouteSpec & { authorize: Exclude<Authorization, 'rbac'> }): void {
+    this.add(this.routers.monitoring, spec.method, spec.path, {
+      spec: { ...spec, namespace: false },
+      namespace: false,
       resourceType: spec.resourceType ?? '',
     });
   }
@@ -161,7 +173,7 @@ export class RouteTable {
 
   /** True when some route matches the path with another method (→ 405 rather than 404). */
   hasPath(service: Service, path: string): boolean {
-    return (['GET', 'PUT', 'POST', 'PATCH', 'DELETE', 'HEAD'] as const).some((m) =>
+    return (['GET', 'PUT', 'POST', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const).some((m) =>
       this.match(service, m, path),
     );
   }

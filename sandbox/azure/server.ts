@@ -62,13 +62,15 @@ export async function listen(
     const suffix = `.${core.options.keyVaultDnsSuffix}`;
     const ours =
       target.endsWith(suffix) ||
+      target.endsWith(`.${core.urls.monitoringDnsSuffix}`) ||
       ((target === 'localhost' || target === '127.0.0.1' || target === '::1') &&
         Number(portText) === core.port);
     if (!ours) {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    // Any port under the Key Vault suffix reaches the HTTPS listener (vault URIs are port-less: 443).
+    // Any port under the Key Vault or Azure Monitor suffix reaches the HTTPS listener (their URIs are
+    // port-less: 443).
     const upstream = net.connect(core.port, '127.0.0.1', () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);

@@ -2,6 +2,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { LookupFunction } from 'node:net';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import { DEFAULT_MONITORING_DNS_SUFFIX } from './core';
 import type { AzureSandbox } from './index';
 
 /**
@@ -53,7 +54,8 @@ export function armClientOptions(sb: Pick<AzureSandbox, 'url' | 'caPem'>): {
 
 /**
  * An https.Agent that trusts the sandbox CA and sends `*.<Key Vault suffix>` (port-less vault URIs, so
- * port 443) and `localhost` to the sandbox's HTTPS listener — for in-process tests only (a process
+ * port 443), the Azure Monitor regional hosts (`<region>.monitoring.sandbox.localhost`, port-less too)
+ * and `localhost` to the sandbox's HTTPS listener — for in-process tests only (a process
  * started with sandbox.env uses the CONNECT proxy instead, which does the same mapping).
  */
 export function sandboxAgent(
@@ -61,7 +63,11 @@ export function sandboxAgent(
   options: { keepAlive?: boolean } = {},
 ): https.Agent {
   const suffix = `.${sb.keyVaultDnsSuffix}`;
-  const ours = (hostname: string) => hostname.toLowerCase().endsWith(suffix) || hostname === 'localhost';
+  const monitoring = `.${DEFAULT_MONITORING_DNS_SUFFIX}`;
+  const ours = (hostname: string) =>
+    hostname.toLowerCase().endsWith(suffix) ||
+    hostname.toLowerCase().endsWith(monitoring) ||
+    hostname === 'localhost';
   const lookup: LookupFunction = (hostname, options, callback) => {
     if (ours(hostname)) {
       if (options.all)

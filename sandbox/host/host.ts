@@ -33,6 +33,7 @@ import {
   type HostKeys,
 } from './keys';
 import { consoleLogger, type HostLogger } from './log';
+import { requestTarget, decodeSegment } from './requestTarget';
 import { RouteTable } from './routes';
 import { TimerScheduler, parseSchedule, resolveSetting, type TimerInfo } from './timers';
 
@@ -221,7 +222,10 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', origin);
+    // The host's own base URL, never the request's authority (see requestTarget.ts).
+    const target = requestTarget(req.url, origin);
+    if (!target.ok) return badRequestTarget(res, target.path, target.detail);
+    const url = target.url;
     const pathname = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
 
@@ -387,7 +391,10 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       return sendJson(res, 200, listing);
     if (parts[0] === 'functions' && parts[1] && method === 'POST') {
       // Core Tools' "run a non-HTTP function now": body { "input": "<string>" }.
-      const fn = registry.find(decodeURIComponent(parts[1]));
+      const name = decodeSegment(parts[1]);
+      if (name === undefined)
+        return sendJson(res, 400, { error: 'The function name contains malformed percent-encoding.' });
+      const fn = registry.find(name);
       if (!fn) return sendJson(res, 404, { error: `No function named '${parts[1]}'.` });
       const trigger = Registry.trigger(fn);
       if (trigger.binding.type === 'httpTrigger')
@@ -419,6 +426,19 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       return sendEmpty(res, 202);
     }
     return sendEmpty(res, 404);
+  }
+
+  /** 400 for a target the host cannot serve: problem+json under the HTTP route prefix, JSON elsewhere. */
+  function badRequestTarget(res: ServerResponse, rawPath: string, detail: string): void {
+    const prefix = `/${routePrefix}`.toLowerCase();
+    const lower = rawPath.toLowerCase();
+    if (routePrefix === '' || lower === prefix || lower.startsWith(`${prefix}/`)) {
+      res.writeHead(400, { 'Content-Type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'about:blank', title: 'Bad Request', status: 400, detail }));
+      return;
+    }
+    const durable = lower.startsWith(WEBHOOK_PREFIX) || lower.startsWith(RPC_PREFIX);
+    sendJson(res, 400, durable ? { Message: detail } : { error: detail });
   }
 
   async function handleClock(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {

@@ -33,6 +33,9 @@ export class RouteTable<T> {
     caseSensitive: false,
     ignoreTrailingSlash: true,
     ignoreDuplicateSlashes: true,
+    // ASP.NET routing has no per-parameter limit (find-my-way's default is 100): a 256-character
+    // operation id must reach the function, which validates it. The request line is bounded anyway.
+    maxParamLength: 8192,
   });
 
   constructor(private readonly prefix: string) {}

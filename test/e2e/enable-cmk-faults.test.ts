@@ -5,6 +5,7 @@
  */
 import { startLocalEstate } from '../support/localEstate';
 import { Estate, fault, grantDocumentedRoles, type EnableOutput } from './enable-cmk-support';
+import { readAzureState, type Names } from './fault-matrix-support';
 
 const NS = '/namespaces/sb-f[^/]*';
 
@@ -43,23 +44,51 @@ async function seed(e: Estate): Promise<{ uai: { id: string; principalId: string
 }
 
 let counter = 0;
-async function runSystemAp(e: Estate): Promise<{ out: EnableOutput; writes: number }> {
-  const ns = await e.namespace(`sb-f-${++counter}-sys`);
+interface Run {
+  out: EnableOutput;
+  /** Every write request the app made (whatever its status) and those that succeeded. */
+  attempted: number;
+  succeeded: number;
+  ns: string;
+}
+async function writesSince(e: Estate, mark: number): Promise<{ attempted: number; succeeded: number }> {
+  return {
+    attempted: (await e.appRequests(mark, 'attempted')).length,
+    succeeded: (await e.appRequests(mark, 'succeeded')).length,
+  };
+}
+async function runSystemAp(e: Estate): Promise<Run> {
+  const ns = `sb-f-${++counter}-sys`;
+  await e.namespace(ns);
   const mark = await e.mark();
-  const { op } = await e.enable({ namespaceId: ns, keys: [{ keyId: e.keyId('kv-f-ap', 'k1') }] });
-  return { out: op.output as EnableOutput, writes: (await e.appRequests(mark, true)).length };
+  const { op } = await e.enable({ namespaceId: e.nsId(ns), keys: [{ keyId: e.keyId('kv-f-ap', 'k1') }] });
+  return { out: op.output as EnableOutput, ...(await writesSince(e, mark)), ns };
 }
 /** A fresh key each run, so the identity always needs a new role assignment. */
-async function runUaiRbac(e: Estate, uaiId: string): Promise<{ out: EnableOutput; writes: number }> {
-  const ns = await e.namespace(`sb-f-${++counter}-uai`);
+async function runUaiRbac(e: Estate, uaiId: string): Promise<Run> {
+  const ns = `sb-f-${++counter}-uai`;
+  await e.namespace(ns);
   await e.key('kv-f-rbac', `k-${counter}`);
   const mark = await e.mark();
   const { op } = await e.enable({
-    namespaceId: ns,
+    namespaceId: e.nsId(ns),
     keys: [{ keyId: e.keyId('kv-f-rbac', `k-${counter}`) }],
     identity: { type: 'UserAssigned', resourceId: uaiId },
   });
-  return { out: op.output as EnableOutput, writes: (await e.appRequests(mark, true)).length };
+  return { out: op.output as EnableOutput, ...(await writesSince(e, mark)), ns };
+}
+
+/**
+ * The fewest writes each scenario needs, from its facts alone (not from the app's plan): the namespace
+ * has no identity yet, so one identity PATCH (system-assigned on, or the user-assigned one attached);
+ * one grant (an access-policy `add` on the access-policy vault, one role assignment on the fresh key
+ * of the RBAC vault); one encryption PATCH.
+ */
+const MINIMUM_WRITES = { systemAp: 1 + 1 + 1, uaiRbac: 1 + 1 + 1 };
+
+async function hitsOf(e: Estate, ruleId: string): Promise<number | undefined> {
+  const rules = await e.estate.azure.control<Array<{ id: string; hits: number }>>('GET', '/faults');
+  return rules.body.find((r) => r.id === ruleId)?.hits;
 }
 
 describe('platform faults', () => {
@@ -89,12 +118,15 @@ describe('platform faults', () => {
     'system-assigned + access policy: %s on %s — still enabled with the minimum writes',
     async (_label, _name, site, effect) => {
       const mark = await e.mark();
-      await fault(e, site, effect, IN_A_ROW);
-      const { out, writes } = await runSystemAp(e);
-      expect(out.outcome).toBe('enabled');
-      expect(writes).toBe(out.minimumWrites?.total);
+      const rule = await fault(e, site, effect, IN_A_ROW);
+      const run = await runSystemAp(e);
+      expect(run.out.outcome).toBe('enabled');
+      expect(run.succeeded).toBe(MINIMUM_WRITES.systemAp);
+      // A faulted write site was attempted once per fault, then once more successfully.
+      expect(run.attempted).toBe(MINIMUM_WRITES.systemAp + (site.method === 'GET' ? 0 : IN_A_ROW));
       const failed = (await e.appRequests(mark)).filter((r) => r.status === 429 || r.status === 503);
       expect(failed.length).toBe(IN_A_ROW); // every injected fault was met (and ridden through)
+      expect(await hitsOf(e, rule)).toBe(IN_A_ROW);
     },
   );
 
@@ -102,19 +134,21 @@ describe('platform faults', () => {
     'user-assigned + RBAC: %s on %s — still enabled with the minimum writes',
     async (_label, _name, site, effect) => {
       const mark = await e.mark();
-      await fault(e, site, effect, IN_A_ROW);
-      const { out, writes } = await runUaiRbac(e, uai.id);
-      expect(out.outcome).toBe('enabled');
-      expect(out.grants).toHaveLength(1);
-      expect(writes).toBe(out.minimumWrites?.total);
+      const rule = await fault(e, site, effect, IN_A_ROW);
+      const run = await runUaiRbac(e, uai.id);
+      expect(run.out.outcome).toBe('enabled');
+      expect(run.out.grants).toHaveLength(1);
+      expect(run.succeeded).toBe(MINIMUM_WRITES.uaiRbac);
+      expect(run.attempted).toBe(MINIMUM_WRITES.uaiRbac + (site.method === 'GET' ? 0 : IN_A_ROW));
       const failed = (await e.appRequests(mark)).filter((r) => r.status === 429 || r.status === 503);
       expect(failed.length).toBe(IN_A_ROW);
+      expect(await hitsOf(e, rule)).toBe(IN_A_ROW);
     },
   );
 
   it('when the faults never stop, fails with a clear state after the retries — nothing half-reported', async () => {
     await fault(e, { method: 'PUT', path: '/accessPolicies/add$' }, THROTTLE);
-    const { out } = await runSystemAp(e);
+    const { out, ns } = await runSystemAp(e);
     expect(out.outcome).toBe('failed');
     expect(out.error).toMatchObject({ step: 'grantKeyAccess', code: 'PlatformFault' });
     expect(out.summary).toMatch(/NOT enabled/);
@@ -122,6 +156,15 @@ describe('platform faults', () => {
     expect(out.steps.find((s) => s.kind === 'setEncryption')?.status).toBe('pending');
     expect(out.changes).toHaveLength(1); // the identity was turned on, and it says so
     expect(out.grants).toEqual([]);
+    // Azure agrees: the identity is on, the vault has no policy for it, the namespace is not encrypted.
+    const after = await e.getNamespace(ns);
+    expect(after.properties.encryption).toBeUndefined();
+    const vault = await e.arm<{ properties: { accessPolicies: Array<{ objectId: string }> } }>(
+      'GET',
+      `${e.vaultId('kv-f-ap')}?api-version=2023-07-01`,
+    );
+    expect(vault.properties.accessPolicies.map((p) => p.objectId)).not.toContain(after.identity?.principalId);
+    expect(after.identity?.principalId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('a failure after a grant reports the grant (output and customStatus)', async () => {
@@ -144,8 +187,8 @@ describe('platform faults', () => {
     await e.arm('PATCH', `${ns}?api-version=2021-11-01`, {
       identity: { type: 'UserAssigned', userAssignedIdentities: { [uai.id]: {} } },
     });
-    const grantsBefore = (await e.appRequests(0, true)).filter((r) => /roleAssignments/.test(r.path)).length;
-    await fault(e, { method: 'PATCH', path: `${NS}$` }, THROTTLE);
+    const markAgain = await e.mark();
+    const encryptionFault = await fault(e, { method: 'PATCH', path: `${NS}$` }, THROTTLE);
     const again = await e.post<{ id: string }>('/api/cmk/enable', {
       namespaceId: ns,
       keys: [{ keyId: e.keyId('kv-f-rbac', 'k-late') }],
@@ -161,8 +204,24 @@ describe('platform faults', () => {
     expect(op2.customStatus?.grants).toEqual(out2.grants);
     expect(op2.customStatus?.state).toBe('failed');
     expect(out2.summary).toContain('Key access granted before the failure stays in place');
-    const grantsAfter = (await e.appRequests(0, true)).filter((r) => /roleAssignments/.test(r.path)).length;
-    expect(grantsAfter).toBeGreaterThanOrEqual(grantsBefore);
+    // Exactly one role assignment was written (attempts included), and Azure holds exactly that one.
+    const grantWrites = (await e.appRequests(markAgain, 'attempted')).filter((r) =>
+      /roleAssignments/.test(r.path),
+    );
+    expect(grantWrites.map((r) => `${r.method} ${r.status}`)).toEqual(['PUT 201']);
+    const held = await e.arm<{ value: Array<{ properties: { principalId: string; scope: string } }> }>(
+      'GET',
+      `${e.vaultId('kv-f-rbac')}/keys/k-late/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01`,
+    );
+    expect(
+      held.value.filter((a) => a.properties.principalId === uai.principalId).map((a) => a.properties.scope),
+    ).toEqual([`${e.vaultId('kv-f-rbac')}/keys/k-late`]);
+    // The encryption PATCH was refused every time it was tried — and never accepted.
+    const patches = (await e.appRequests(markAgain, 'attempted')).filter((r) => r.method === 'PATCH');
+    expect(patches.length).toBeGreaterThan(0);
+    expect(patches.filter((r) => r.status !== 429)).toEqual([]);
+    expect(await hitsOf(e, encryptionFault)).toBe(patches.length);
+    expect((await e.getNamespace(ns.split('/').pop()!)).properties.encryption).toBeUndefined();
   });
 });
 
@@ -177,37 +236,91 @@ describe('chaos: every activity runs twice', () => {
   }, 120_000);
   afterAll(async () => Promise.all([normal?.estate.stop(), chaos?.estate.stop()]));
 
-  it('reaches the same outcome, steps and grants as a normal run', async () => {
+  it('reaches the same outcome, and Azure holds the same identities, encryption, policies and role assignments', async () => {
     const results = [];
     for (const e of [normal, chaos]) {
       const { uai } = await seed(e);
       const sys = await runSystemAp(e);
       const user = await runUaiRbac(e, uai.id);
+      const mark = await e.mark();
       const rerun = await e.enable({
-        namespaceId: e.nsId(`sb-f-${counter - 1}-sys`),
+        namespaceId: e.nsId(sys.ns),
         keys: [{ keyId: e.keyId('kv-f-ap', 'k1') }],
       });
-      results.push({ e, sys, user, rerun: rerun.op.output as EnableOutput, uai });
+      const rerunWrites = await e.appRequests(mark, 'attempted');
+      // What Azure holds, names replaced by their role in the scenario (the two hosts name things apart).
+      const names: Names = {
+        [e.sub]: '{sub}',
+        [sys.ns]: '{sys}',
+        [user.ns]: '{uai-ns}',
+        [uai.principalId]: '{uai.principal}',
+        [`k-${user.ns.split('-')[2]}`]: '{fresh-key}',
+      };
+      const state = await readAzureState(e, {
+        namespaces: [sys.ns, user.ns],
+        vaults: [
+          { id: e.vaultId('kv-f-ap'), name: 'kv-f-ap' },
+          { id: e.vaultId('kv-f-rbac'), name: 'kv-f-rbac' },
+        ],
+        names,
+      });
+      results.push({ sys, user, rerun: rerun.op.output as EnableOutput, rerunWrites, state });
     }
     const [a, b] = results as [(typeof results)[0], (typeof results)[0]];
     for (const r of [a, b]) {
       expect(r.sys.out.outcome).toBe('enabled');
       expect(r.user.out.outcome).toBe('enabled');
       expect(r.rerun.outcome).toBe('noOp');
+      expect(r.rerunWrites).toEqual([]);
     }
-    const shape = (o: EnableOutput) => ({
-      steps: o.steps.map((s) => `${s.kind}:${s.status}`),
-      grants: o.grants.map((g) => `${g.vaultName}:${g.kind}`),
-      changes: o.changes.length,
-      keys: o.encryption?.keys.length,
+    // Azure, read back: the same end state on both hosts …
+    expect(b.state).toEqual(a.state);
+    // … and that state is the intended one (so "the same" is not "the same wrong").
+    expect(a.state).toEqual({
+      namespaces: {
+        '{sys}': {
+          identityType: 'SystemAssigned',
+          systemAssigned: 'yes',
+          userAssigned: [],
+          encryption: {
+            keySource: 'Microsoft.KeyVault',
+            infra: false,
+            keys: [
+              {
+                name: 'k1',
+                uri: 'https://kv-f-ap.vault.sandbox.localhost',
+                version: '',
+                identity: '',
+              },
+            ],
+          },
+        },
+        '{uai-ns}': {
+          identityType: 'UserAssigned',
+          systemAssigned: 'no',
+          userAssigned: [expect.stringMatching(/userAssignedIdentities\/id-f$/i)],
+          encryption: {
+            keySource: 'Microsoft.KeyVault',
+            infra: false,
+            keys: [
+              {
+                name: '{fresh-key}',
+                uri: 'https://kv-f-rbac.vault.sandbox.localhost',
+                version: '',
+                identity: expect.stringMatching(/userAssignedIdentities\/id-f$/i) as string,
+              },
+            ],
+          },
+        },
+      },
+      accessPolicies: { 'kv-f-ap': ['{sys}.principal: get,unwrapkey,wrapkey'], 'kv-f-rbac': [] },
+      roleAssignments: [
+        `{uai.principal} e147488a-f6f5-4113-8e2d-b22465e65bf6 /subscriptions/{sub}/resourceGroups/rg-cmk/providers/Microsoft.KeyVault/vaults/kv-f-rbac/keys/{fresh-key}`,
+      ],
+      aliases: { '{sys}': [], '{uai-ns}': [] },
     });
-    expect(shape(b.sys.out)).toEqual(shape(a.sys.out));
-    expect(shape(b.user.out)).toEqual(shape(a.user.out));
-    // The chaos host really ran the activities twice (each idempotent write happened twice) …
-    expect(a.sys.writes).toBe(a.sys.out.minimumWrites?.total);
-    expect(b.sys.writes).toBe(2 * a.sys.writes);
-    // … and the second run of each changed nothing: the namespace reads back the same.
-    const names = (o: EnableOutput) => o.encryption?.keys.map((k) => k.keyId.replace(/^https:\/\/[^/]+/, ''));
-    expect(names(b.sys.out)).toEqual(names(a.sys.out));
+    // The chaos host really ran the activities twice: each write was made twice (idempotently).
+    expect(a.sys.attempted).toBe(MINIMUM_WRITES.systemAp);
+    expect(b.sys.attempted).toBe(2 * MINIMUM_WRITES.systemAp);
   });
 });

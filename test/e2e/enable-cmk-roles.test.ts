@@ -48,7 +48,7 @@ it('passes with exactly the documented set: user-assigned identity + RBAC vault'
   expect(out.outcome).toBe('enabled');
 });
 
-it('without Contributor on the namespace: stops at the identity step, names the role, writes nothing', async () => {
+it('without Contributor on the namespace: stops at the identity step, names the role; its one write attempt was refused', async () => {
   const mark = await e.mark();
   const out = await enable('sb-r-bare', e.keyId('kv-r-ap', 'k1'));
   expect(out.outcome).toBe('failed');
@@ -56,7 +56,13 @@ it('without Contributor on the namespace: stops at the identity step, names the 
   expect(out.error?.detail).toContain('403');
   expect(out.error?.detail).toContain('Microsoft.ServiceBus/namespaces/write');
   expect(out.error?.fix).toContain(`--role "Contributor" --scope ${e.nsId('sb-r-bare')}`);
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  // Only ARM knows the caller's permissions: the identity PATCH was tried once, refused, not retried.
+  const attempts = await e.appRequests(mark, 'attempted');
+  expect(attempts.map((r) => `${r.method} ${r.path.split('/').pop()} ${r.status} ${r.errorCode}`)).toEqual([
+    'PATCH sb-r-bare 403 AuthorizationFailed',
+  ]);
+  expect(await e.appRequests(mark, 'succeeded')).toEqual([]);
+  expect((await e.getNamespace('sb-r-bare')).identity).toBeUndefined();
 });
 
 it('without Key Vault Contributor on an access-policy vault: stops at the grant, names the role', async () => {
@@ -88,7 +94,7 @@ it('without Reader on the subscription: the preflight says which vault it cannot
     /kv-r-rbac could not be read: the app's identity is not allowed to read it \(403 AuthorizationFailed/,
   );
   expect(vault?.fix).toContain('Reader');
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
 
   const dry = await e.post<{ status: number; title: string }>('/api/cmk/diagnose', {
     namespaceId: e.nsId('sb-r-bare'),

@@ -16,6 +16,12 @@ export interface RequestLogEntry {
   operation?: string;
   status: number;
   service: string;
+  query?: string;
+  requestId?: string;
+  faults?: string[];
+  handlerStatus?: number;
+  dropped?: true;
+  errorCode?: string;
 }
 
 export interface Operation<O = Record<string, unknown>> {
@@ -269,9 +275,12 @@ export class Estate {
     return all.body.reduce((m, e) => Math.max(m, e.seq), 0);
   }
 
-  /** The app identity's requests since a mark (writes only, or all). */
-  async appRequests(since: number, writesOnly = false): Promise<RequestLogEntry[]> {
-    const q = `/requests?principal=${this.app}&since=${since}${writesOnly ? '&writesOnly=true' : ''}`;
+  /**
+   * The app identity's requests since a mark: all, or only writes — every write *attempt* (whatever
+   * its status: "wrote nothing" means none was even tried) or only the successful ones.
+   */
+  async appRequests(since: number, writes?: 'attempted' | 'succeeded'): Promise<RequestLogEntry[]> {
+    const q = `/requests?principal=${this.app}&since=${since}${writes ? `&writes=${writes}` : ''}`;
     return (await this.estate.azure.control<RequestLogEntry[]>('GET', q)).body;
   }
 }

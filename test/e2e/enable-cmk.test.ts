@@ -56,7 +56,7 @@ describe('happy paths', () => {
     expect(out.encryption?.keys.map((k) => k.keyId)).toEqual([e.keyId('kv-ap', 'k-sys')]);
 
     // Exactly the plan's minimum: identity PATCH, access policy, encryption PATCH.
-    const writes = await e.appRequests(mark, true);
+    const writes = await e.appRequests(mark, 'attempted');
     expect(writes).toHaveLength(out.minimumWrites?.total ?? -1);
     expect(writesOf(writes)).toEqual([
       expect.stringMatching(/^PATCH .*namespaces\/sb-sys-ap$/i),
@@ -108,7 +108,7 @@ describe('happy paths', () => {
     });
     expect(op.output?.outcome).toBe('noOp');
     expect(op.customStatus?.state).toBe('noOp');
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 
   it('with other keys on an encrypted namespace it is refused clearly (PRE-008), zero writes', async () => {
@@ -119,7 +119,7 @@ describe('happy paths', () => {
     });
     expect(op.output?.outcome).toBe('blocked');
     expect(op.output?.findings.map((f) => f.ruleId)).toContain('PRE-008');
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 
   it('user-assigned identity + RBAC vault: attach, role at key scope, encrypt', async () => {
@@ -140,7 +140,7 @@ describe('happy paths', () => {
         scope: `${e.vaultId('kv-rbac')}/keys/k-uai`,
       }),
     ]);
-    const writes = await e.appRequests(mark, true);
+    const writes = await e.appRequests(mark, 'attempted');
     expect(writesOf(writes)).toEqual([
       expect.stringMatching(/^PATCH .*namespaces\/sb-uai-rbac$/i),
       expect.stringMatching(
@@ -172,7 +172,7 @@ describe('happy paths', () => {
       'kv-rbac:roleAssignment',
     ]);
     expect(out.minimumWrites).toMatchObject({ identity: 1, encryption: 1, total: 4 });
-    expect(await e.appRequests(mark, true)).toHaveLength(4);
+    expect(await e.appRequests(mark, 'attempted')).toHaveLength(4);
   });
 
   it('waits for a role assignment that takes minutes to propagate, then encrypts (no extra writes)', async () => {
@@ -222,7 +222,7 @@ describe('happy paths', () => {
         (r) => r.method === 'GET' && /sb-slow-update$/.test(r.path),
       );
       expect(reads.length).toBeGreaterThan(2);
-      expect(await e.appRequests(mark, true)).toHaveLength(out.minimumWrites?.total ?? -1);
+      expect(await e.appRequests(mark, 'attempted')).toHaveLength(out.minimumWrites?.total ?? -1);
     } finally {
       await e.estate.azure.control('PUT', '/settings', { lroDurationMs: 0 });
     }
@@ -242,7 +242,7 @@ describe('happy paths', () => {
     expect(r.body.health.verdict).toBe('healthy');
     expect(r.body.health.usableKeyIds).toHaveLength(3);
     expect(r.body.findings.filter((f) => f.blocks)).toEqual([]);
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 });
 
@@ -355,7 +355,7 @@ describe('preflight and dry run', () => {
     expect(purge?.message).toBe('Key vault kv-nopp has purge protection off.');
     expect(purge?.fix).toContain('az keyvault update --name kv-nopp --enable-purge-protection true');
     expect(out.findings.every((f) => f.fix.length > 0)).toBe(true);
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 
   it('the dry run never calls the foreign host it was given', async () => {
@@ -376,7 +376,7 @@ describe('preflight and dry run', () => {
     expect(r.body.outcome).toBe('blocked');
     expect(new Set(r.body.findings.filter((f) => f.blocks).map((f) => f.ruleId))).toEqual(new Set(EXPECTED));
     expect(r.body.steps).toEqual([]);
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 
   it('a Geo-DR paired namespace is refused with a pointer to the Geo-DR operation', async () => {
@@ -391,7 +391,7 @@ describe('preflight and dry run', () => {
     const geo = op.output?.findings.find((f) => f.ruleId === 'PRE-003');
     expect(op.output?.outcome).toBe('blocked');
     expect(geo?.fix).toContain('/api/cmk/geo-dr');
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 
   it('dry run of a valid request returns the plan with its minimum writes, and writes nothing', async () => {
@@ -413,7 +413,7 @@ describe('preflight and dry run', () => {
       'verifyEncryption',
     ]);
     expect(r.body.minimumWrites.total).toBe(3);
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
     expect((await e.getNamespace('sb-dry')).identity).toBeUndefined();
   });
 });
@@ -451,7 +451,7 @@ describe('bad input never crashes and never writes', () => {
       namespaceId: e.nsId('sb-does-not-exist'),
     });
     expect(missing.status).toBe(404);
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 });
 
@@ -484,6 +484,6 @@ describe('diagnose after the key access is revoked', () => {
     expect(r.body.findings.find((f) => f.ruleId === 'CMK-008')?.command).toBe(
       `az keyvault set-policy --name kv-ap --object-id ${principal} --key-permissions get wrapKey unwrapKey`,
     );
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 });

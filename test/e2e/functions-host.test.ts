@@ -547,7 +547,9 @@ describe('logging', () => {
         ),
       'log line',
     );
-    expect(executed).toBeDefined();
+    expect(executed).toMatch(
+      /Executed 'Functions\.echoJson' \(Succeeded, Id=[0-9a-f-]{36}, Duration=\d+ms\)/,
+    );
     expect(
       host.logs.some((l) => /Executing 'Functions\.echoJson' \(Reason='.*', Id=[0-9a-f-]{36}\)/.test(l)),
     ).toBe(true);

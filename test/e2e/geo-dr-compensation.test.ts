@@ -99,7 +99,10 @@ it('re-pair refused once → the compensation re-pairs; CMK is on and the pairin
   expect(out.pairing).toEqual(expect.objectContaining({ intact: true }));
   expect(out.steps.at(-1)).toEqual(expect.objectContaining({ kind: 'restorePairing', status: 'done' }));
   expect(await isPaired(e, p, s, alias)).toBe(true);
-  expect((await e.getNamespace(p)).properties.encryption).toBeDefined();
+  expect((await e.getNamespace(p)).properties.encryption).toMatchObject({
+    keySource: 'Microsoft.KeyVault',
+    keyVaultProperties: [expect.objectContaining({ keyName: 'k1' })],
+  });
 });
 
 it('re-pair keeps failing → critical outcome with the alias, both namespaces and the az command', async () => {
@@ -159,7 +162,7 @@ it('platform faults (503 on the break and the re-pair, 429 on alias reads) are r
   expect(await isPaired(e, p, s, alias)).toBe(true);
   const all = await e.appRequests(mark);
   const breaks = all.filter((w) => /breakPairing$/.test(w.path));
-  const writes = await e.appRequests(mark, true);
+  const writes = await e.appRequests(mark, 'attempted');
   expect(breaks.filter((w) => w.status === 503)).toHaveLength(2);
   expect(breaks.filter((w) => w.status < 300)).toHaveLength(1);
   expect(writes.filter((w) => /disasterRecoveryConfigs\/[^/]+$/.test(w.path) && w.status < 300)).toHaveLength(

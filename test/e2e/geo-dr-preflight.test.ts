@@ -52,7 +52,7 @@ it('dry run: the plan in the documented order and no write at all', async () => 
     'pair',
     'waitForReplication',
   ]);
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   expect(await isPaired(e, 'sb-gp-p', 'sb-gp-s', 'gp-alias')).toBe(true);
 });
 
@@ -70,7 +70,7 @@ it('a primary with queues, a vault without purge protection: all findings, zero 
   expect(out.outcome).toBe('blocked');
   expect(ruleIds(out)).toEqual(['CMK-007', 'GEO-003']);
   expect(out.pairing).toEqual(expect.objectContaining({ intact: true, state: 'paired' }));
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   expect(await isPaired(e, 'sb-gp2-p', 'sb-gp2-s', 'gp2-alias')).toBe(true);
 });
 
@@ -91,7 +91,7 @@ it('alias or partner that do not match, roles reversed: GEO-004, zero writes', a
   const wrongAlias = await geoDr(e, geoBody(e, 'sb-gp-p', 'sb-gp-s', 'gp-other', [e.keyId('kv-gp', 'k1')]));
   expect(wrongAlias.op.output?.outcome).toBe('blocked');
   expect(ruleIds(wrongAlias.op.output!)).toEqual(['GEO-004']);
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
 });
 
 it('a pairing still replicating: GEO-005 (wait), zero writes', async () => {
@@ -104,7 +104,7 @@ it('a pairing still replicating: GEO-005 (wait), zero writes', async () => {
     geoBody(e, 'sb-gp3-p', 'sb-gp3-s', 'gp3-alias', [e.keyId('kv-gp', 'k1')], { dryRun: true }),
   );
   expect(ruleIds(r.body)).toEqual(['GEO-005']);
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
 });
 
 it('user-assigned identity on an already paired primary: refused with the documented order', async () => {
@@ -121,7 +121,7 @@ it('user-assigned identity on an already paired primary: refused with the docume
   const f = out.findings.find((x) => x.ruleId === 'GEO-006');
   expect(f?.fix).toMatch(/enable encryption with it on BOTH namespaces, then pair/);
   expect(f?.command).toContain('az servicebus georecovery-alias break-pair');
-  expect(await e.appRequests(mark, true)).toEqual([]);
+  expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   expect(await isPaired(e, 'sb-gp-p', 'sb-gp-s', 'gp-alias')).toBe(true);
 });
 

@@ -57,7 +57,7 @@ describe('already paired, system-assigned: break → grant → encrypt → re-pa
       [primary.identity?.principalId, secondary.identity?.principalId].sort(),
     );
 
-    const writes = writesOf(await e.appRequests(mark, true));
+    const writes = writesOf(await e.appRequests(mark, 'attempted'));
     expect(writes).toEqual([
       expect.stringMatching(
         /^POST .*namespaces\/sb-geo1-p\/disasterRecoveryConfigs\/geo1-alias\/breakPairing$/i,
@@ -78,7 +78,7 @@ describe('after the happy path', () => {
     let mark = await e.mark();
     const again = await geoDr(e, body);
     expect(again.op.output?.outcome).toBe('noOp');
-    expect(await e.appRequests(mark, true)).toEqual([]);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
 
     const secondary = (await e.getNamespace('sb-geo1-s')).identity?.principalId;
     await e.arm('PUT', `${e.vaultId('kv-geo')}/accessPolicies/remove?api-version=2023-07-01`, {
@@ -96,7 +96,7 @@ describe('after the happy path', () => {
     const repaired = await geoDr(e, body);
     expect(repaired.op.output?.outcome).toBe('enabled');
     expect(repaired.op.output?.order).toBe('grantSecondaryOnly');
-    expect(writesOf(await e.appRequests(mark, true))).toEqual([
+    expect(writesOf(await e.appRequests(mark, 'attempted'))).toEqual([
       expect.stringMatching(/^PUT .*vaults\/kv-geo\/accessPolicies\/add$/i),
     ]);
     expect(await isPaired(e, 'sb-geo1-p', 'sb-geo1-s', 'geo1-alias')).toBe(true);
@@ -131,7 +131,7 @@ describe('RBAC vaults', () => {
     expect(op.output?.grants.map((g) => g.kind)).toEqual(['roleAssignment', 'roleAssignment']);
     const role =
       /^PUT .*vaults\/kv-geo-rbac\/keys\/k-geo-r\/providers\/Microsoft.Authorization\/roleAssignments\/[0-9a-f-]+$/i;
-    expect(writesOf(await e.appRequests(mark, true))).toEqual([
+    expect(writesOf(await e.appRequests(mark, 'attempted'))).toEqual([
       expect.stringMatching(/breakPairing$/),
       expect.stringMatching(/^PATCH .*namespaces\/sb-geo3-s$/i),
       expect.stringMatching(role),

@@ -227,7 +227,7 @@ describe('KeyVaultGateway', () => {
     expect(good).toMatchObject({ status: 'found', enabled: true, kty: 'RSA', rotationPolicy: null });
     expect(good.keyOps).toEqual(expect.arrayContaining(['wrapKey', 'unwrapKey']));
     expect(good.currentVersion).toMatch(/^[0-9a-f]{32}$/);
-    expect(Date.parse(good.expiresOn!)).toBeGreaterThan(NOW.getTime());
+    expect(Date.parse(good.expiresOn!)).toBe(NOW.getTime() + 2 * YEAR_S * 1000);
     expect(await gw.keyVault.getKey(vault, 'off')).toMatchObject({ status: 'found', enabled: false });
     expect((await gw.keyVault.getKey(vault, 'ec')).kty).toBe('EC');
     expect(await gw.keyVault.getKey(vault, 'missing')).toEqual({ status: 'notFound' });
@@ -335,7 +335,7 @@ describe('facts for the preflight, plan and diagnosis', () => {
       userAssignedIdentityIds: [],
     });
     const principal = ident.ok ? ident.value.identity.systemAssigned?.principalId : undefined;
-    expect(principal).toBeDefined();
+    expect(principal).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(
       (await gw.keyVault.addCmkAccessPolicy(h.vaultId('gw-kv-ap'), h.sandbox.tenantId, principal!)).ok,
     ).toBe(true);

@@ -109,7 +109,13 @@ test('the compiled app reaches ARM and a vault with nothing but the sandbox envi
 
   // Every call was made as the app's managed identity; the vault calls arrived on the vault host.
   const calls = sb.control.requests({ sinceSeq: mark });
-  expect(calls.filter((c) => c.service === 'identity').length).toBeGreaterThan(0);
+  // One token per audience (the credential caches it): ARM and Key Vault.
+  expect(
+    calls
+      .filter((c) => c.service === 'identity')
+      .map((c) => new URLSearchParams(c.query).get('resource'))
+      .sort(),
+  ).toEqual([sb.url, 'https://vault.sandbox.localhost'].sort());
   const azureCalls = calls.filter(
     (c) => c.service === 'arm' || (c.service === 'keyvault' && c.status !== 401),
   );

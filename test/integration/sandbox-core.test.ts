@@ -465,4 +465,94 @@ describe('fault injection', () => {
     });
     expect((await resources(as(sb.admin.objectId)).resourceGroups.get('rg-a')).name).toBe('rg-a');
   });
+
+  test('after the effect: the write happens, its answer is lost; the log and the rule say so', async () => {
+    sb.control.clearFaults();
+    const admin = resources(as(sb.admin.objectId));
+    const rule = sb.control.addFault({
+      match: { service: 'arm', method: 'PUT', path: '/resourcegroups/rg-after$', bodyContains: 'westeurope' },
+      effect: { type: 'error', status: 503, code: 'ServiceUnavailable', message: 'Injected: answer lost.' },
+      phase: 'after',
+      occurrence: 1,
+    });
+    const mark = sb.control.mark();
+    expect(
+      await failure(admin.resourceGroups.createOrUpdate('rg-after', { location: 'westeurope' })),
+    ).toMatchObject({ statusCode: 503, code: 'ServiceUnavailable' });
+    // The group exists although the client was told 503.
+    expect((await admin.resourceGroups.get('rg-after')).location).toBe('westeurope');
+    const [put] = sb.control.requests({ sinceSeq: mark, writes: 'attempted' });
+    expect(put).toMatchObject({ method: 'PUT', status: 503, handlerStatus: 201, faults: [rule.id] });
+    expect(sb.control.requests({ sinceSeq: mark, writes: 'succeeded' })).toEqual([]);
+    expect(sb.control.faults().find((r) => r.id === rule.id)).toMatchObject({
+      hits: 1,
+      hitRequestIds: [put!.requestId],
+    });
+  });
+
+  test('a dropped connection (before the handler) is a network error the SDK retries; nothing happened', async () => {
+    sb.control.clearFaults();
+    const admin = resources(as(sb.admin.objectId), {
+      retryOptions: { maxRetries: 2, retryDelayInMs: 5, maxRetryDelayInMs: 10 },
+    });
+    const rule = sb.control.addFault({
+      match: { service: 'arm', method: 'PUT', path: '/resourcegroups/rg-drop$' },
+      effect: { type: 'drop' },
+      occurrence: 1,
+    });
+    const mark = sb.control.mark();
+    await admin.resourceGroups.createOrUpdate('rg-drop', { location: 'westeurope' });
+    const puts = sb.control.requests({ sinceSeq: mark, writes: 'attempted' });
+    expect(puts.map((r) => [r.status, r.dropped ?? false])).toEqual([
+      [0, true],
+      [201, false],
+    ]);
+    expect(sb.control.requests({ sinceSeq: mark, writes: 'succeeded' })).toHaveLength(1);
+    expect(sb.control.faults().find((r) => r.id === rule.id)).toMatchObject({
+      matched: 2,
+      hits: 1,
+      hitRequestIds: [puts[0]!.requestId],
+    });
+  });
+
+  test('omitField (after the handler): the 2xx answer arrives without a field the spec requires', async () => {
+    sb.control.clearFaults();
+    const admin = resources(as(sb.admin.objectId));
+    const rule = sb.control.addFault({
+      match: { service: 'arm', method: 'GET', path: '/resourcegroups/rg-a$' },
+      effect: { type: 'omitField', path: 'location' },
+      phase: 'after',
+      occurrence: 1,
+    });
+    const group = await admin.resourceGroups.get('rg-a');
+    expect(group.name).toBe('rg-a');
+    expect(group.location).toBeUndefined();
+    expect((await admin.resourceGroups.get('rg-a')).location).toBe('westeurope');
+    expect(sb.control.faults().find((r) => r.id === rule.id)).toMatchObject({ matched: 2, hits: 1 });
+    expect(() => sb.control.addFault({ effect: { type: 'omitField', path: 'x' } })).toThrow(/phase 'after'/);
+  });
+
+  test('the managed-identity endpoint can be faulted, chosen by query (resource)', async () => {
+    sb.control.clearFaults();
+    const rule = sb.control.addFault({
+      match: { service: 'identity', query: { resource: sb.url } },
+      effect: { type: 'error', status: 503, code: 'ServiceUnavailable', message: 'Injected outage.' },
+      occurrence: 1,
+    });
+    const mark = sb.control.mark();
+    const direct = await fetch(
+      `${sb.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent(sb.url)}`,
+      { headers: { 'X-IDENTITY-HEADER': sb.env.IDENTITY_HEADER! } },
+    );
+    expect(direct.status).toBe(503);
+    const again = await fetch(
+      `${sb.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent(sb.url)}`,
+      { headers: { 'X-IDENTITY-HEADER': sb.env.IDENTITY_HEADER! } },
+    );
+    expect(again.status).toBe(200);
+    expect(sb.control.requests({ sinceSeq: mark, service: 'identity' }).map((r) => r.status)).toEqual([
+      503, 200,
+    ]);
+    expect(sb.control.faults().find((r) => r.id === rule.id)).toMatchObject({ matched: 2, hits: 1 });
+  });
 });

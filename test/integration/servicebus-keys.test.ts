@@ -130,7 +130,11 @@ it('RBAC vault: deleting the role assignment stops the namespace', async () => {
   await h.keys('kv-t-rbac').createRsaKey('cmk');
   const principal = await cmkNamespace('sb-t-rbac', 'kv-t-rbac', [{ keyName: 'cmk' }]);
   const assignment = h.sandbox.core.rbac.allAssignments().find((a) => a.principalId === principal);
-  expect(assignment).toBeDefined();
+  expect(assignment).toMatchObject({
+    principalId: principal,
+    scope: expect.stringMatching(/\/vaults\/kv-t-rbac$/i) as string,
+    roleDefinitionId: expect.stringMatching(/\/e147488a-f6f5-4113-8e2d-b22465e65bf6$/) as string,
+  });
   h.sandbox.core.rbac.deleteAssignment(assignment!.id);
   await h.minutes(5);
   expect(await h.operable('sb-t-rbac')).toBe(false);

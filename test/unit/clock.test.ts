@@ -59,13 +59,26 @@ describe('VirtualClock', () => {
 });
 
 describe('WallClock', () => {
+  // Real time is faked (jest's clock drives Date.now and setTimeout), so the expectations are exact.
+  beforeEach(() => jest.useFakeTimers({ now: Date.UTC(2026, 0, 1) }));
+  afterEach(() => jest.useRealTimers());
+
   it('runs faster than real time when asked', () => {
     const fast = new WallClock(3600);
     const start = fast.now();
-    const realStart = Date.now();
-    while (Date.now() - realStart < 5) {
-      /* spin a few ms */
-    }
-    expect(fast.now() - start).toBeGreaterThanOrEqual(5 * 3600 - 3600);
+    expect(start).toBe(Date.UTC(2026, 0, 1));
+    jest.advanceTimersByTime(5);
+    expect(fast.now() - start).toBe(5 * 3600);
+  });
+
+  it('fires a timer when its clock time is reached: 1 h at speed 3600 is 1 s of real time', async () => {
+    const fast = new WallClock(3600);
+    const due = fast.now() + 3600_000;
+    const fired: number[] = [];
+    fast.schedule(due, () => void fired.push(fast.now()));
+    await jest.advanceTimersByTimeAsync(999);
+    expect(fired).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(fired).toEqual([due]);
   });
 });

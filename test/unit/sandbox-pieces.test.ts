@@ -1,7 +1,7 @@
 import { ApiVersions } from '../../sandbox/azure/arm/apiVersions';
 import { parseResourceId } from '../../sandbox/azure/arm/ids';
 import { parseIsoDuration } from '../../sandbox/azure/control';
-import { Faults } from '../../sandbox/azure/faults';
+import { Faults, valueAt, withoutPath } from '../../sandbox/azure/faults';
 import { RouteTable } from '../../sandbox/azure/router';
 import { reply } from '../../sandbox/azure/context';
 import { MemoryStore } from '../../sandbox/azure/store';
@@ -55,27 +55,96 @@ test('ISO 8601 durations', () => {
   expect(() => parseIsoDuration('PT')).toThrow();
 });
 
-test('faults: counts run out, probabilities gate, matches filter', () => {
+test('faults: counts run out, probabilities gate, matches filter; spent rules stay listed with their hits', () => {
   let roll = 0.9;
   const faults = new Faults(() => roll);
-  faults.add({
+  const counted = faults.add({
     match: { service: 'arm', method: 'get', path: '/vaults/' },
     effect: { type: 'error', status: 503 },
     count: 2,
   });
   faults.add({ match: { principal: 'ABC' }, effect: { type: 'latency', ms: 5 }, probability: 0.5 });
-  const target = {
+  let n = 0;
+  const target = () => ({
+    requestId: `r${++n}`,
     method: 'GET',
     path: '/subscriptions/s/providers/Microsoft.KeyVault/vaults/x',
     service: 'arm' as const,
     principal: 'abc',
-  };
-  expect(faults.take(target).map((e) => e.type)).toEqual(['error']);
+    query: new URLSearchParams(),
+    body: Buffer.alloc(0),
+  });
+  const types = (hits: Array<{ effect: { type: string } }>) => hits.map((h) => h.effect.type);
+  expect(types(faults.take(target()))).toEqual(['error']);
   roll = 0.1;
-  expect(faults.take(target).map((e) => e.type)).toEqual(['error', 'latency']);
-  expect(faults.take(target).map((e) => e.type)).toEqual(['latency']);
-  expect(faults.take({ ...target, principal: 'other' })).toEqual([]);
-  expect(faults.take({ ...target, service: 'keyvault' }).map((e) => e.type)).toEqual(['latency']);
+  expect(types(faults.take(target()))).toEqual(['error', 'latency']);
+  expect(types(faults.take(target()))).toEqual(['latency']);
+  expect(faults.take({ ...target(), principal: 'other' })).toEqual([]);
+  expect(types(faults.take({ ...target(), service: 'keyvault' }))).toEqual(['latency']);
+  const listed = faults.list().find((r) => r.id === counted.id);
+  expect(listed).toMatchObject({ matched: 4, hits: 2, hitRequestIds: ['r1', 'r2'] });
+});
+
+test('faults: the nth matching request (number, list, range), query and body filters, phases', () => {
+  const faults = new Faults();
+  const patch = (n: number, body: unknown, query = 'api-version=1') => ({
+    requestId: `r${n}`,
+    method: 'PATCH',
+    path: '/subscriptions/s/resourceGroups/g/providers/Microsoft.ServiceBus/namespaces/ns1',
+    service: 'arm' as const,
+    query: new URLSearchParams(query),
+    body: Buffer.from(JSON.stringify(body)),
+  });
+  const second = faults.add({
+    match: { method: 'PATCH', path: '/namespaces/ns1$' },
+    effect: { type: 'error', status: 503 },
+    occurrence: 2,
+  });
+  const listed = faults.add({ match: { method: 'PATCH' }, effect: { type: 'drop' }, occurrence: [1, 3] });
+  const range = faults.add({
+    match: { method: 'PATCH' },
+    effect: { type: 'throttle', retryAfterSeconds: 2 },
+    occurrence: { from: 3, to: 4 },
+  });
+  const encryption = faults.add({
+    match: { bodyEquals: { path: 'properties.encryption.keySource', value: 'Microsoft.KeyVault' } },
+    effect: { type: 'error', status: 500 },
+    phase: 'after',
+  });
+  const contains = faults.add({
+    match: { bodyContains: '"UserAssigned"', query: { 'API-VERSION': '2' } },
+    effect: { type: 'error', status: 500 },
+  });
+  const ids = (hits: Array<{ ruleId: string }>) => hits.map((h) => h.ruleId);
+  const cmk = { properties: { encryption: { keySource: 'Microsoft.KeyVault' } } };
+  expect(ids(faults.take(patch(1, { identity: { type: 'SystemAssigned' } })))).toEqual([listed.id]);
+  expect(ids(faults.take(patch(2, cmk)))).toEqual([second.id]);
+  expect(ids(faults.take(patch(2, cmk), 'after'))).toEqual([encryption.id]);
+  expect(ids(faults.take(patch(3, { identity: { type: 'UserAssigned' } }, 'api-version=2')))).toEqual([
+    listed.id,
+    range.id,
+    contains.id,
+  ]);
+  expect(ids(faults.take(patch(4, {})))).toEqual([range.id]);
+  expect(ids(faults.take(patch(5, {})))).toEqual([]);
+  const byId = new Map(faults.list().map((r) => [r.id, r]));
+  expect(byId.get(second.id)).toMatchObject({ matched: 5, hits: 1, hitRequestIds: ['r2'] });
+  expect(byId.get(listed.id)).toMatchObject({ hits: 2, hitRequestIds: ['r1', 'r3'] });
+  expect(byId.get(range.id)).toMatchObject({ hits: 2, hitRequestIds: ['r3', 'r4'] });
+  expect(byId.get(encryption.id)).toMatchObject({ matched: 1, hits: 1, hitRequestIds: ['r2'] });
+  expect(byId.get(contains.id)).toMatchObject({ matched: 1, hits: 1, hitRequestIds: ['r3'] });
+  expect(() => faults.add({ effect: { type: 'drop' }, occurrence: { from: 3, to: 2 } })).toThrow();
+  expect(valueAt({ a: [{ b: 1 }] }, 'a.0.b')).toBe(1);
+  const body = {
+    value: [{ properties: { accessPolicies: [{ objectId: 'o', permissions: { keys: [] } }] } }],
+  };
+  expect(withoutPath(body, 'value.0.properties.accessPolicies.0.permissions')).toEqual({
+    value: [{ properties: { accessPolicies: [{ objectId: 'o' }] } }],
+  });
+  expect(withoutPath(body, 'value.0')).toEqual({ value: [] });
+  expect(withoutPath(body, 'nothing.here')).toEqual(body);
+  expect(body.value[0]!.properties.accessPolicies[0]!.permissions).toEqual({ keys: [] }); // a copy was edited
+  expect(valueAt({ a: 'x' }, 'a.b')).toBeUndefined();
 });
 
 test('routes: ARM paths match case-insensitively; /{scope} routes match under any scope', () => {

@@ -154,6 +154,7 @@ export class KeyAccess {
   ): Promise<{ ok: true; value: T } | { ok: false; detail: string }> {
     let status = 200;
     let errorCode: string | undefined;
+    const started = performance.now();
     try {
       const value = await run();
       return { ok: true, value };
@@ -168,18 +169,43 @@ export class KeyAccess {
       };
     } finally {
       const suffix = operation === 'get' ? '' : `/${operation.toLowerCase()}`;
+      const requestId = randomUUID();
+      const host = new URL(vault.properties.vaultUri).host;
+      const path = `/keys/${keyName}${version ? `/${version}` : ''}${suffix}`;
+      const query = `?api-version=${KV_API_VERSION}`;
       this.core.log.add({
         time: new Date(this.core.clock.now()).toISOString(),
-        requestId: randomUUID(),
+        requestId,
         service: 'keyvault',
         method,
-        host: new URL(vault.properties.vaultUri).host,
-        path: `/keys/${keyName}${version ? `/${version}` : ''}${suffix}`,
-        query: `?api-version=${KV_API_VERSION}`,
+        host,
+        path,
+        query,
         principal: caller.objectId,
         operation: KEY_OPERATIONS[operation].dataAction,
         status,
         ...(errorCode ? { errorCode } : {}),
+      });
+      // Observers (the Key Vault audit log) see the call as the data plane would have answered it.
+      this.core.notifyObservers({
+        service: 'keyvault',
+        method,
+        host,
+        path,
+        query,
+        routePath: `/keys/:name${version ? '/:version' : ''}${suffix}`,
+        params: { name: keyName, ...(version ? { version } : {}) },
+        vaultName: vault.name.toLowerCase(),
+        principal: { objectId: caller.objectId, ...(caller.appId ? { clientId: caller.appId } : {}) },
+        clientIp: caller.clientAddress,
+        trustedService: caller.trustedService ?? 'Microsoft.ServiceBus/namespaces',
+        apiVersion: KV_API_VERSION,
+        requestId,
+        correlationId: requestId,
+        time: this.core.clock.now(),
+        status,
+        ...(errorCode ? { errorCode } : {}),
+        durationMs: performance.now() - started,
       });
     }
   }

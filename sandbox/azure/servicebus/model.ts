@@ -108,6 +108,8 @@ const lower = (s: string): string => s.toLowerCase();
 export class ServiceBusModel {
   readonly keys: KeyAccess;
   private readonly polls = new Map<string, Cancel>();
+  /** Called after a key poll wrote a namespace's key state (the Monitor provider's synthetic traffic). */
+  readonly keyStateListeners: Array<(namespaceId: string) => void> = [];
 
   constructor(
     private readonly core: SandboxCore,
@@ -253,6 +255,7 @@ export class ServiceBusModel {
     if (!latest?.encryption || JSON.stringify(latest.encryption.keys) !== JSON.stringify(enc.keys)) return;
     latest.encryption.keyState = next;
     this.putNamespace(latest);
+    for (const listener of this.keyStateListeners) listener(latest.id);
   }
 
   // ───────────────────────────── entities ─────────────────────────────

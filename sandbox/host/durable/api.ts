@@ -12,6 +12,7 @@ import {
   type RuntimeStatus,
   type StatusFilter,
 } from './engine';
+import { decodeSegment } from '../requestTarget';
 
 export const RPC_PREFIX = '/durabletask/';
 export const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask/';
@@ -83,8 +84,13 @@ export class DurableHttpApi {
     body: string,
   ): Promise<boolean> {
     const method = (req.method ?? 'GET').toUpperCase();
-    const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
-    const [collection, id, verb, eventName] = segments;
+    const segments = path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeSegment(s));
+    if (segments.some((s) => s === undefined))
+      return send(res, 400, { Message: 'The request path contains malformed percent-encoding.' });
+    const [collection, id, verb, eventName] = segments as string[];
 
     if (collection === 'orchestrators' && method === 'POST' && id) {
       const instanceId = verb;
@@ -183,6 +189,9 @@ export class DurableHttpApi {
         break;
       case 'rewind':
       case 'restart':
+        // An unknown instance is 404, as for every other operation; a known one is not supported here.
+        if (!this.engine.getStatus(id, statusOptions(url)))
+          return send(res, 404, { Message: `No instance with ID '${id}' found.` });
         return send(res, 501, { Message: `${verb} is not supported by the local Functions host.` });
       default:
         return send(res, 404, { Message: `Unknown operation '${verb}'.` });
