@@ -6,4 +6,3 @@ export * from './preflight';
 export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
-export * from './keyImpact';
