@@ -186,7 +186,7 @@ export async function replay(
       }),
     );
     // CallActivityWithRetry: the host writes a retry timer (also after the last attempt — DTFx's
-    // back-compat dummy timer), then schedules the next attempt under a fresh id (research §1.7).
+    // back-compat dummy timer), then schedules the next attempt under a fresh id (docs/ARCHITECTURE.md "Local Functions host").
     const retry = action.retryOptions;
     if (retry) {
       const timerId = nextId++;

@@ -40,7 +40,7 @@ import {
 } from './resources';
 import { toWire } from './events';
 
-/** Every published Microsoft.EventGrid version from 2021 on (DESIGN §6); the SDK sends 2022-06-15. */
+/** Every published Microsoft.EventGrid version from 2021 on (docs/ARCHITECTURE.md "Sandbox principles"); the SDK sends 2022-06-15. */
 export const EVENTGRID_API_VERSIONS = [
   '2021-06-01-preview',
   '2021-10-15-preview',
