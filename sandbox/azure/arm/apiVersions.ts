@@ -89,6 +89,7 @@ export const PUBLISHED_API_VERSIONS: Readonly<Record<string, readonly string[]>>
     '2024-11-01',
     '2024-12-01-preview',
     '2025-05-01',
+    '2026-02-01',
   ],
   'Microsoft.ServiceBus': [
     '2014-09-01',
@@ -103,6 +104,7 @@ export const PUBLISHED_API_VERSIONS: Readonly<Record<string, readonly string[]>>
     '2023-01-01-preview',
     '2024-01-01',
     '2025-05-01-preview',
+    '2026-01-01',
   ],
   'Microsoft.Authorization': [
     // role assignments and role definitions

@@ -7,6 +7,7 @@
 import { reply, type RequestContext } from '../context';
 import type { SandboxCore } from '../core';
 import { requireResourceGroup, requireSubscription } from '../arm/resources';
+import { PUBLISHED_API_VERSIONS } from '../arm/apiVersions';
 import { page } from '../arm/paging';
 import { toSandboxError } from './dataplane';
 import { armErrors } from './errors';
@@ -22,25 +23,6 @@ import {
   type Vault,
 } from './model';
 import { keyAttributes, keyId } from './wire';
-
-/** Published Microsoft.KeyVault api-versions from 2021 on, plus the one @azure/arm-keyvault 5.0.0 sends. */
-export const KEYVAULT_ARM_API_VERSIONS = [
-  '2021-04-01-preview',
-  '2021-06-01-preview',
-  '2021-10-01',
-  '2021-11-01-preview',
-  '2022-02-01-preview',
-  '2022-07-01',
-  '2022-11-01',
-  '2023-02-01',
-  '2023-07-01',
-  '2023-08-01-preview',
-  '2024-04-01-preview',
-  '2024-11-01',
-  '2024-12-01-preview',
-  '2025-05-01',
-  '2026-02-01',
-];
 
 const VAULT =
   '/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KeyVault/vaults/:vaultName';
@@ -197,7 +179,7 @@ function top(ctx: RequestContext): number | undefined {
 }
 
 export function registerArm(core: SandboxCore, model: KeyVaultModel): void {
-  core.apiVersions.register('Microsoft.KeyVault', KEYVAULT_ARM_API_VERSIONS);
+  core.apiVersions.register('Microsoft.KeyVault', PUBLISHED_API_VERSIONS['Microsoft.KeyVault'] ?? []);
   const guard =
     <T>(fn: (ctx: RequestContext) => T | Promise<T>) =>
     async (ctx: RequestContext): Promise<T> => {
