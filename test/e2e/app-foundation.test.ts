@@ -26,6 +26,7 @@ describe('the Function App on the local host', () => {
         keyVaultDnsSuffix: 'vault.azure.net',
         subscriptions: '*',
         keyExpiryWarningDays: 45,
+        reportsContainer: 'cmk-reports',
       },
     });
     // Only settings a built feature reads: nothing of the sweep schedule, alerting or reports yet.
@@ -33,6 +34,7 @@ describe('the Function App on the local host', () => {
       'cloud',
       'keyExpiryWarningDays',
       'keyVaultDnsSuffix',
+      'reportsContainer',
       'resourceManager',
       'subscriptions',
     ]);
