@@ -20,6 +20,9 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
         reportsContainer: config.reportsContainer,
+        keyPollMinutes: config.keyPollMinutes,
+        uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
+        pinnedVersionPolicy: config.pinnedVersionPolicy,
       },
     },
   };
