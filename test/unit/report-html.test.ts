@@ -38,11 +38,10 @@ describe('the report page (pure renderer)', () => {
   });
 
   it('tiles carry the summary counts', () => {
-    const tiles = Object.fromEntries(
-      [...html.matchAll(/data-tile="([^"]+)"><span class="n" data-count="(\d+)"/g)].map((m) => [
-        m[1],
-        Number(m[2]),
-      ]),
+    const tiles: Record<string, number> = Object.fromEntries(
+      [...html.matchAll(/data-tile="([^"]+)"><span class="n" data-count="(\d+)"/g)].map(
+        (m): [string, number] => [m[1] ?? '', Number(m[2])],
+      ),
     );
     expect(tiles).toEqual({
       namespaces: 7,
