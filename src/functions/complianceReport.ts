@@ -127,6 +127,7 @@ app.http('getComplianceReport', {
   handler: getComplianceReportHandler,
 });
 
+// [U] a literal dot in a route segment: the local host and ASP.NET Core routing accept it; not run on Azure yet.
 app.http('getComplianceReportPage', {
   route: 'compliance/report.html',
   methods: ['GET'],
