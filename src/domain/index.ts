@@ -6,3 +6,5 @@ export * from './preflight';
 export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
+export * from './keyIndex';
+export * from './health';
