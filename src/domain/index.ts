@@ -8,3 +8,4 @@ export * from './resourceIds';
 export * from './geoDr';
 export * from './keyIndex';
 export * from './health';
+export * from './keyMaterial';
