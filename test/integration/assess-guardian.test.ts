@@ -167,4 +167,58 @@ describe('guardian activities', () => {
       lastPresentAt: at(),
     });
   });
+
+  it("CMK-012: the Geo-DR secondary losing access to the primary's key is reported on the primary (one partner read)", async () => {
+    await h.vault('kv-geo');
+    await h.keys('kv-geo').createRsaKey('geo', { keySize: 2048 });
+    const primary = await h.namespace('sb-geo-p', { identity: { type: 'SystemAssigned' } });
+    const secondary = await h.namespace('sb-geo-s', { identity: { type: 'SystemAssigned' } });
+    await h.grant('kv-geo', primary.identity!.principalId!);
+    await h.grant('kv-geo', secondary.identity!.principalId!);
+    await h.sb.namespaces.update(h.rg, 'sb-geo-p', {
+      encryption: {
+        keySource: 'Microsoft.KeyVault',
+        keyVaultProperties: [{ keyName: 'geo', keyVaultUri: h.sandbox.vaultUri('kv-geo') }],
+      },
+    });
+    await h.sb.disasterRecoveryConfigs.createOrUpdate(h.rg, 'sb-geo-p', 'sb-geo-alias', {
+      partnerNamespace: h.nsId('sb-geo-s'),
+    });
+    await h.minutes(1);
+    await refreshKeyIndex(clients, {
+      reason: 'paired',
+      subscriptionIds: [h.sandbox.subscriptionId],
+      at: at(),
+    });
+    const indexed = (await new KeyIndexStore(clients).load())?.namespaces.find((n) => n.name === 'sb-geo-p');
+    expect(indexed?.geoDr).toEqual({
+      alias: 'sb-geo-alias',
+      role: 'Primary',
+      partnerNamespaceId: h.nsId('sb-geo-s'),
+    });
+    const secondaryIndexed = (await new KeyIndexStore(clients).load())?.namespaces.some(
+      (n) => n.name === 'sb-geo-s',
+    );
+
+    // The secondary lists no encryption of its own (Azure does not replicate it): not indexed.
+    expect(secondaryIndexed).toBe(false);
+    const byVault = { selector: { vaults: ['kv-geo'] }, reason: 'test' };
+    const ok = await assessNamespaces(clients, { ...byVault, at: at() }, { publish: false });
+    const primaryHealth = (o: typeof ok) => o.assessed.find((a) => a.namespaceId === h.nsId('sb-geo-p'));
+    expect(primaryHealth(ok)?.findings.map((f) => f.ruleId)).not.toContain('CMK-012');
+
+    await h.revoke('kv-geo', secondary.identity!.principalId!);
+    const mark = h.sandbox.control.mark();
+    const lost = await assessNamespaces(clients, { ...byVault, at: at() }, { publish: false });
+    const p = primaryHealth(lost);
+    expect(p?.verdict).toBe('healthy'); // the primary itself still works: the risk is the failover
+    const cmk012 = p?.findings.filter((f) => f.ruleId === 'CMK-012') ?? [];
+    expect(cmk012.map((f) => f.command)).toEqual([
+      `az keyvault set-policy --name kv-geo --object-id ${secondary.identity!.principalId!} --key-permissions get wrapKey unwrapKey`,
+    ]);
+    // vault list + key read + one GET of the (unindexed) partner for its identity.
+    expect(appArm(mark).filter((e) => /\/namespaces\/sb-geo-s$/i.test(e.path))).toHaveLength(1);
+    expect(appArm(mark)).toHaveLength(3);
+    expect(lost.calls).toBe(3);
+  });
 });
