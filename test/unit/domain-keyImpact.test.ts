@@ -1,20 +1,43 @@
 import { cmkStateFromEncryption } from '../../src/domain/cmkState';
-import { assessKeyImpact, applyKeyChange, type KeyChange } from '../../src/domain/keyImpact';
+import {
+  applyKeyChange,
+  assessKeyImpact,
+  currentVersionsOf,
+  type ImpactTarget,
+  type KeyChange,
+} from '../../src/domain/keyImpact';
 import type { DiagnoseFacts } from '../../src/domain/preflight';
-import { NOW, SUFFIX, SUB, keyFacts, namespaceFacts, vaultFacts } from './domain-fixtures';
+import { NOW, SUFFIX, SUB, UAI_ID, V1, keyFacts, namespaceFacts, vaultFacts } from './domain-fixtures';
 
 const K1 = 'https://kv-prod.vault.azure.net/keys/cmk-1';
 const K2 = 'https://kv-dr.vault.azure.net/keys/cmk-2';
+const V2 = 'fedcba9876543210fedcba9876543210';
 const nsId = (name: string): string =>
   `/subscriptions/${SUB}/resourceGroups/rg-cmk/providers/Microsoft.ServiceBus/namespaces/${name}`;
+const key1 = (version?: string): ImpactTarget['key'] => ({
+  vaultName: 'kv-prod',
+  keyName: 'cmk-1',
+  versionlessKeyId: K1,
+  ...(version ? { keyVersion: version } : {}),
+});
 
-function ns(name: string, keys: string[], geoDr?: { alias: string; partner: string }): DiagnoseFacts {
+function ns(
+  name: string,
+  keys: string[],
+  options: { geoDr?: { alias: string; partner: string }; uai?: string; current?: string } = {},
+): DiagnoseFacts {
   const cmk = cmkStateFromEncryption(
     {
-      keyVaultProperties: keys.map((k) => ({
-        keyName: k.split('/keys/')[1] as string,
-        keyVaultUri: `${k.split('/keys/')[0] as string}/`,
-      })),
+      keyVaultProperties: keys.map((k) => {
+        const [vault, rest] = k.split('/keys/') as [string, string];
+        const [keyName, keyVersion] = rest.split('/') as [string, string | undefined];
+        return {
+          keyName,
+          keyVaultUri: `${vault}/`,
+          ...(keyVersion ? { keyVersion } : {}),
+          ...(options.uai ? { userAssignedIdentity: options.uai } : {}),
+        };
+      }),
     },
     SUFFIX,
   );
@@ -23,21 +46,34 @@ function ns(name: string, keys: string[], geoDr?: { alias: string; partner: stri
       id: nsId(name),
       name,
       cmk,
-      ...(geoDr
-        ? { geoDr: { alias: geoDr.alias, role: 'Primary' as const, partnerNamespaceId: nsId(geoDr.partner) } }
+      ...(options.geoDr
+        ? {
+            geoDr: {
+              alias: options.geoDr.alias,
+              role: 'Primary' as const,
+              partnerNamespaceId: nsId(options.geoDr.partner),
+            },
+          }
         : {}),
     }),
     vaults: [vaultFacts('kv-prod'), vaultFacts('kv-dr')],
-    keys: keys.map(() => ({ key: keyFacts(), identityHasAccess: true })),
-    principalId: `p-${name}`,
+    keys: keys.map((k) => ({
+      // A versionless reference reads the current version (V2 for K1 unless told); a pinned one its own.
+      key: keyFacts({ currentVersion: k.split('/')[5] ?? options.current ?? V2 }),
+      identityHasAccess: true,
+    })),
+    principalId: `00000000-0000-4000-8000-${name
+      .replace(/[^a-z0-9]/g, '')
+      .padStart(12, '0')
+      .slice(-12)}`,
     settings: { keyVaultDnsSuffix: SUFFIX, keyExpiryWarningDays: 30 },
   };
 }
 
 // K1 is used by sb-a (alone, Geo-DR paired with sb-a2 which also uses K1 alone) and sb-b (with K2).
 const estate = [
-  ns('sb-a', [K1], { alias: 'orders', partner: 'sb-a2' }),
-  ns('sb-a2', [K1], { alias: 'orders', partner: 'sb-a' }),
+  ns('sb-a', [K1], { geoDr: { alias: 'orders', partner: 'sb-a2' } }),
+  ns('sb-a2', [K1], { geoDr: { alias: 'orders', partner: 'sb-a' } }),
   ns('sb-b', [K1, K2]),
   ns('sb-c', [K2]),
 ];
@@ -46,14 +82,29 @@ describe('assessKeyImpact', () => {
   it.each<KeyChange>(['disable', 'delete', 'expire', 'revokeAccess'])(
     '%s K1: sb-a and sb-a2 inoperable, sb-b degraded on K2, sb-c untouched, partners listed',
     (change) => {
-      const impact = assessKeyImpact(estate, { versionlessKeyId: K1.toUpperCase() }, change, NOW);
-      expect(impact.inoperable.map((i) => [i.namespaceId, i.before, i.after])).toEqual([
-        [nsId('sb-a'), 'healthy', 'inoperable'],
-        [nsId('sb-a2'), 'healthy', 'inoperable'],
+      const impact = assessKeyImpact(
+        estate,
+        { key: { ...key1()!, versionlessKeyId: K1.toUpperCase() } },
+        change,
+        NOW,
+      );
+      expect(impact.inoperable.map((i) => [i.namespaceId, i.before, i.after, i.ruleIds])).toEqual([
+        [nsId('sb-a'), 'healthy', 'inoperable', ['CMK-010']],
+        [nsId('sb-a2'), 'healthy', 'inoperable', ['CMK-010']],
       ]);
       expect(impact.degraded).toEqual([
-        { namespaceId: nsId('sb-b'), before: 'healthy', after: 'degraded', remainingKeyIds: [K2] },
+        {
+          namespaceId: nsId('sb-b'),
+          before: 'healthy',
+          after: 'degraded',
+          ruleIds: ['CMK-011'],
+          affectedKeyIds: [K1],
+          remainingKeyIds: [K2],
+        },
       ]);
+      expect(impact.undetermined).toEqual([]);
+      expect(impact.unaffected).toEqual([]);
+      expect(impact.assumptions).toEqual([]);
       expect(impact.geoDrPartners).toEqual([
         {
           namespaceId: nsId('sb-a2'),
@@ -78,26 +129,116 @@ describe('assessKeyImpact', () => {
     expect(impact.geoDrPartners).toEqual([]);
   });
 
-  it('an identity target revokes that identity on all its keys only', () => {
-    const impact = assessKeyImpact(estate, { principalId: 'p-sb-b' }, 'delete', NOW);
-    expect(impact.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-b')]);
+  it('an identity target revokes that identity on all its keys only, whatever the change', () => {
+    const principalId = estate[2]!.principalId!;
+    const impact = assessKeyImpact(
+      estate,
+      { identity: { principalId: principalId.toUpperCase() } },
+      'delete',
+      NOW,
+    );
+    expect(impact.inoperable.map((i) => [i.namespaceId, i.affectedKeyIds])).toEqual([
+      [nsId('sb-b'), [K1, K2]],
+    ]);
     expect(impact.degraded).toEqual([]);
+  });
+
+  it('identity + vault = that identity loses access on that vault only (an access policy removed)', () => {
+    const principalId = estate[2]!.principalId!;
+    const impact = assessKeyImpact(
+      estate,
+      { identity: { principalId }, vaultName: 'kv-dr' },
+      'revokeAccess',
+      NOW,
+    );
+    expect(impact.inoperable).toEqual([]);
+    expect(impact.degraded.map((i) => [i.namespaceId, i.affectedKeyIds, i.remainingKeyIds])).toEqual([
+      [nsId('sb-b'), [K2], [K1]],
+    ]);
+  });
+
+  it('a user-assigned identity is matched by its resource id, case-insensitively', () => {
+    const withUai = [...estate, ns('sb-u', [K2], { uai: UAI_ID })];
+    const impact = assessKeyImpact(
+      withUai,
+      { identity: { resourceId: UAI_ID.toUpperCase() } },
+      'revokeAccess',
+      NOW,
+    );
+    expect(impact.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-u')]);
+  });
+
+  it('disabling the current version spares a namespace pinned to an older one; disabling that version hits only it', () => {
+    const pinned = [...estate, ns('sb-p', [`${K1}/${V1}`])];
+    const current = assessKeyImpact(pinned, { key: key1() }, 'disable', NOW);
+    expect(current.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-a'), nsId('sb-a2')]);
+    expect(current.degraded.map((i) => i.namespaceId)).toEqual([nsId('sb-b')]);
+
+    const old = assessKeyImpact(pinned, { key: key1(V1) }, 'disable', NOW);
+    expect(old.inoperable.map((i) => [i.namespaceId, i.affectedKeyIds])).toEqual([
+      [nsId('sb-p'), [`${K1}/${V1}`]],
+    ]);
+    expect(old.degraded).toEqual([]);
+
+    // Deleting removes every version: the pinned namespace goes too.
+    const deleted = assessKeyImpact(pinned, { key: key1() }, 'delete', NOW);
+    expect(deleted.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-a'), nsId('sb-a2'), nsId('sb-p')]);
+  });
+
+  it('a pinned-only key with no known current version is assumed hit, and says so', () => {
+    const only = [ns('sb-p', [`${K1}/${V1}`])];
+    const impact = assessKeyImpact(only, { key: key1() }, 'expire', NOW, new Map());
+    expect(impact.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-p')]);
+    expect(impact.assumptions).toEqual([
+      `the current version of ${K1} is unknown; assumed to be the pinned ${V1}`,
+    ]);
+  });
+
+  it('a partner outside the index is reported as notIndexed', () => {
+    const impact = assessKeyImpact([estate[0]!], { key: key1() }, 'delete', NOW);
+    expect(impact.geoDrPartners).toEqual([
+      { namespaceId: nsId('sb-a2'), alias: 'orders', partnerOf: nsId('sb-a'), partnerVerdict: 'notIndexed' },
+    ]);
   });
 
   it('a key nobody uses affects nothing', () => {
     const impact = assessKeyImpact(
       estate,
-      { versionlessKeyId: 'https://kv-prod.vault.azure.net/keys/other' },
+      {
+        key: {
+          vaultName: 'kv-prod',
+          keyName: 'other',
+          versionlessKeyId: 'https://kv-prod.vault.azure.net/keys/other',
+        },
+      },
       'disable',
       NOW,
     );
-    expect(impact).toEqual({ inoperable: [], degraded: [], geoDrPartners: [] });
+    expect(impact).toEqual({
+      change: 'disable',
+      inoperable: [],
+      degraded: [],
+      undetermined: [],
+      unaffected: [],
+      geoDrPartners: [],
+      assumptions: [],
+    });
+  });
+
+  it('currentVersionsOf takes versions from versionless references only', () => {
+    const map = currentVersionsOf([ns('sb-p', [`${K1}/${V1}`]), ns('sb-c', [K2], { current: V1 })]);
+    expect([...map]).toEqual([[K2.toLowerCase(), V1]]);
   });
 
   it('applyKeyChange changes only the matched key facts and does not mutate its input', () => {
-    const b = estate[2] as DiagnoseFacts;
-    const { facts, touched } = applyKeyChange(b, { versionlessKeyId: K2 }, 'disable', NOW);
-    expect(touched).toBe(true);
+    const b = estate[2]!;
+    const { facts, affectedKeyIds } = applyKeyChange(
+      b,
+      { key: { vaultName: 'kv-dr', keyName: 'cmk-2', versionlessKeyId: K2 } },
+      'disable',
+      NOW,
+    );
+    expect(affectedKeyIds).toEqual([K2]);
     expect(facts.keys.map((k) => k.key?.enabled)).toEqual([true, false]);
     expect(b.keys.map((k) => k.key?.enabled)).toEqual([true, true]);
   });
