@@ -51,7 +51,19 @@ export interface AppConfig {
   /** SWEEP_SUBSCRIPTIONS: `*` or the subscriptions the app is meant to cover (GET /api/health/azure checks them). */
   sweep: { subscriptions: '*' | string[] };
   keyExpiryWarningDays: number;
+  /**
+   * KEY_POLL_MINUTES: how often Service Bus polls its customer-managed keys (the docs: every 5 minutes).
+   * confirmRotation waits two cycles before it looks for uptake; the key watch runs once per cycle.
+   */
+  keyPollMinutes: number;
+  /** UPTAKE_DEADLINE_MINUTES: a rotation not confirmed this long after the event is alerted. */
+  uptakeDeadlineMinutes: number;
+  /** PINNED_VERSION_POLICY: `report` a namespace pinned to an older version, or `follow` (move it). */
+  pinnedVersionPolicy: PinnedVersionPolicy;
 }
+
+export const PINNED_VERSION_POLICIES = ['report', 'follow'] as const;
+export type PinnedVersionPolicy = (typeof PINNED_VERSION_POLICIES)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -122,12 +134,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if (n < 1 || n > 365) return problem('must be between 1 and 365');
       return n;
     }) ?? 30;
+  const wholeMinutes = (min: number, max: number) => (v: string, problem: Problem) => {
+    if (!/^\d+$/.test(v)) return problem('must be a whole number of minutes');
+    const n = Number(v);
+    if (n < min || n > max) return problem(`must be between ${min} and ${max}`);
+    return n;
+  };
+  const keyPollMinutes = check('KEY_POLL_MINUTES', wholeMinutes(1, 60)) ?? 5;
+  const uptakeDeadlineMinutes = check('UPTAKE_DEADLINE_MINUTES', wholeMinutes(2, 1440)) ?? 60;
+  const pinnedVersionPolicy =
+    check('PINNED_VERSION_POLICY', (v, problem): PinnedVersionPolicy | undefined => {
+      const lower = v.toLowerCase();
+      if ((PINNED_VERSION_POLICIES as readonly string[]).includes(lower)) return lower as PinnedVersionPolicy;
+      return problem(`must be one of ${PINNED_VERSION_POLICIES.join(', ')}`);
+    }) ?? 'report';
 
   // Cross-field rules, once the fields themselves are valid.
   if (problems.length === 0 && cloud === 'Custom') {
     if (!armEndpoint) problems.push('ARM_ENDPOINT is required when AZURE_CLOUD=Custom');
     if (!keyVaultDnsSuffix) problems.push('KEYVAULT_DNS_SUFFIX is required when AZURE_CLOUD=Custom');
   }
+  // Uptake is looked for after two key polls: a deadline before that could never be met.
+  if (problems.length === 0 && uptakeDeadlineMinutes < 2 * keyPollMinutes)
+    problems.push(
+      `UPTAKE_DEADLINE_MINUTES (${uptakeDeadlineMinutes}) must be at least two key polls (2 × KEY_POLL_MINUTES = ${2 * keyPollMinutes})`,
+    );
   if (problems.length > 0 || cloud === undefined) throw new ConfigError(problems);
 
   const base: CloudEndpoints =
@@ -150,6 +181,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sweep: { subscriptions },
     keyExpiryWarningDays,
+    keyPollMinutes,
+    uptakeDeadlineMinutes,
+    pinnedVersionPolicy,
   };
 }
 

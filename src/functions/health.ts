@@ -19,6 +19,9 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
         subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
+        keyPollMinutes: config.keyPollMinutes,
+        uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
+        pinnedVersionPolicy: config.pinnedVersionPolicy,
       },
     },
   };

@@ -10,6 +10,39 @@ describe('loadConfig', () => {
     });
     expect(config.keyExpiryWarningDays).toBe(30);
     expect(config.sweep).toEqual({ subscriptions: '*' });
+    expect(config).toMatchObject({
+      keyPollMinutes: 5,
+      uptakeDeadlineMinutes: 60,
+      pinnedVersionPolicy: 'report',
+    });
+  });
+
+  it('reads the reaction settings (key poll, uptake deadline, pinned-version policy)', () => {
+    expect(
+      loadConfig({ KEY_POLL_MINUTES: '2', UPTAKE_DEADLINE_MINUTES: '10', PINNED_VERSION_POLICY: 'Follow' }),
+    ).toMatchObject({ keyPollMinutes: 2, uptakeDeadlineMinutes: 10, pinnedVersionPolicy: 'follow' });
+  });
+
+  it('refuses reaction settings that cannot work, naming each', () => {
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(
+      problems({ KEY_POLL_MINUTES: '0', UPTAKE_DEADLINE_MINUTES: '1.5', PINNED_VERSION_POLICY: 'move' }),
+    ).toEqual([
+      'KEY_POLL_MINUTES must be between 1 and 60 (got "0")',
+      'UPTAKE_DEADLINE_MINUTES must be a whole number of minutes (got "1.5")',
+      'PINNED_VERSION_POLICY must be one of report, follow (got "move")',
+    ]);
+    // A deadline shorter than the two key polls uptake is looked for after could never be met.
+    expect(problems({ KEY_POLL_MINUTES: '10', UPTAKE_DEADLINE_MINUTES: '15' })).toEqual([
+      'UPTAKE_DEADLINE_MINUTES (15) must be at least two key polls (2 × KEY_POLL_MINUTES = 20)',
+    ]);
   });
 
   it('treats empty strings as unset, as App Service settings do', () => {
@@ -71,12 +104,15 @@ describe('loadConfig', () => {
   });
 
   it('reads only the settings of built features (a feature adds its settings when it lands)', () => {
-    const config = loadConfig({ ALERT_RULES: 'nonsense', KEY_POLL_MINUTES: 'soon', REPORTS_CONTAINER: '!' });
+    const config = loadConfig({ ALERT_RULES: 'nonsense', REPORTS_CONTAINER: '!' });
     expect(Object.keys(config).sort()).toEqual([
       'cloud',
       'endpoints',
       'keyExpiryWarningDays',
+      'keyPollMinutes',
+      'pinnedVersionPolicy',
       'sweep',
+      'uptakeDeadlineMinutes',
       'version',
     ]);
   });
