@@ -5,6 +5,9 @@ import { SUFFIX, UAI_ID, V1 } from './domain-fixtures';
 const K1 = 'https://kv-prod.vault.azure.net/keys/cmk-1';
 const PRINCIPAL = '11111111-2222-4333-8444-555555555555';
 
+// Jest's asymmetric matchers are typed any; one typed helper keeps the expectations exact where they can be.
+const containing = (text: string): string => expect.stringContaining(text) as string;
+
 function problemsOf(body: unknown): RequestProblem[] {
   const result = parseKeyImpactRequest(body, SUFFIX);
   if (result.ok) throw new Error(`expected problems, got ${JSON.stringify(result.value)}`);
@@ -79,14 +82,14 @@ describe('parseKeyImpactRequest', () => {
 
   it('refuses a foreign Key Vault host, a port and a vault URI with a path, naming the field', () => {
     expect(problemsOf({ key: { keyId: 'https://evil.example.com/keys/k' }, change: 'delete' })).toEqual([
-      { field: 'key.keyId', message: expect.stringContaining('evil.example.com') },
+      { field: 'key.keyId', message: containing('evil.example.com') },
     ]);
     expect(
       problemsOf({ key: { keyId: 'https://kv-prod.vault.azure.net:8443/keys/k' }, change: 'delete' }),
-    ).toEqual([{ field: 'key.keyId', message: expect.stringContaining('port') }]);
+    ).toEqual([{ field: 'key.keyId', message: containing('port') }]);
     expect(
       problemsOf({ vault: { vaultUri: 'https://kv-prod.vault.azure.net/keys/x' }, change: 'delete' }),
-    ).toEqual([{ field: 'vault.vaultUri', message: expect.stringContaining('has a path') }]);
+    ).toEqual([{ field: 'vault.vaultUri', message: containing('has a path') }]);
   });
 
   it('reports every problem at once: bad change, unknown field, wrong union shape', () => {
@@ -105,21 +108,21 @@ describe('parseKeyImpactRequest', () => {
     expect(problemsOf({ key: { keyId: K1 }, vault: { vaultName: 'kv-prod' }, change: 'delete' })).toEqual([
       { field: 'vault', message: 'give a key or a vault, not both (the key already names its vault)' },
     ]);
-    expect(problemsOf([])).toEqual([{ field: '(body)', message: expect.stringContaining('object') }]);
+    expect(problemsOf([])).toEqual([{ field: '(body)', message: containing('object') }]);
   });
 
   it('an identity can only lose access; bad ids are named', () => {
     expect(problemsOf({ identity: { principalId: PRINCIPAL }, change: 'disable' })).toEqual([
-      { field: 'change', message: expect.stringContaining('use revokeAccess') },
+      { field: 'change', message: containing('use revokeAccess') },
     ]);
     expect(problemsOf({ identity: { principalId: 'not-a-guid' }, change: 'revokeAccess' })).toEqual([
       { field: 'identity.principalId', message: 'must be an object id (a GUID)' },
     ]);
     expect(problemsOf({ identity: { resourceId: '/subscriptions/x' }, change: 'revokeAccess' })).toEqual([
-      { field: 'identity.resourceId', message: expect.any(String) },
+      { field: 'identity.resourceId', message: containing('') },
     ]);
     expect(problemsOf({ vault: { vaultName: 'a' }, change: 'delete' })).toEqual([
-      { field: 'vault.vaultName', message: expect.stringContaining('not a key vault name') },
+      { field: 'vault.vaultName', message: containing('not a key vault name') },
     ]);
   });
 });
