@@ -6,6 +6,14 @@
  */
 import { evaluateDiagnosis, type CmkVerdict, type DiagnoseFacts, type KeySubjectFacts } from './preflight';
 import type { CmkKeyReference } from './cmkState';
+import {
+  geoDrPartnerOf,
+  namespacesUsingIdentity,
+  namespacesUsingKey,
+  namespacesUsingVault,
+  type IndexedNamespace,
+  type KeyIndex,
+} from './keyIndex';
 
 export const KEY_CHANGES = ['disable', 'delete', 'expire', 'revokeAccess'] as const;
 export type KeyChange = (typeof KEY_CHANGES)[number];
@@ -170,7 +178,7 @@ export function applyKeyChange(
 }
 
 /** Every namespace the change would make inoperable or degraded, and their Geo-DR partners. */
-export function assessKeyImpact(
+export function predictKeyImpact(
   estate: readonly DiagnoseFacts[],
   target: ImpactTarget,
   change: KeyChange,
@@ -220,4 +228,33 @@ export function assessKeyImpact(
     geoDrPartners,
     assumptions: [...assumptions],
   };
+}
+
+/**
+ * The indexed namespaces a prediction must read: those the target names (key or vault, narrowed to
+ * the identity when one is given) and, to report on them, their indexed Geo-DR partners.
+ */
+export function impactNamespaces(
+  index: KeyIndex,
+  target: ImpactTarget,
+): { named: IndexedNamespace[]; partners: IndexedNamespace[] } {
+  let named = target.key
+    ? namespacesUsingKey(index, { vaultName: target.key.vaultName, keyName: target.key.keyName })
+    : target.vaultName
+      ? namespacesUsingVault(index, target.vaultName)
+      : index.namespaces;
+  if (target.identity) {
+    const who = new Set(namespacesUsingIdentity(index, target.identity).map((n) => n.id.toLowerCase()));
+    named = named.filter((n) => who.has(n.id.toLowerCase()));
+  }
+  const seen = new Set(named.map((n) => n.id.toLowerCase()));
+  const partners: IndexedNamespace[] = [];
+  for (const ns of named) {
+    const partner = geoDrPartnerOf(index, ns);
+    if (partner && !seen.has(partner.id.toLowerCase())) {
+      seen.add(partner.id.toLowerCase());
+      partners.push(partner);
+    }
+  }
+  return { named: [...named], partners };
 }

@@ -1,7 +1,9 @@
 import { cmkStateFromEncryption } from '../../src/domain/cmkState';
+import { buildKeyIndex } from '../../src/domain/keyIndex';
 import {
   applyKeyChange,
-  assessKeyImpact,
+  impactNamespaces,
+  predictKeyImpact,
   currentVersionsOf,
   type ImpactTarget,
   type KeyChange,
@@ -41,11 +43,18 @@ function ns(
     },
     SUFFIX,
   );
+  const principalId = `00000000-0000-4000-8000-${name
+    .replace(/[^a-z0-9]/g, '')
+    .padStart(12, '0')
+    .slice(-12)}`;
   return {
     namespace: namespaceFacts({
       id: nsId(name),
       name,
       cmk,
+      identity: options.uai
+        ? { userAssigned: [{ resourceId: options.uai, principalId }] }
+        : { systemAssigned: { principalId }, userAssigned: [] },
       ...(options.geoDr
         ? {
             geoDr: {
@@ -78,11 +87,11 @@ const estate = [
   ns('sb-c', [K2]),
 ];
 
-describe('assessKeyImpact', () => {
+describe('predictKeyImpact', () => {
   it.each<KeyChange>(['disable', 'delete', 'expire', 'revokeAccess'])(
     '%s K1: sb-a and sb-a2 inoperable, sb-b degraded on K2, sb-c untouched, partners listed',
     (change) => {
-      const impact = assessKeyImpact(
+      const impact = predictKeyImpact(
         estate,
         { key: { ...key1()!, versionlessKeyId: K1.toUpperCase() } },
         change,
@@ -123,7 +132,7 @@ describe('assessKeyImpact', () => {
   );
 
   it('a vault target hits every key in it: kv-dr takes down sb-c, degrades sb-b on K1', () => {
-    const impact = assessKeyImpact(estate, { vaultName: 'KV-DR' }, 'delete', NOW);
+    const impact = predictKeyImpact(estate, { vaultName: 'KV-DR' }, 'delete', NOW);
     expect(impact.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-c')]);
     expect(impact.degraded.map((i) => [i.namespaceId, i.remainingKeyIds])).toEqual([[nsId('sb-b'), [K1]]]);
     expect(impact.geoDrPartners).toEqual([]);
@@ -131,7 +140,7 @@ describe('assessKeyImpact', () => {
 
   it('an identity target revokes that identity on all its keys only, whatever the change', () => {
     const principalId = estate[2]!.principalId!;
-    const impact = assessKeyImpact(
+    const impact = predictKeyImpact(
       estate,
       { identity: { principalId: principalId.toUpperCase() } },
       'delete',
@@ -145,7 +154,7 @@ describe('assessKeyImpact', () => {
 
   it('identity + vault = that identity loses access on that vault only (an access policy removed)', () => {
     const principalId = estate[2]!.principalId!;
-    const impact = assessKeyImpact(
+    const impact = predictKeyImpact(
       estate,
       { identity: { principalId }, vaultName: 'kv-dr' },
       'revokeAccess',
@@ -159,7 +168,7 @@ describe('assessKeyImpact', () => {
 
   it('a user-assigned identity is matched by its resource id, case-insensitively', () => {
     const withUai = [...estate, ns('sb-u', [K2], { uai: UAI_ID })];
-    const impact = assessKeyImpact(
+    const impact = predictKeyImpact(
       withUai,
       { identity: { resourceId: UAI_ID.toUpperCase() } },
       'revokeAccess',
@@ -170,24 +179,24 @@ describe('assessKeyImpact', () => {
 
   it('disabling the current version spares a namespace pinned to an older one; disabling that version hits only it', () => {
     const pinned = [...estate, ns('sb-p', [`${K1}/${V1}`])];
-    const current = assessKeyImpact(pinned, { key: key1() }, 'disable', NOW);
+    const current = predictKeyImpact(pinned, { key: key1() }, 'disable', NOW);
     expect(current.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-a'), nsId('sb-a2')]);
     expect(current.degraded.map((i) => i.namespaceId)).toEqual([nsId('sb-b')]);
 
-    const old = assessKeyImpact(pinned, { key: key1(V1) }, 'disable', NOW);
+    const old = predictKeyImpact(pinned, { key: key1(V1) }, 'disable', NOW);
     expect(old.inoperable.map((i) => [i.namespaceId, i.affectedKeyIds])).toEqual([
       [nsId('sb-p'), [`${K1}/${V1}`]],
     ]);
     expect(old.degraded).toEqual([]);
 
     // Deleting removes every version: the pinned namespace goes too.
-    const deleted = assessKeyImpact(pinned, { key: key1() }, 'delete', NOW);
+    const deleted = predictKeyImpact(pinned, { key: key1() }, 'delete', NOW);
     expect(deleted.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-a'), nsId('sb-a2'), nsId('sb-p')]);
   });
 
   it('a pinned-only key with no known current version is assumed hit, and says so', () => {
     const only = [ns('sb-p', [`${K1}/${V1}`])];
-    const impact = assessKeyImpact(only, { key: key1() }, 'expire', NOW, new Map());
+    const impact = predictKeyImpact(only, { key: key1() }, 'expire', NOW, new Map());
     expect(impact.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-p')]);
     expect(impact.assumptions).toEqual([
       `the current version of ${K1} is unknown; assumed to be the pinned ${V1}`,
@@ -195,14 +204,14 @@ describe('assessKeyImpact', () => {
   });
 
   it('a partner outside the index is reported as notIndexed', () => {
-    const impact = assessKeyImpact([estate[0]!], { key: key1() }, 'delete', NOW);
+    const impact = predictKeyImpact([estate[0]!], { key: key1() }, 'delete', NOW);
     expect(impact.geoDrPartners).toEqual([
       { namespaceId: nsId('sb-a2'), alias: 'orders', partnerOf: nsId('sb-a'), partnerVerdict: 'notIndexed' },
     ]);
   });
 
   it('a key nobody uses affects nothing', () => {
-    const impact = assessKeyImpact(
+    const impact = predictKeyImpact(
       estate,
       {
         key: {
@@ -241,5 +250,44 @@ describe('assessKeyImpact', () => {
     expect(affectedKeyIds).toEqual([K2]);
     expect(facts.keys.map((k) => k.key?.enabled)).toEqual([true, false]);
     expect(b.keys.map((k) => k.key?.enabled)).toEqual([true, true]);
+  });
+});
+
+describe('impactNamespaces', () => {
+  const withUai = [...estate, ns('sb-u', [K2], { uai: UAI_ID })];
+  const index = buildKeyIndex(
+    [{ subscriptionId: SUB, status: 'listed', namespaces: withUai.map((f) => f.namespace) }],
+    NOW.toISOString(),
+  );
+  const ids = (r: ReturnType<typeof impactNamespaces>) => [
+    r.named.map((n) => n.name),
+    r.partners.map((n) => n.name),
+  ];
+
+  it('a key names its users, and their indexed Geo-DR partners are read too', () => {
+    expect(ids(impactNamespaces(index, { key: key1() }))).toEqual([['sb-a', 'sb-a2', 'sb-b'], []]);
+    const onlyA = buildKeyIndex(
+      [
+        {
+          subscriptionId: SUB,
+          status: 'listed',
+          namespaces: [estate[0]!.namespace, ns('sb-a2', [K2]).namespace],
+        },
+      ],
+      NOW.toISOString(),
+    );
+    expect(ids(impactNamespaces(onlyA, { key: key1() }))).toEqual([['sb-a'], ['sb-a2']]);
+  });
+
+  it('a vault names every namespace with a key in it; an identity narrows to its namespaces', () => {
+    expect(ids(impactNamespaces(index, { vaultName: 'KV-DR' }))).toEqual([['sb-b', 'sb-c', 'sb-u'], []]);
+    expect(ids(impactNamespaces(index, { vaultName: 'kv-dr', identity: { resourceId: UAI_ID } }))).toEqual([
+      ['sb-u'],
+      [],
+    ]);
+    expect(ids(impactNamespaces(index, { identity: { principalId: estate[2]!.principalId! } }))).toEqual([
+      ['sb-b'],
+      [],
+    ]);
   });
 });
