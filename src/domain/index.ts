@@ -8,5 +8,6 @@ export * from './resourceIds';
 export * from './geoDr';
 export * from './keyIndex';
 export * from './health';
+export * from './keyMaterial';
 export * from './keyImpact';
 export * from './impactRequest';
