@@ -30,12 +30,9 @@ export interface ImpactFacts {
   callsByOperation: Record<string, number>;
 }
 
-/**
- * An index entry as the assembly judges it. Only CMK namespaces are indexed and CMK needs Premium, so
- * the tier the index does not keep is Premium.
- */
+/** An index entry as the assembly judges it (only CMK namespaces are indexed: Premium when unsaid). */
 function asListed(ns: IndexedNamespace): ListedNamespace {
-  return { ...ns, skuTier: 'Premium' };
+  return { ...ns, skuTier: ns.skuTier ?? 'Premium' };
 }
 
 function versionless(ref: KeyRef): KeyRef {
