@@ -41,6 +41,8 @@ export interface NamespaceImpact {
   affectedKeyIds: string[];
   /** Keys still usable after the change (the ones a degraded namespace keeps running on). */
   remainingKeyIds: string[];
+  /** A deleted key may stay in Service Bus's cache: inoperable within at most this many minutes. */
+  inoperableWithinMinutes?: number;
 }
 
 export interface GeoDrPartnerImpact {
@@ -76,7 +78,14 @@ function changed(subject: KeySubjectFacts, change: KeyChange, now: Date): KeySub
     case 'revokeAccess':
       return { ...subject, identityHasAccess: false };
     case 'delete':
-      return { ...subject, key: { status: 'deleted' } };
+      // Seen present at this read and gone from now on: the deleted-key cache window starts now.
+      return subject.key?.status === 'found'
+        ? {
+            ...subject,
+            key: { status: 'deleted' },
+            seen: { lastPresentAt: now.toISOString(), goneSince: now.toISOString() },
+          }
+        : subject;
     case 'disable':
       return subject.key?.status === 'found'
         ? { ...subject, key: { ...subject.key, enabled: false } }
@@ -189,9 +198,14 @@ export function predictKeyImpact(
   const verdicts = new Map<string, CmkVerdict>();
   const hit: NamespaceImpact[] = [];
   for (const facts of estate) {
-    const before = evaluateDiagnosis(facts, now).health;
+    const beforeDiagnosis = evaluateDiagnosis(facts, now);
+    const before = beforeDiagnosis.health;
     const applied = applyKeyChange(facts, target, change, now, currentVersions, (n) => assumptions.add(n));
-    const after = applied.affectedKeyIds.length ? evaluateDiagnosis(applied.facts, now).health : before;
+    const afterDiagnosis = applied.affectedKeyIds.length
+      ? evaluateDiagnosis(applied.facts, now)
+      : beforeDiagnosis;
+    const after = afterDiagnosis.health;
+    const cached = afterDiagnosis.cacheWindow?.inoperableWithinMinutes;
     verdicts.set(facts.namespace.id.toLowerCase(), after.verdict);
     if (applied.affectedKeyIds.length === 0) continue;
     hit.push({
@@ -201,6 +215,7 @@ export function predictKeyImpact(
       ruleIds: after.ruleIds,
       affectedKeyIds: applied.affectedKeyIds,
       remainingKeyIds: after.usableKeyIds,
+      ...(cached !== undefined ? { inoperableWithinMinutes: cached } : {}),
     });
   }
   const inoperable = hit.filter((i) => i.after === 'inoperable');

@@ -191,6 +191,9 @@ describe('predictKeyImpact', () => {
 
     // Deleting removes every version: the pinned namespace goes too.
     const deleted = predictKeyImpact(pinned, { key: key1() }, 'delete', NOW);
+    // Service Bus may serve from its cached copy for DELETED_KEY_CACHE_MINUTES (default 60) after the delete.
+    expect(deleted.inoperable.map((i) => i.inoperableWithinMinutes)).toEqual([60, 60, 60]);
+    expect(current.inoperable.map((i) => i.inoperableWithinMinutes)).toEqual([undefined, undefined]);
     expect(deleted.inoperable.map((i) => i.namespaceId)).toEqual([nsId('sb-a'), nsId('sb-a2'), nsId('sb-p')]);
   });
 
