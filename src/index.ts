@@ -13,3 +13,4 @@ import './functions/cmk';
 import './functions/cmkGeoDr';
 import './functions/keyImpact';
 import './functions/complianceReport';
+import './orchestrations/assess';

@@ -23,6 +23,8 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         keyPollMinutes: config.keyPollMinutes,
         uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
         pinnedVersionPolicy: config.pinnedVersionPolicy,
+        deletedKeyCacheMinutes: config.deletedKeyCacheMinutes,
+        keyIndexRefreshSchedule: config.keyIndexRefreshSchedule,
       },
     },
   };

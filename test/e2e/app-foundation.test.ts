@@ -41,7 +41,9 @@ describe('the Function App on the local host', () => {
     // Only settings a built feature reads: nothing of the sweep schedule, alerting or reports yet.
     expect(Object.keys(response.body.config as object).sort()).toEqual([
       'cloud',
+      'deletedKeyCacheMinutes',
       'keyExpiryWarningDays',
+      'keyIndexRefreshSchedule',
       'keyPollMinutes',
       'keyVaultDnsSuffix',
       'pinnedVersionPolicy',
