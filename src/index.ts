@@ -14,3 +14,4 @@ import './functions/cmkGeoDr';
 import './functions/keyImpact';
 import './functions/complianceReport';
 import './orchestrations/assess';
+import './functions/keyWatch';

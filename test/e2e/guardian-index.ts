@@ -54,6 +54,7 @@ export async function runKeyWatchCycle(e: GuardianEstate, pollMinutes: number): 
     if (op.status === 200 && op.body.done && out && Date.parse(out.at) >= due) {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (out.outcome !== 'assessed') throw new Error(`key watch failed: ${JSON.stringify(out)}`);
+      await quiesce(e);
       const requests = (await e.appRequests(mark)).filter(
         (r) => r.service === 'arm' || r.service === 'keyvault',
       );
@@ -74,8 +75,58 @@ export async function runKeyWatchCycle(e: GuardianEstate, pollMinutes: number): 
   throw new Error('the key-watch cycle did not finish');
 }
 
-/** Gets the key index rebuilt now (after seeding): PENDING core's refresh entry point. */
-export async function refreshIndex(e: GuardianEstate): Promise<void> {
-  void e;
-  throw new Error('refreshIndex: wire to core');
+interface OperationView<O> {
+  status: number;
+  done: boolean;
+  runtimeStatus?: string;
+  output: O | null;
+}
+
+async function operation<O>(e: GuardianEstate, id: string): Promise<OperationView<O>> {
+  const r = await e.estate.app.json<{ done: boolean; runtimeStatus: string; output: O | null }>(
+    `/api/operations/${id}`,
+    { headers: { 'x-functions-key': e.estate.app.keys.function } },
+  );
+  return r.status === 200
+    ? { status: 200, done: r.body.done, runtimeStatus: r.body.runtimeStatus, output: r.body.output }
+    : { status: r.status, done: true, output: null };
+}
+
+/** Waits until neither the key watch nor the index refresh runs (after a clock move started them). */
+export async function quiesce(e: GuardianEstate): Promise<void> {
+  for (let i = 0; i < 5000; i++) {
+    const [watch, refresh] = await Promise.all([
+      operation(e, 'key-watch'),
+      operation(e, 'key-index-refresh'),
+    ]);
+    if (watch.done && refresh.done) return;
+  }
+  throw new Error('the key watch / index refresh did not finish');
+}
+
+/**
+ * Gets the key index rebuilt from the estate as it is now: moves the clock just past the next
+ * occurrence of the refresh timer (KEY_INDEX_REFRESH_SCHEDULE, hourly by default) and waits for that
+ * refresh to be stored.
+ */
+export async function refreshIndex(
+  e: GuardianEstate,
+  periodMs = 60 * 60_000,
+): Promise<{ builtAt: string; namespaces: number }> {
+  const now = await clockNow(e);
+  const due = Math.floor(now / periodMs) * periodMs + periodMs;
+  await e.estate.azure.control('POST', '/clock/advance', { to: new Date(due + 1_000).toISOString() });
+  for (let i = 0; i < 5000; i++) {
+    const op = await operation<{ builtAt: string; namespaces: number; saved: boolean }>(
+      e,
+      'key-index-refresh',
+    );
+    if (op.status === 200 && op.done && op.output && Date.parse(op.output.builtAt) >= due) {
+      if (op.runtimeStatus !== 'Completed' || !op.output.saved)
+        throw new Error(`index refresh: ${JSON.stringify(op)}`);
+      await quiesce(e);
+      return op.output;
+    }
+  }
+  throw new Error('the key index refresh did not finish');
 }
