@@ -13,3 +13,5 @@ import './functions/cmk';
 import './functions/cmkGeoDr';
 import './orchestrations/assess';
 import './functions/complianceReport';
+import './functions/keyImpact';
+import './functions/keyWatch';
