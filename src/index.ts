@@ -11,4 +11,7 @@ import './functions/operations';
 import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
+import './orchestrations/assess';
 import './functions/complianceReport';
+import './functions/keyImpact';
+import './functions/keyWatch';
