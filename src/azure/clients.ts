@@ -6,6 +6,7 @@ import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import type { TokenCredential } from '@azure/identity';
 import type { KeyClient } from '@azure/keyvault-keys';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { AppConfig } from '../config';
 import { isKeyVaultUrl as isDomainKeyVaultUrl } from '../domain/resourceIds';
 
@@ -57,12 +58,27 @@ export function createCredential(config: AppConfig, env: NodeJS.ProcessEnv = pro
   });
 }
 
+/** Pipeline policies added to every client, each run once per attempt (after the SDK's retry policy). */
+export type ExtraPolicies = readonly PipelinePolicy[];
+
+function perRetry(policies: ExtraPolicies): {
+  additionalPolicies?: Array<{ policy: PipelinePolicy; position: 'perRetry' }>;
+} {
+  return policies.length
+    ? { additionalPolicies: policies.map((policy) => ({ policy, position: 'perRetry' })) }
+    : {};
+}
+
 /** Options every ARM client gets (legacy core-client and modular clients spell the scope differently). */
-export function armClientOptions(config: AppConfig): {
+export function armClientOptions(
+  config: AppConfig,
+  policies: ExtraPolicies = [],
+): {
   endpoint: string;
   credentialScopes: string[];
   credentials: { scopes: string[] };
   userAgentOptions: { userAgentPrefix: string };
+  additionalPolicies?: Array<{ policy: PipelinePolicy; position: 'perRetry' }>;
 } {
   const scope = `${config.endpoints.resourceManagerAudience.replace(/\/+$/, '')}/.default`;
   return {
@@ -70,6 +86,7 @@ export function armClientOptions(config: AppConfig): {
     credentialScopes: [scope],
     credentials: { scopes: [scope] },
     userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${config.version}` },
+    ...perRetry(policies),
   };
 }
 
@@ -92,16 +109,22 @@ export class InvalidKeyVaultUrlError extends Error {
 export class AzureClients {
   private readonly cache = new Map<string, unknown>();
 
+  /** `policies`: e.g. the ARM pacing + call counting of armPacing.ts, on every client built here. */
   constructor(
     readonly config: AppConfig,
     readonly credential: TokenCredential = createCredential(config),
+    readonly policies: ExtraPolicies = [],
   ) {}
 
   /** Tenant-level client: the subscriptions the app identity can see. */
   subscriptions(): SubscriptionClient {
     return this.cached(
       'subscriptions',
-      () => new (sdk.subscriptions().SubscriptionClient)(this.credential, armClientOptions(this.config)),
+      () =>
+        new (sdk.subscriptions().SubscriptionClient)(
+          this.credential,
+          armClientOptions(this.config, this.policies),
+        ),
     );
   }
 
@@ -112,7 +135,7 @@ export class AzureClients {
         new (sdk.authorization().AuthorizationManagementClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -124,7 +147,7 @@ export class AzureClients {
         new (sdk.msi().ManagedServiceIdentityClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -136,7 +159,7 @@ export class AzureClients {
         new (sdk.keyVault().KeyVaultManagementClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -148,7 +171,7 @@ export class AzureClients {
         new (sdk.serviceBus().ServiceBusManagementClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -156,7 +179,12 @@ export class AzureClients {
   monitor(subscriptionId: string): MonitorClient {
     return this.cached(
       `mon:${subscriptionId}`,
-      () => new (sdk.monitor().MonitorClient)(this.credential, subscriptionId, armClientOptions(this.config)),
+      () =>
+        new (sdk.monitor().MonitorClient)(
+          this.credential,
+          subscriptionId,
+          armClientOptions(this.config, this.policies),
+        ),
     );
   }
 
@@ -170,6 +198,7 @@ export class AzureClients {
       () =>
         new (sdk.keys().KeyClient)(origin, this.credential, {
           userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
+          ...perRetry(this.policies),
         }),
     );
   }

@@ -26,15 +26,19 @@ describe('the Function App on the local host', () => {
         keyVaultDnsSuffix: 'vault.azure.net',
         subscriptions: '*',
         keyExpiryWarningDays: 45,
+        sweepSchedule: '0 0 */6 * * *',
+        sweepConcurrency: 8,
       },
     });
-    // Only settings a built feature reads: nothing of the sweep schedule, alerting or reports yet.
+    // Only settings a built feature reads.
     expect(Object.keys(response.body.config as object).sort()).toEqual([
       'cloud',
       'keyExpiryWarningDays',
       'keyVaultDnsSuffix',
       'resourceManager',
       'subscriptions',
+      'sweepConcurrency',
+      'sweepSchedule',
     ]);
     expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.stringify(response.body)).not.toMatch(/key=|secret|password|AccountKey/i);
