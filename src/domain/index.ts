@@ -7,3 +7,5 @@ export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
 export * from './complianceReport';
+export * from './keyIndex';
+export * from './health';
