@@ -21,6 +21,9 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         sweepSchedule: config.sweep.schedule,
         sweepConcurrency: config.sweep.concurrency,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
+        keyPollMinutes: config.keyPollMinutes,
+        uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
+        pinnedVersionPolicy: config.pinnedVersionPolicy,
       },
     },
   };

@@ -9,7 +9,13 @@ describe('the Function App on the local host', () => {
   beforeAll(async () => {
     host = await startHostProcess({
       app: ROOT,
-      env: { KEY_EXPIRY_WARNING_DAYS: '45', SWEEP_SUBSCRIPTIONS: '*' },
+      env: {
+        KEY_EXPIRY_WARNING_DAYS: '45',
+        SWEEP_SUBSCRIPTIONS: '*',
+        KEY_POLL_MINUTES: '3',
+        UPTAKE_DEADLINE_MINUTES: '45',
+        PINNED_VERSION_POLICY: 'follow',
+      },
     });
   });
   afterAll(async () => host?.stop());
@@ -28,17 +34,23 @@ describe('the Function App on the local host', () => {
         keyExpiryWarningDays: 45,
         sweepSchedule: '0 0 */6 * * *',
         sweepConcurrency: 8,
+        keyPollMinutes: 3,
+        uptakeDeadlineMinutes: 45,
+        pinnedVersionPolicy: 'follow',
       },
     });
     // Only settings a built feature reads.
     expect(Object.keys(response.body.config as object).sort()).toEqual([
       'cloud',
       'keyExpiryWarningDays',
+      'keyPollMinutes',
       'keyVaultDnsSuffix',
+      'pinnedVersionPolicy',
       'resourceManager',
       'subscriptions',
       'sweepConcurrency',
       'sweepSchedule',
+      'uptakeDeadlineMinutes',
     ]);
     expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.stringify(response.body)).not.toMatch(/key=|secret|password|AccountKey/i);
