@@ -9,3 +9,4 @@ export * from './geoDr';
 export * from './complianceReport';
 export * from './keyIndex';
 export * from './health';
+export * from './keyMaterial';
