@@ -19,11 +19,12 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { withCallCount } from '../azure/armPacing';
+import { classifyError } from '../azure/errors';
 import { cmkGateways } from '../azure/cmkFacts';
 import { readKeyMaterial } from '../azure/estate';
 import { publishHealth } from '../azure/healthPublisher';
 import { keyIndexStore } from '../azure/keyIndexStore';
-import { saveReport } from '../azure/reportStore';
+import { reportStore } from '../azure/reportStore';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
 import { getConfig } from '../config';
@@ -39,6 +40,7 @@ import {
   type KeyMaterial,
   type KeyMaterialRequest,
   type ListedNamespace,
+  type NamespaceHealth,
   type ReportNamespace,
   type ReportSubscription,
   type RuleSettings,
@@ -90,7 +92,7 @@ export interface ComplianceSweepOutput {
   calls: SweepCalls & { total: number };
   summary: { namespaces: number; compliant: number; nonCompliant: number; couldNotAssess: number };
   subscriptions: { inScope: number; assessed: number; skipped: number };
-  report?: { blob: string; copy: string };
+  report?: { historyBlob: string; latest: boolean };
   /** Set when a step the sweep cannot do without failed (the report could not be stored). */
   error?: { step: string; class: string; code: string; detail: string };
 }
@@ -129,7 +131,7 @@ export const scopeActivity = activity(async (): Promise<{ ok: true } & ScopeOutp
     }
   });
   if ('error' in value) {
-    const c = failureOf(await classified(value.error));
+    const c = failureOf(classified(value.error));
     return {
       ok: true,
       ...base,
@@ -149,8 +151,7 @@ export const scopeActivity = activity(async (): Promise<{ ok: true } & ScopeOutp
 });
 
 /** Platform faults are rethrown (Durable retries the activity); refusals are answered. */
-async function classified(error: unknown): Promise<{ code: string; detail: string; status?: number }> {
-  const { classifyError } = await import('../azure/errors');
+function classified(error: unknown): { code: string; detail: string; status?: number } {
   const c = classifyError(error);
   if (c.class !== 'refusal') throw error;
   return { code: c.code, detail: c.detail, ...(c.status !== undefined ? { status: c.status } : {}) };
@@ -190,7 +191,7 @@ export const evaluateActivity = activity(async (input: EvaluateInput): Promise<{
   const now = new Date(input.at);
   const entries: ReportNamespace[] = [];
   const notAssessed: CouldNotAssessEntry[] = [];
-  const health = [];
+  const health: NamespaceHealth[] = [];
   for (const ns of input.namespaces) {
     const facts = assembleDiagnoseFacts(ns, input.material, input.settings);
     const diagnosis = evaluateDiagnosis(facts, now);
@@ -213,7 +214,8 @@ export interface FinishInput {
 }
 
 export interface FinishOutput {
-  report: { blob: string; copy: string };
+  /** The history copy of the report, and whether it became latest.json (not when a newer one is there). */
+  report: { historyBlob: string; latest: boolean };
   indexed: number;
 }
 
@@ -227,7 +229,7 @@ export const finishActivity = activity(async (input: FinishInput): Promise<{ ok:
     namespaces: input.entries,
     couldNotAssess: input.notAssessed,
   });
-  const saved = await saveReport(azureClients(), report);
+  const saved = await reportStore(azureClients()).save(report);
   return { ok: true, report: saved, indexed: index.namespaces.length };
 });
 

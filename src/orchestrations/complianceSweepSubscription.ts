@@ -76,7 +76,7 @@ export async function listNamespacesActivity(
       ...(listing.status === 'forbidden' ? { status: 403 } : {}),
       calls,
     };
-  return { ok: true, namespaces: listing.namespaces ?? [], calls };
+  return { ok: true, namespaces: [...(listing.namespaces ?? [])], calls };
 }
 
 export function* sweepSubscriptionOrchestrator(

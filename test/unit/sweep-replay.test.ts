@@ -111,7 +111,7 @@ describe('complianceSweep', () => {
         };
       }
       case SWEEP_FINISH_ACTIVITY:
-        return { result: { ok: true, report: { blob: 'latest.json', copy: 'reports/x.json' }, indexed: 3 } };
+        return { result: { ok: true, report: { historyBlob: 'history/x.json', latest: true }, indexed: 3 } };
       default:
         throw new Error(`unexpected call ${call.name}`);
     }
@@ -179,19 +179,26 @@ describe('complianceSweep', () => {
       calls: { arm: 11, keyVault: 0, other: 1, total: 12 },
       summary: { namespaces: 5, compliant: 2, nonCompliant: 3, couldNotAssess: 1 },
       subscriptions: { inScope: 3, assessed: 2, skipped: 1 },
-      report: { blob: 'latest.json', copy: 'reports/x.json' },
+      report: { historyBlob: 'history/x.json', latest: true },
     });
   });
 
   it('shows progress in customStatus: subscriptions done/total after each wave, namespaces, calls', async () => {
     const r = await replay(complianceSweepOrchestrator, { trigger: 'schedule' }, respond);
     const statuses = r.statuses as SweepStatus[];
-    const listing = statuses.filter((s) => s.phase === 'listing').map((s) => s.subscriptions);
-    expect(listing[0]).toEqual({ done: 0, total: 3, skipped: 0 });
-    expect(listing).toContainEqual({ done: 2, total: 3, skipped: 0 });
-    expect(listing.at(-1)).toEqual({ done: 3, total: 3, skipped: 1 });
+    // customStatus as an operator polling between episodes sees it: listing moves wave by wave.
+    expect(statuses.map((s) => `${s.phase} ${s.subscriptions.done}/${s.subscriptions.total}`)).toEqual([
+      'scope 0/0',
+      'listing 0/3', // wave 1 (2 subscriptions) scheduled
+      'listing 0/3',
+      'listing 2/3', // wave 1 done, wave 2 scheduled
+      'keyMaterial 3/3',
+      'evaluating 3/3',
+      'report 3/3',
+      'done 3/3',
+    ]);
+    expect(statuses.at(-1)!.subscriptions).toEqual({ done: 3, total: 3, skipped: 1 });
     const last = statuses.at(-1)!;
-    expect(last.phase).toBe('done');
     expect(last.namespaces).toEqual({ listed: 5, evaluated: 5 });
     expect(last.calls.total).toBe(12);
   });
