@@ -37,7 +37,11 @@ export interface BenchEstate {
 
 const sub = (i: number) => `10000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`;
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -75,7 +79,12 @@ async function main(): Promise<void> {
     uais.set(s, { id, principalId: (body.properties as { principalId: string }).principalId });
     // The app's documented roles: Reader (reads) and Monitoring Metrics Publisher (health metrics).
     for (const role of ['Reader', 'Monitoring Metrics Publisher'])
-      sb.control.assignRole({ principalId: sb.app.objectId, role, scope: `/subscriptions/${s}`, immediate: true });
+      sb.control.assignRole({
+        principalId: sb.app.objectId,
+        role,
+        scope: `/subscriptions/${s}`,
+        immediate: true,
+      });
   });
 
   // Vaults (half RBAC) with every identity granted, and their keys.
@@ -83,7 +92,12 @@ async function main(): Promise<void> {
   for (let v = 0; v < VAULTS; v++) {
     const s = subscriptions[v % VAULT_SUBS]!;
     const name = `kvb${String(v).padStart(3, '0')}`;
-    vaults.push({ name, id: `${rg(s, 'rg-keys')}/providers/Microsoft.KeyVault/vaults/${name}`, subscriptionId: s, rbac: v % 2 === 1 });
+    vaults.push({
+      name,
+      id: `${rg(s, 'rg-keys')}/providers/Microsoft.KeyVault/vaults/${name}`,
+      subscriptionId: s,
+      rbac: v % 2 === 1,
+    });
   }
   await mapLimit([...new Set(vaults.map((v) => v.subscriptionId))], SEED_CONCURRENCY, async (s) => {
     await arm('PUT', `${rg(s, 'rg-keys')}?api-version=2021-04-01`, { location: 'westeurope' });
@@ -152,7 +166,11 @@ async function main(): Promise<void> {
             encryption: {
               keySource: 'Microsoft.KeyVault',
               keyVaultProperties: [
-                { keyName: ns.key.name, keyVaultUri: sb.vaultUri(ns.key.vault), identity: { userAssignedIdentity: uai.id } },
+                {
+                  keyName: ns.key.name,
+                  keyVaultUri: sb.vaultUri(ns.key.vault),
+                  identity: { userAssignedIdentity: uai.id },
+                },
               ],
               requireInfrastructureEncryption: false,
             },
