@@ -12,3 +12,4 @@ import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
 import './functions/complianceSweep';
+import './functions/complianceReport';

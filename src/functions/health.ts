@@ -21,6 +21,7 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         sweepSchedule: config.sweep.schedule,
         sweepConcurrency: config.sweep.concurrency,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
+        reportsContainer: config.reportsContainer,
         keyPollMinutes: config.keyPollMinutes,
         uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
         pinnedVersionPolicy: config.pinnedVersionPolicy,
