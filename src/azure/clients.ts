@@ -253,6 +253,15 @@ export class AzureClients {
     });
   }
 
+  /** Request builders of the data-plane pipeline (loaded with it, on first use). */
+  pipelineRequests(): Pick<
+    typeof import('@azure/core-rest-pipeline'),
+    'createPipelineRequest' | 'createHttpHeaders'
+  > {
+    const { createPipelineRequest, createHttpHeaders } = sdk.pipeline();
+    return { createPipelineRequest, createHttpHeaders };
+  }
+
   /** Extra pipeline options (none in the app: TLS and proxy come from the environment). */
   protected dataPlanePipelineOptions(): PipelineOptions {
     return {};
