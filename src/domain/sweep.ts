@@ -122,9 +122,16 @@ export function unreadableIn(facts: DiagnoseFacts): CouldNotAssessEntry[] {
   const sub = facts.namespace.subscriptionId;
   for (const v of facts.vaults) {
     if (v.status === 'found') continue;
-    const scope = v.resourceId ?? `/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/${v.vaultName}`;
+    const scope =
+      v.resourceId ??
+      `/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/${v.vaultName}`;
     const said = v.detail ? ` (${v.detail})` : '';
-    const base = { scope: 'vault' as const, id: v.resourceId ?? v.vaultUri, subscriptionId: sub, namespaceIds: [nsId] };
+    const base = {
+      scope: 'vault' as const,
+      id: v.resourceId ?? v.vaultUri,
+      subscriptionId: sub,
+      namespaceIds: [nsId],
+    };
     if (v.status === 'forbidden')
       out.push({
         ...base,

@@ -1,4 +1,10 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+  type Timer,
+} from '@azure/functions';
 import * as df from 'durable-functions';
 import { getConfig } from '../config';
 import {
@@ -54,7 +60,9 @@ export async function sweepTimerHandler(timer: Timer, context: InvocationContext
     .getStatus(COMPLIANCE_SWEEP_INSTANCE_ID, { showInput: false })
     .catch(() => undefined);
   if (existing && !TERMINAL.has(String(existing.runtimeStatus))) {
-    context.log(`complianceSweep: the scheduled sweep is skipped, one is running (${String(existing.runtimeStatus)})`);
+    context.log(
+      `complianceSweep: the scheduled sweep is skipped, one is running (${String(existing.runtimeStatus)})`,
+    );
     return;
   }
   await client.startNew(COMPLIANCE_SWEEP_ORCHESTRATION, {

@@ -187,23 +187,25 @@ export interface EvaluateOutput {
   calls: SweepCalls;
 }
 
-export const evaluateActivity = activity(async (input: EvaluateInput): Promise<{ ok: true } & EvaluateOutput> => {
-  const now = new Date(input.at);
-  const entries: ReportNamespace[] = [];
-  const notAssessed: CouldNotAssessEntry[] = [];
-  const health: NamespaceHealth[] = [];
-  for (const ns of input.namespaces) {
-    const facts = assembleDiagnoseFacts(ns, input.material, input.settings);
-    const diagnosis = evaluateDiagnosis(facts, now);
-    entries.push(reportNamespaceFromDiagnosis(facts.namespace, diagnosis));
-    notAssessed.push(...unreadableIn(facts));
-    if (diagnosis.cmk.encrypted) health.push(namespaceHealth(diagnosis, ns.location));
-  }
-  const { calls } = await withCallCount(async () => {
-    if (health.length) await publishHealth(azureClients(), health, now);
-  });
-  return { ok: true, entries, notAssessed: mergeNotAssessed(notAssessed), published: health.length, calls };
-});
+export const evaluateActivity = activity(
+  async (input: EvaluateInput): Promise<{ ok: true } & EvaluateOutput> => {
+    const now = new Date(input.at);
+    const entries: ReportNamespace[] = [];
+    const notAssessed: CouldNotAssessEntry[] = [];
+    const health: NamespaceHealth[] = [];
+    for (const ns of input.namespaces) {
+      const facts = assembleDiagnoseFacts(ns, input.material, input.settings);
+      const diagnosis = evaluateDiagnosis(facts, now);
+      entries.push(reportNamespaceFromDiagnosis(facts.namespace, diagnosis));
+      notAssessed.push(...unreadableIn(facts));
+      if (diagnosis.cmk.encrypted) health.push(namespaceHealth(diagnosis, ns.location));
+    }
+    const { calls } = await withCallCount(async () => {
+      if (health.length) await publishHealth(azureClients(), health, now);
+    });
+    return { ok: true, entries, notAssessed: mergeNotAssessed(notAssessed), published: health.length, calls };
+  },
+);
 
 export interface FinishInput {
   sweep: SweepMetadata;
@@ -273,8 +275,7 @@ export const complianceSweepOrchestrator: OrchestrationHandler = function* (cont
   publish('scope');
 
   const scope = (yield* callActivity<ScopeOutput>(context, SWEEP_SCOPE_ACTIVITY, {}, 'scope')) as
-    | ({ ok: true } & ScopeOutput)
-    | ActivityFailure;
+    ({ ok: true } & ScopeOutput) | ActivityFailure;
   if (isFailure(scope)) throw new StepFailed('scope', scope);
   calls = addCalls(calls, scope.calls);
   const outcomes: SubscriptionOutcome[] = scope.refused ? [scope.refused] : [];

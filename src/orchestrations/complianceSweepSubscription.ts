@@ -21,7 +21,15 @@ import { azureClients } from '../azure/runtime';
 import { retryAfterMs } from '../domain/pacing';
 import { addCalls, noCalls, type SubscriptionOutcome, type SweepCalls } from '../domain/sweep';
 import type { ListedNamespace } from '../domain';
-import { activity, callActivity, failureOf, isFailure, StepFailed, wait, type ActivityFailure } from './plumbing';
+import {
+  activity,
+  callActivity,
+  failureOf,
+  isFailure,
+  StepFailed,
+  wait,
+  type ActivityFailure,
+} from './plumbing';
 
 export const SWEEP_SUBSCRIPTION_ORCHESTRATION = 'complianceSweepSubscription';
 export const SWEEP_LIST_NAMESPACES_ACTIVITY = 'complianceSweep_listNamespaces';
@@ -72,7 +80,10 @@ export async function listNamespacesActivity(
   }
   if (listing.status !== 'listed')
     return {
-      ...failureOf({ code: listing.status === 'forbidden' ? 'Forbidden' : 'ListFailed', detail: listing.detail ?? listing.status }),
+      ...failureOf({
+        code: listing.status === 'forbidden' ? 'Forbidden' : 'ListFailed',
+        detail: listing.detail ?? listing.status,
+      }),
       ...(listing.status === 'forbidden' ? { status: 403 } : {}),
       calls,
     };
@@ -114,13 +125,15 @@ export function* sweepSubscriptionOrchestrator(
       ...(r.status !== undefined ? { httpStatus: r.status } : {}),
     };
     if (r.status === 429) {
-      if (throttleWaits >= THROTTLE_WAITS) return ended({ status: 'failed', cause: 'throttled', ...answered });
+      if (throttleWaits >= THROTTLE_WAITS)
+        return ended({ status: 'failed', cause: 'throttled', ...answered });
       throttleWaits++;
       yield wait(context, Math.max(MIN_THROTTLE_WAIT_SECONDS, Math.ceil((r.retryAfterMs ?? 0) / 1000)));
       continue;
     }
     if (r.class === 'bug') return ended({ status: 'failed', cause: 'failed', ...answered });
-    if (r.status === 403 || r.status === 401) return ended({ status: 'forbidden', cause: 'forbidden', ...answered });
+    if (r.status === 403 || r.status === 401)
+      return ended({ status: 'forbidden', cause: 'forbidden', ...answered });
     if (r.status === 404) return ended({ status: 'failed', cause: 'notFound', ...answered });
     return ended({ status: 'failed', cause: 'failed', ...answered });
   }
