@@ -91,6 +91,13 @@ async function compose(): Promise<void> {
     // The storage account (Azurite in memory): AzureWebJobsStorage, Event Grid dead-letter containers.
     storage: true,
   });
+  // The sandbox's settings before anything builds an SDK client — the seed's storage client included:
+  // core-rest-pipeline reads NO_PROXY once, at the first client of the process, so a client built
+  // earlier would leave every later one (the app's Blob clients) sending 127.0.0.1 through the proxy.
+  // A scope the caller set (SWEEP_SUBSCRIPTIONS in the environment) is kept.
+  const explicitScope = process.env.SWEEP_SUBSCRIPTIONS;
+  for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
+  if (explicitScope) process.env.SWEEP_SUBSCRIPTIONS = explicitScope;
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
@@ -107,7 +114,6 @@ async function compose(): Promise<void> {
   // Cloud overrides in local settings describe a real cloud; offline, the sandbox's endpoints rule.
   for (const key of ['ARM_AUDIENCE', 'MONITORING_ENDPOINT'])
     if (!(key in azure.env)) delete settings.values[key];
-  for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
   applySettings(settings.values);
 
   const host = await startFunctionsHost({
