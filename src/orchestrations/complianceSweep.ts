@@ -23,7 +23,7 @@ import { classifyError } from '../azure/errors';
 import { cmkGateways } from '../azure/cmkFacts';
 import { readKeyMaterial } from '../azure/estate';
 import { publishHealth } from '../azure/healthPublisher';
-import { keyIndexStore } from '../azure/keyIndexStore';
+import { KeyIndexStore } from '../azure/keyIndexStore';
 import { reportStore } from '../azure/reportStore';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
@@ -92,6 +92,8 @@ export interface ComplianceSweepOutput {
   calls: SweepCalls & { total: number };
   summary: { namespaces: number; compliant: number; nonCompliant: number; couldNotAssess: number };
   subscriptions: { inScope: number; assessed: number; skipped: number };
+  /** Health published for the alert path; refused ones say why (e.g. no Monitoring Metrics Publisher role). */
+  health: { published: number; refused: number; detail?: string };
   report?: { historyBlob: string; latest: boolean };
   /** Set when a step the sweep cannot do without failed (the report could not be stored). */
   error?: { step: string; class: string; code: string; detail: string };
@@ -182,8 +184,11 @@ export interface EvaluateInput {
 export interface EvaluateOutput {
   entries: ReportNamespace[];
   notAssessed: CouldNotAssessEntry[];
-  /** CMK namespaces whose health was handed to the publisher. */
+  /** Health samples posted (duplicates of the same minute are not posted again). */
   published: number;
+  /** Namespaces whose health could not be published (refused), with the first reason. */
+  publishRefused: number;
+  publishDetail?: string;
   calls: SweepCalls;
 }
 
@@ -200,10 +205,34 @@ export const evaluateActivity = activity(
       notAssessed.push(...unreadableIn(facts));
       if (diagnosis.cmk.encrypted) health.push(namespaceHealth(diagnosis, ns.location));
     }
-    const { calls } = await withCallCount(async () => {
-      if (health.length) await publishHealth(azureClients(), health, now);
+    // Publishing is the alert path (CmkHealthy / CmkAtRisk): refusals (no Monitoring Metrics
+    // Publisher, no region) come back in the summary; a platform fault is thrown so Durable retries the
+    // batch (the publisher remembers what it posted, so a retry posts only the rest).
+    let publishProblem: string | undefined;
+    const { value: summary, calls } = await withCallCount(async () => {
+      if (!health.length) return undefined;
+      try {
+        return await publishHealth(azureClients(), health, now);
+      } catch (error) {
+        const c = classifyError(error);
+        if (c.class === 'platform') throw error;
+        publishProblem = c.detail;
+        return undefined;
+      }
     });
-    return { ok: true, entries, notAssessed: mergeNotAssessed(notAssessed), published: health.length, calls };
+    const refused = summary?.refused ?? [];
+    const first = refused[0];
+    return {
+      ok: true,
+      entries,
+      notAssessed: mergeNotAssessed(notAssessed),
+      published: summary?.published ?? 0,
+      publishRefused: publishProblem ? health.length : refused.length,
+      ...(publishProblem || first
+        ? { publishDetail: publishProblem ?? `${first!.code}: ${first!.detail}` }
+        : {}),
+      calls,
+    };
   },
 );
 
@@ -222,10 +251,11 @@ export interface FinishOutput {
 }
 
 export const finishActivity = activity(async (input: FinishInput): Promise<{ ok: true } & FinishOutput> => {
-  const store = keyIndexStore(azureClients());
-  const previous = await store.load();
-  const index = buildKeyIndex(input.listings, input.sweep.finishedAt, previous?.index);
-  await store.save(index, previous?.etag);
+  // The index from this sweep's listings (no second listing); a subscription that could not be
+  // listed keeps the previous index's namespaces (buildKeyIndex carries them over).
+  const store = new KeyIndexStore(azureClients());
+  const index = buildKeyIndex(input.listings, input.sweep.finishedAt, await store.load());
+  await store.save(index);
   const report = buildComplianceReport({
     sweep: input.sweep,
     namespaces: input.entries,
@@ -347,6 +377,9 @@ export const complianceSweepOrchestrator: OrchestrationHandler = function* (cont
   // Evaluation: batches, `concurrency` at a time; every namespace judged at the same instant.
   const at = context.df.currentUtcDateTime.toISOString();
   const entries: ReportNamespace[] = [];
+  let published = 0;
+  let publishRefused = 0;
+  let publishDetail: string | undefined;
   publish('evaluating');
   for (const wave of chunks(chunks(namespaces, EVALUATE_BATCH), scope.concurrency)) {
     const results = (yield context.df.Task.all(
@@ -365,6 +398,9 @@ export const complianceSweepOrchestrator: OrchestrationHandler = function* (cont
       notAssessed.push(...r.notAssessed);
       calls = addCalls(calls, r.calls);
       status.namespaces.evaluated += r.entries.length;
+      published += r.published;
+      publishRefused += r.publishRefused;
+      publishDetail ??= r.publishDetail;
     }
     publish('evaluating');
   }
@@ -422,6 +458,7 @@ export const complianceSweepOrchestrator: OrchestrationHandler = function* (cont
       assessed: subscriptions.filter((s) => s.status === 'assessed').length,
       skipped: subscriptions.filter((s) => s.status === 'skipped').length,
     },
+    health: { published, refused: publishRefused, ...(publishDetail ? { detail: publishDetail } : {}) },
   };
   try {
     const done = yield* callActivity<FinishOutput>(

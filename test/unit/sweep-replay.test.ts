@@ -39,7 +39,11 @@ const calls = (arm: number, keyVault = 0) => ({ arm, keyVault, other: 0, throttl
 
 function listed(subscriptionId: string, count: number, cmk = true): ListedNamespace[] {
   return Array.from({ length: count }, (_, i) => {
-    const { queueCount: _q, topicCount: _t, ...ns } = namespaceFacts({
+    const {
+      queueCount: _q,
+      topicCount: _t,
+      ...ns
+    } = namespaceFacts({
       id: `/subscriptions/${subscriptionId}/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/sb-${i}`,
       name: `sb-${i}`,
       subscriptionId,
@@ -106,6 +110,7 @@ describe('complianceSweep', () => {
             entries: input.namespaces.map((n) => ({ id: n.id, compliant: !n.cmk.encrypted })),
             notAssessed: [],
             published: input.namespaces.filter((n) => n.cmk.encrypted).length,
+            publishRefused: 0,
             calls: { ...calls(0), other: 1 },
           },
         };
@@ -179,6 +184,7 @@ describe('complianceSweep', () => {
       calls: { arm: 11, keyVault: 0, other: 1, total: 12 },
       summary: { namespaces: 5, compliant: 2, nonCompliant: 3, couldNotAssess: 1 },
       subscriptions: { inScope: 3, assessed: 2, skipped: 1 },
+      health: { published: 3, refused: 0 },
       report: { historyBlob: 'history/x.json', latest: true },
     });
   });
@@ -204,10 +210,8 @@ describe('complianceSweep', () => {
   });
 
   it('a key-material read that outlasted the retries leaves the CMK namespaces unread, says why per vault, and completes', async () => {
-    const r = await replay(
-      complianceSweepOrchestrator,
-      { trigger: 'onDemand' },
-      (call) => (call.name === SWEEP_KEY_MATERIAL_ACTIVITY ? { throws: 'ARM 503' } : respond(call)),
+    const r = await replay(complianceSweepOrchestrator, { trigger: 'onDemand' }, (call) =>
+      call.name === SWEEP_KEY_MATERIAL_ACTIVITY ? { throws: 'ARM 503' } : respond(call),
     );
     expect(r.state.error).toBeUndefined();
     expect(r.calls.filter((c) => c.name === SWEEP_KEY_MATERIAL_ACTIVITY)).toHaveLength(6); // platformRetry: 6 attempts
@@ -246,7 +250,11 @@ describe('complianceSweepSubscription', () => {
 
   it('waits Retry-After on a durable timer after a throttled listing, then lists again', async () => {
     const ns = listed(S, 2);
-    const r = await run([throttled(7_000), throttled(), { result: { ok: true, namespaces: ns, calls: calls(3) } }]);
+    const r = await run([
+      throttled(7_000),
+      throttled(),
+      { result: { ok: true, namespaces: ns, calls: calls(3) } },
+    ]);
     expect(r.timers).toEqual([7, 1]); // Retry-After 7 s; without one, at least 1 s
     expect(r.state.output).toEqual({
       subscriptionId: S,
@@ -274,7 +282,14 @@ describe('complianceSweepSubscription', () => {
   it('a subscription without Reader is forbidden at once (a refusal is never retried)', async () => {
     const r = await run([
       {
-        result: { ok: false, class: 'refusal', code: 'Forbidden', status: 403, detail: 'no Reader', calls: calls(1) },
+        result: {
+          ok: false,
+          class: 'refusal',
+          code: 'Forbidden',
+          status: 403,
+          detail: 'no Reader',
+          calls: calls(1),
+        },
       },
     ]);
     expect(r.calls).toHaveLength(1);
