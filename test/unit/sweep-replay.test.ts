@@ -175,8 +175,9 @@ describe('complianceSweep', () => {
       [sub(2), 'listed', 0],
       [sub(3), 'forbidden', undefined],
     ]);
-    // Calls: scope 1 + lists 4+1+1 + material 4 + evaluate (publish) 1 other.
-    expect(finish.sweep.calls).toBe(12);
+    // Calls: scope 1 + lists 4+1+1 + material 4 = 11 ARM reads; the health publish (1) is counted apart.
+    expect(finish.sweep.calls).toBe(11);
+    expect(finish.sweep.callsByKind).toEqual({ arm: 11, keyVault: 0, healthPublishes: 1, throttled: 0, paced: 0 });
     const out = r.state.output as ComplianceSweepOutput;
     expect(out).toMatchObject({
       sweepId: 'complianceSweep',
