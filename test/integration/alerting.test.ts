@@ -10,7 +10,7 @@ import type { Agent } from 'node:https';
 import { MonitorClient } from '@azure/arm-monitor';
 import type { PipelinePolicy, PipelineOptions } from '@azure/core-rest-pipeline';
 import { ensureAlertRule } from '../../src/azure/alertRules';
-import { blobContainer } from '../../src/azure/blobStore';
+import { BlobContainer, blobContainer } from '../../src/azure/blobStore';
 import { AzureClients } from '../../src/azure/clients';
 import { publishHealth } from '../../src/azure/healthPublisher';
 import { loadConfig } from '../../src/config';
@@ -422,4 +422,63 @@ test('the sandbox refuses a multi-resource metric alert on Service Bus namespace
   const names: string[] = [];
   for await (const r of admin.metricAlerts.listByResourceGroup(APP_RG)) names.push(r.name!);
   expect(names).not.toContain('cmk-multi');
+});
+
+test('a platform fault on one namespace: thrown after the others are remembered; the retry posts only the rest', async () => {
+  await h.namespace('sb-al-fault-a');
+  await h.namespace('sb-al-fault-b');
+  const [a, b] = [h.nsId('sb-al-fault-a'), h.nsId('sb-al-fault-b')];
+  const clients = new SandboxClients({});
+  const fault = h.sandbox.control.addFault({
+    match: { method: 'POST', path: 'namespaces/sb-al-fault-b/metrics$' },
+    effect: { type: 'error', status: 503, code: 'ServiceUnavailable' },
+    count: 1,
+  });
+  const at = new Date(h.clock.now());
+  const batch = [verdict(a, 'inoperable'), verdict(b, 'inoperable')];
+  const mark = cursor();
+  const error = await publishHealth(clients, batch, at, { log: () => undefined }).then(
+    () => undefined,
+    (e: { statusCode?: number; code?: string }) => [e.statusCode, e.code],
+  );
+  expect(error).toEqual([503, 'ServiceUnavailable']);
+  expect(h.sandbox.control.faults().find((f) => f.id === fault.id)?.hits).toBe(1);
+  const retryMark = cursor();
+  const retry = await publishHealth(clients, batch, at, { log: () => undefined });
+  expect([retry.published, retry.duplicates]).toEqual([1, 1]);
+  // First call: a's two points + b's first (faulted); the retry: b's two points only.
+  expect(ingestionPosts(mark).length - ingestionPosts(retryMark).length).toBe(3);
+  expect(ingestionPosts(retryMark).map((p) => p.path.split('/')[8])).toEqual([
+    'sb-al-fault-b',
+    'sb-al-fault-b',
+  ]);
+  h.sandbox.control.removeFault(fault.id);
+});
+
+test('two assessments of one subscription at once: both verdicts remembered (ETag race re-read), each change logged once', async () => {
+  await h.namespace('sb-al-race-a');
+  await h.namespace('sb-al-race-b');
+  const clients = new SandboxClients({});
+  const logs: VerdictChange[] = [];
+  const at = new Date(h.clock.now());
+  const writes = jest.spyOn(BlobContainer.prototype, 'writeJson');
+  await Promise.all([
+    publishHealth(clients, [verdict(h.nsId('sb-al-race-a'), 'healthy')], at, { log: (r) => logs.push(r) }),
+    publishHealth(clients, [verdict(h.nsId('sb-al-race-b'), 'degraded')], at, { log: (r) => logs.push(r) }),
+  ]);
+  const state = await blobContainer(clients).readJson<{ namespaces: Record<string, { verdict: string }> }>(
+    `health/${h.sandbox.subscriptionId}.json`,
+  );
+  expect(
+    ['sb-al-race-a', 'sb-al-race-b'].map((n) => state?.value.namespaces[h.nsId(n).toLowerCase()]?.verdict),
+  ).toEqual(['healthy', 'degraded']);
+  expect(logs.map((l) => l.namespaceId.split('/').pop()).sort()).toEqual(['sb-al-race-a', 'sb-al-race-b']);
+  // The race happened: both read the same version, one write lost (412) and was re-decided and rewritten.
+  const outcomes = await Promise.allSettled(writes.mock.results.map((r) => r.value as Promise<string>));
+  writes.mockRestore();
+  expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'ok')).sort()).toEqual([
+    'BlobConflictError',
+    'ok',
+    'ok',
+  ]);
 });
