@@ -482,3 +482,28 @@ test('two assessments of one subscription at once: both verdicts remembered (ETa
     'ok',
   ]);
 });
+
+test('an unreadable key (unknown) after inoperable keeps the critical alert open: no false resolve', async () => {
+  await h.namespace('sb-al-unknown');
+  const nsId = h.nsId('sb-al-unknown');
+  const clients = new SandboxClients({ ALERT_RULES: 'managed', ALERT_ACTION_GROUP_ID: actionGroupId });
+  const before = (await sinkEntries(h, 'ag-cmk')).length;
+  const mine = async () =>
+    (await sinkEntries(h, 'ag-cmk'))
+      .slice(before)
+      .map((e) => (e.body as CommonAlert).data.essentials)
+      .filter((e) => String(e.alertRule).endsWith('sb-al-unknown'))
+      .map((e) => [e.alertRule, e.monitorCondition]);
+  for (const v of ['inoperable', 'unknown', 'unknown', 'unknown'] as const) {
+    await publishHealth(clients, [verdict(nsId, v)], new Date(h.clock.now()), { log: () => undefined });
+    await h.minutes(5);
+  }
+  // 20 minutes, three of them "could not read": fired once, never resolved.
+  expect(await mine()).toEqual([['cmk-inoperable-sb-al-unknown', 'Fired']]);
+  await publishHealth(clients, [verdict(nsId, 'healthy')], new Date(h.clock.now()), { log: () => undefined });
+  await h.minutes(5);
+  expect(await mine()).toEqual([
+    ['cmk-inoperable-sb-al-unknown', 'Fired'],
+    ['cmk-inoperable-sb-al-unknown', 'Resolved'],
+  ]);
+});
