@@ -11,4 +11,5 @@ import './functions/operations';
 import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
+import './orchestrations/assess';
 import './functions/complianceReport';
