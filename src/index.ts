@@ -12,4 +12,7 @@ import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
 import './orchestrations/assess';
+import './functions/complianceSweep';
 import './functions/complianceReport';
+import './functions/keyImpact';
+import './functions/keyWatch';
