@@ -29,6 +29,7 @@ const DAY = 86_400_000;
 
 let e: Estate;
 let admin = '';
+let firstReportAt = '';
 
 beforeAll(async () => {
   e = await new Estate(
@@ -150,10 +151,15 @@ describe('sweep 1: the demo estate as seeded', () => {
     const out = op.output!;
     expect(out.summary).toEqual({ namespaces: 9, compliant: 2, nonCompliant: 7, couldNotAssess: 1 });
     expect(out.subscriptions).toEqual({ inScope: 3, assessed: 2, skipped: 1 });
-    // ARM reads: 3 namespace lists + 3 Geo-DR lists (CMK namespaces only) + vault lists (one per
-    // subscription searched: A holds both vaults) + 3 keys + the pinned version + 1 role list (RBAC vault).
-    expect(out.calls).toMatchObject({ arm: 12, keyVault: 0, throttled: 0 });
-    expect(out.report).toEqual({ historyBlob: 'history/2026-01-01T00:00:00.000Z.json', latest: true });
+    // ARM reads: 3 namespace lists (the refused one too) + 3 Geo-DR lists (CMK namespaces only) + 1
+    // vault list (subscription A holds both vaults used) + 4 keys (current versions) + the pinned
+    // version + 1 role-assignment list (the RBAC vault) = 13.
+    expect(out.calls).toMatchObject({ arm: 13, keyVault: 0, throttled: 0 });
+    // The report's instant is the sweep's end on the orchestration clock (the test moved it 15 s while
+    // the first listing was slow): its history copy is named by it.
+    expect(out.report).toEqual({ historyBlob: `history/${out.finishedAt}.json`, latest: true });
+    expect(rep.generatedAt).toBe(out.finishedAt);
+    firstReportAt = out.finishedAt;
   });
 
   it('every rule fires on the namespace built for it and on no other', () => {
@@ -179,7 +185,7 @@ describe('sweep 1: the demo estate as seeded', () => {
   });
 });
 
-describe('sweep 2: after a key is disabled, an access policy removed and a key expired', () => {
+describe('sweep 2: an hour later, after a key is disabled, an access policy removed and a key expired', () => {
   let rep: ComplianceReport;
   let op: Operation<ComplianceSweepOutput>;
 
@@ -208,8 +214,17 @@ describe('sweep 2: after a key is disabled, an access policy removed and a key e
         },
       },
     );
-    // 11 days on: the near-expiry key of the system-assigned namespace has expired.
-    await e.estate.azure.control('POST', '/clock/advance', { ms: 11 * DAY });
+    // The near-expiry key of the system-assigned namespace expired yesterday (its expiry moved back).
+    const now = Date.parse((await e.estate.azure.control<{ now: string }>('GET', '/clock')).body.now);
+    await kvAsAdmin(
+      'PATCH',
+      'https://kv-demo-ap.vault.sandbox.localhost/keys/sb-cmk-near-expiry?api-version=7.4',
+      {
+        attributes: { exp: Math.floor((now - DAY) / 1000) },
+      },
+    );
+    // An hour on (the report's instant is its identity in the history).
+    await e.estate.azure.control('POST', '/clock/advance', { ms: 3_600_000 });
     ({ op, rep } = await sweep());
   }, 120_000);
 
@@ -218,7 +233,8 @@ describe('sweep 2: after a key is disabled, an access policy removed and a key e
       ...SEEDED,
       'sb-demo-cmk-pinned': 'inoperable: CMK-006 CMK-008 CMK-010 CMK-014',
       'sb-demo-cmk-sai': 'degraded: CMK-004 CMK-011 CMK-014',
-      'sb-demo-cmk-uai': 'inoperable: CMK-003 CMK-010 CMK-014',
+      // A disabled key is not judged for hygiene (CMK-014): nothing uses it.
+      'sb-demo-cmk-uai': 'inoperable: CMK-003 CMK-010',
     });
     expect(op.output!.summary).toEqual({ namespaces: 9, compliant: 0, nonCompliant: 9, couldNotAssess: 1 });
   });
@@ -240,10 +256,9 @@ describe('sweep 2: after a key is disabled, an access policy removed and a key e
   });
 
   it('keeps the first report in the history: ?at= the first sweep still answers it', async () => {
-    const older = await e.estate.app.json<ComplianceReport>(
-      '/api/compliance/report?at=2026-01-01T00:00:00.000Z',
-      { headers: key() },
-    );
+    const older = await e.estate.app.json<ComplianceReport>(`/api/compliance/report?at=${firstReportAt}`, {
+      headers: key(),
+    });
     expect(older.status).toBe(200);
     expect(ruleMap(older.body)).toEqual(SEEDED);
   });
