@@ -92,9 +92,10 @@ const SCRIPT = `
 (function(){
 var table=document.getElementById('ns');if(!table)return;var body=table.tBodies[0];var head=table.tHead.rows[0];
 var rows=Array.prototype.slice.call(body.rows);var q=document.getElementById('q');
+var text=new Map();rows.forEach(function(r){text.set(r,(r.getAttribute('data-search')+' '+r.textContent).toLowerCase());});
 var v=document.getElementById('verdict');var nc=document.getElementById('noncompliant');var shown=document.getElementById('shown');
 function apply(){var t=(q.value||'').toLowerCase();var n=0;rows.forEach(function(r){
-var ok=(!t||r.getAttribute('data-search').indexOf(t)>=0)&&(!v.value||r.getAttribute('data-verdict')===v.value)&&(!nc.checked||r.getAttribute('data-compliant')==='false');
+var ok=(!t||text.get(r).indexOf(t)>=0)&&(!v.value||r.getAttribute('data-verdict')===v.value)&&(!nc.checked||r.getAttribute('data-compliant')==='false');
 r.hidden=!ok;if(ok)n++;});shown.textContent='Showing '+n+' of '+rows.length;shown.setAttribute('data-shown',String(n));}
 function sortBy(th,dir){var key=th.getAttribute('data-key');var num=th.getAttribute('data-type')==='number';
 Array.prototype.forEach.call(head.cells,function(c){c.removeAttribute('aria-sort');});th.setAttribute('aria-sort',dir);
@@ -131,6 +132,8 @@ const META_CSP = CSP_DIRECTIVES.join('; ');
 export interface ReportPageLinks {
   json: string;
   csv: string;
+  /** The page of the report stored at that instant (the trend's points link to it). */
+  pageAt?: (generatedAt: string) => string;
 }
 
 const DAY = 86_400_000;
@@ -195,10 +198,8 @@ function minDays(n: ReportNamespace): number {
 }
 
 function namespaceRow(n: ReportNamespace): string {
-  const search = [n.name, n.id, n.subscriptionId, n.resourceGroup, n.location ?? '', n.verdict]
-    .concat(n.findings.map((f) => `${f.ruleId} ${f.title}`))
-    .join(' ')
-    .toLowerCase();
+  // The row's text (name, findings, fixes) is searched too; the attribute adds what is not shown.
+  const search = [n.id, n.verdict, ...n.findings.map((f) => f.ruleId)].join(' ').toLowerCase();
   return `<tr data-ns-id="${esc(n.id)}" data-name="${esc(n.name.toLowerCase())}" data-subscription="${esc(n.subscriptionId)}" data-location="${esc(n.location ?? '')}" data-verdict="${esc(n.verdict)}" data-verdict-rank="${VERDICT_RANK[n.verdict]}" data-compliant="${String(n.compliant)}" data-findings="${n.findings.length}" data-severity="${worstSeverity(n)}" data-expiry="${minDays(n)}" data-search="${esc(search)}">
 <td><strong class="ns-name">${esc(n.name)}</strong><br><span class="sub">${esc(n.resourceGroup)}</span></td>
 <td class="sub">${esc(n.subscriptionId)}</td>
@@ -285,7 +286,7 @@ function timelineSvg(points: KeyExpiryPoint[], now: number): string {
 ${rows}</svg>`;
 }
 
-function trendSvg(trend: TrendPoint[]): string {
+function trendSvg(trend: TrendPoint[], pageAt?: (generatedAt: string) => string): string {
   if (trend.length === 0) return '<p class="empty">No history yet.</p>';
   const W = 640,
     H = 200,
@@ -309,7 +310,7 @@ function trendSvg(trend: TrendPoint[]): string {
   const dots = pts
     .map(
       (q) =>
-        `<g data-trend-at="${esc(q.p.generatedAt)}" data-compliant="${q.p.compliant}" data-namespaces="${q.p.namespaces}"><title>${esc(`${q.p.generatedAt}: ${q.p.compliant}/${q.p.namespaces} compliant`)}</title><circle class="pt" cx="${q.x.toFixed(1)}" cy="${q.y.toFixed(1)}" r="4"/></g>`,
+        `${pageAt ? `<a href="${esc(pageAt(q.p.generatedAt))}">` : ''}<g data-trend-at="${esc(q.p.generatedAt)}" data-compliant="${q.p.compliant}" data-namespaces="${q.p.namespaces}"><title>${esc(`${q.p.generatedAt}: ${q.p.compliant}/${q.p.namespaces} compliant${pageAt ? ' (open)' : ''}`)}</title><circle class="pt" cx="${q.x.toFixed(1)}" cy="${q.y.toFixed(1)}" r="5"/></g>${pageAt ? '</a>' : ''}`,
     )
     .join('');
   const first = trend[0]!,
@@ -354,7 +355,7 @@ ${tiles(report)}
 ${couldNotAssessTable(report)}
 <div class="grid2">
 <section><h2>Key expiry</h2><div class="card">${timelineSvg(keyExpiryTimeline(report), now)}</div></section>
-<section><h2>Compliant namespaces over time</h2><div class="card">${trendSvg(trend)}</div></section>
+<section><h2>Compliant namespaces over time</h2><div class="card">${trendSvg(trend, links.pageAt)}</div></section>
 </div>
 <h2>Findings by rule</h2>
 <div class="card">${rulesTable(report)}</div>

@@ -17,6 +17,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the key-index settings (deleted-key cache window, refresh schedule) and refuses bad ones', () => {
+    expect(loadConfig({})).toMatchObject({
+      deletedKeyCacheMinutes: 60,
+      keyIndexRefreshSchedule: '0 0 * * * *',
+    });
+    expect(
+      loadConfig({ DELETED_KEY_CACHE_MINUTES: '15', KEY_INDEX_REFRESH_SCHEDULE: '0  */5 * * * *' }),
+    ).toMatchObject({ deletedKeyCacheMinutes: 15, keyIndexRefreshSchedule: '0 */5 * * * *' });
+    expect(() => loadConfig({ DELETED_KEY_CACHE_MINUTES: '0' })).toThrow(
+      /DELETED_KEY_CACHE_MINUTES must be between 1 and 1440/,
+    );
+    expect(() => loadConfig({ KEY_INDEX_REFRESH_SCHEDULE: '*/5 * * * *' })).toThrow(
+      /KEY_INDEX_REFRESH_SCHEDULE must be an NCRONTAB expression with 6 fields/,
+    );
+  });
+
   it('reads SWEEP_SCHEDULE as NCRONTAB (six fields, names, ranges, lists, steps) and SWEEP_CONCURRENCY', () => {
     const config = loadConfig({ SWEEP_SCHEDULE: ' 30  15 2-4,22 * JAN-mar MON/2 ', SWEEP_CONCURRENCY: '3' });
     expect(config.sweep).toEqual({
@@ -143,8 +159,10 @@ describe('loadConfig', () => {
     expect(Object.keys(config).sort()).toEqual([
       'alerting',
       'cloud',
+      'deletedKeyCacheMinutes',
       'endpoints',
       'keyExpiryWarningDays',
+      'keyIndexRefreshSchedule',
       'keyPollMinutes',
       'pinnedVersionPolicy',
       'reportsContainer',
