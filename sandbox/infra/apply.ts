@@ -38,8 +38,7 @@ export function stableGuid(...parts: string[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const subscriptionOf = (scope: string): string | undefined =>
-  /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
+const subscriptionOf = (scope: string): string | undefined => /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
 
 /** The assignment id roles.json's `role` gets at `scope` for `principalId`. */
 export function roleAssignmentId(scope: string, principalId: string, role: RoleEntry): string {
@@ -116,7 +115,11 @@ export interface KeyVaultWiring {
  * event subscription to the app's function, and the diagnostic setting (AuditEvent → workspace).
  * Returns one line per vault for the banner.
  */
-export async function wireKeyVaults(target: ArmTarget, data: InfraData, w: KeyVaultWiring): Promise<string[]> {
+export async function wireKeyVaults(
+  target: ArmTarget,
+  data: InfraData,
+  w: KeyVaultWiring,
+): Promise<string[]> {
   const client = new ResourceManagementClient(target.credential, target.subscriptionId, options(target));
   const es = data.eventSubscription;
   const ds = data.diagnosticSetting;
@@ -132,13 +135,19 @@ export async function wireKeyVaults(target: ArmTarget, data: InfraData, w: KeyVa
         ...es.properties,
         destination: {
           endpointType: 'AzureFunction',
-          properties: { resourceId: `${w.functionAppId}/functions/${es.function}`, ...es.destinationProperties },
+          properties: {
+            resourceId: `${w.functionAppId}/functions/${es.function}`,
+            ...es.destinationProperties,
+          },
         },
         ...(w.deadLetterStorageAccountId
           ? {
               deadLetterDestination: {
                 endpointType: 'StorageBlob',
-                properties: { resourceId: w.deadLetterStorageAccountId, blobContainerName: es.deadLetterContainer },
+                properties: {
+                  resourceId: w.deadLetterStorageAccountId,
+                  blobContainerName: es.deadLetterContainer,
+                },
               },
             }
           : {}),
@@ -147,7 +156,9 @@ export async function wireKeyVaults(target: ArmTarget, data: InfraData, w: KeyVa
     await put(client, `${vaultId}/providers/${ds.type}/${ds.name}`, ds.apiVersion, {
       properties: { ...ds.properties, workspaceId: w.workspaceId },
     });
-    lines.push(`${lastSegment(topicId)}/${es.name} → function ${es.function}; AuditEvent → ${lastSegment(w.workspaceId)}`);
+    lines.push(
+      `${lastSegment(topicId)}/${es.name} → function ${es.function}; AuditEvent → ${lastSegment(w.workspaceId)}`,
+    );
   }
   return lines;
 }
@@ -179,7 +190,9 @@ export async function wireAuditAlert(
     properties: {
       groupShortName: a.actionGroup.shortName,
       enabled: true,
-      webhookReceivers: [{ name: a.actionGroup.receiverName, serviceUri: webhookUrl, useCommonAlertSchema: true }],
+      webhookReceivers: [
+        { name: a.actionGroup.receiverName, serviceUri: webhookUrl, useCommonAlertSchema: true },
+      ],
     },
   });
   const ruleId = `${w.resourceGroupId}/providers/${a.type}/${a.name}`;

@@ -5,11 +5,7 @@
  * deployment does not give (docs/ARCHITECTURE.md "Configuration").
  */
 export type AppRoleScope =
-  | 'subscription'
-  | 'namespace'
-  | 'accessPolicyVault'
-  | 'rbacVault'
-  | 'userAssignedIdentity';
+  'subscription' | 'namespace' | 'accessPolicyVault' | 'rbacVault' | 'userAssignedIdentity';
 
 export interface AppRole {
   roleName: string;

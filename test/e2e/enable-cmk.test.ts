@@ -6,17 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { startLocalEstate } from '../support/localEstate';
-import { Estate, type EnableOutput, type RequestLogEntry } from './enable-cmk-support';
+import { Estate, grantDocumentedRoles, type EnableOutput, type RequestLogEntry } from './enable-cmk-support';
 
 let e: Estate;
 
 beforeAll(async () => {
   e = await new Estate(await startLocalEstate()).init();
-  // The documented roles (README "The app's Azure roles").
-  await e.grantApp('Reader', `/subscriptions/${e.sub}`);
-  await e.grantApp('Contributor', e.rgId());
-  await e.grantApp('Key Vault Contributor', e.rgId());
-  await e.grantApp('User Access Administrator', e.rgId());
+  // Every role of infra/roles.json (README "The app's Azure roles").
+  await grantDocumentedRoles(e);
 
   await e.vault('kv-ap');
   await e.vault('kv-rbac', { rbac: true });

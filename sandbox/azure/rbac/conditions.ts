@@ -24,9 +24,22 @@ type Node =
   | { k: 'and' | 'or'; a: Node; b: Node }
   | { k: 'not'; a: Node }
   | { k: 'action'; pattern: string }
-  | { k: 'cmp'; source: 'request' | 'resource'; attribute: string; quantifier?: string; op: string; values: string[] };
+  | {
+      k: 'cmp';
+      source: 'request' | 'resource';
+      attribute: string;
+      quantifier?: string;
+      op: string;
+      values: string[];
+    };
 
-const OPERATORS = ['GuidEquals', 'GuidNotEquals', 'StringEquals', 'StringEqualsIgnoreCase', 'StringNotEquals'];
+const OPERATORS = [
+  'GuidEquals',
+  'GuidNotEquals',
+  'StringEquals',
+  'StringEqualsIgnoreCase',
+  'StringNotEquals',
+];
 const QUANTIFIERS = ['ForAnyOfAnyValues', 'ForAllOfAnyValues', 'ForAnyOfAllValues', 'ForAllOfAllValues'];
 
 class Parser {
@@ -98,7 +111,8 @@ class Parser {
     const op = m[4]!;
     if (quantifier && !QUANTIFIERS.some((q) => q.toLowerCase() === quantifier.toLowerCase()))
       throw new Error(`unsupported quantifier ${quantifier}`);
-    if (!OPERATORS.some((o) => o.toLowerCase() === op.toLowerCase())) throw new Error(`unsupported operator ${op}`);
+    if (!OPERATORS.some((o) => o.toLowerCase() === op.toLowerCase()))
+      throw new Error(`unsupported operator ${op}`);
     this.i += m[0].length;
     this.ws();
     let values: string[];
