@@ -41,7 +41,33 @@ const KNOWN_CLOUDS: Record<Exclude<CloudName, 'Custom'>, CloudEndpoints> = {
   },
 };
 
+/**
+ * Custom-metrics ingestion per cloud (https://{region}.monitoring.azure.com, audience
+ * https://monitoring.azure.com/ with its trailing slash). [U] the sovereign clouds' hosts and
+ * audiences; a Custom cloud (the sandbox) names its endpoint in MONITORING_ENDPOINT.
+ */
+const AZURE_MONITORING_AUDIENCE = 'https://monitoring.azure.com/';
+const MONITORING: Partial<Record<CloudName, { endpoint: string; audience: string }>> = {
+  AzurePublicCloud: {
+    endpoint: 'https://{region}.monitoring.azure.com',
+    audience: AZURE_MONITORING_AUDIENCE,
+  },
+  AzureChinaCloud: {
+    endpoint: 'https://{region}.monitoring.azure.cn',
+    audience: 'https://monitoring.azure.cn/',
+  },
+  AzureUSGovernment: {
+    endpoint: 'https://{region}.monitoring.azure.us',
+    audience: 'https://monitoring.azure.us/',
+  },
+};
+const ACTION_GROUP_ID =
+  /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w._()]{1,90}\/providers\/microsoft\.insights\/actionGroups\/[^/?#\s]{1,260}$/i;
+const RESOURCE_GROUP_NAME = /^[-\w._()]{1,90}$/;
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Azure's container naming rule: 3-63 characters, lower-case letters, digits and single hyphens.
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 const DNS_SUFFIX = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i;
 
 export interface AppConfig {
@@ -51,7 +77,48 @@ export interface AppConfig {
   /** SWEEP_SUBSCRIPTIONS: `*` or the subscriptions the app is meant to cover (GET /api/health/azure checks them). */
   sweep: { subscriptions: '*' | string[] };
   keyExpiryWarningDays: number;
+  /** REPORTS_CONTAINER: blob container of the compliance reports in the app's storage account. */
+  reportsContainer: string;
+  /**
+   * KEY_POLL_MINUTES: how often Service Bus polls its customer-managed keys (the docs: every 5 minutes).
+   * confirmRotation waits two cycles before it looks for uptake; the key watch runs once per cycle.
+   */
+  keyPollMinutes: number;
+  /** UPTAKE_DEADLINE_MINUTES: a rotation not confirmed this long after the event is alerted. */
+  uptakeDeadlineMinutes: number;
+  /** PINNED_VERSION_POLICY: `report` a namespace pinned to an older version, or `follow` (move it). */
+  pinnedVersionPolicy: PinnedVersionPolicy;
+  /** The app's storage account (AzureWebJobsStorage): key index, remembered verdicts, reports. */
+  storage: StorageConfig;
+  /** The alert path (docs/ARCHITECTURE.md "Alerting"). */
+  alerting: AlertingConfig;
 }
+
+export interface StorageConfig {
+  /** AzureWebJobsStorage as a connection string (locally, Azurite). */
+  connectionString?: string;
+  /** AzureWebJobsStorage__blobServiceUri: identity-based access in Azure (the app's credential). */
+  blobServiceUri?: string;
+}
+
+export const ALERT_RULE_MODES = ['managed', 'external'] as const;
+export type AlertRuleMode = (typeof ALERT_RULE_MODES)[number];
+
+export interface AlertingConfig {
+  /** ALERT_RULES: `managed` = the app ensures its metric alert rules; `external` = infra deploys them. */
+  rules: AlertRuleMode;
+  /** ALERT_ACTION_GROUP_ID: the action group managed rules notify (required when managed). */
+  actionGroupId?: string;
+  /** ALERT_RULES_RESOURCE_GROUP: where managed rules live in each subscription (default: the namespace's). */
+  rulesResourceGroup?: string;
+  /** MONITORING_ENDPOINT: custom-metrics ingestion, `{region}` replaced by the namespace's region. */
+  monitoringEndpoint?: string;
+  /** Token audience of the ingestion endpoint. */
+  monitoringAudience: string;
+}
+
+export const PINNED_VERSION_POLICIES = ['report', 'follow'] as const;
+export type PinnedVersionPolicy = (typeof PINNED_VERSION_POLICIES)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -122,12 +189,70 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if (n < 1 || n > 365) return problem('must be between 1 and 365');
       return n;
     }) ?? 30;
+  const wholeMinutes = (min: number, max: number) => (v: string, problem: Problem) => {
+    if (!/^\d+$/.test(v)) return problem('must be a whole number of minutes');
+    const n = Number(v);
+    if (n < min || n > max) return problem(`must be between ${min} and ${max}`);
+    return n;
+  };
+  const keyPollMinutes = check('KEY_POLL_MINUTES', wholeMinutes(1, 60)) ?? 5;
+  const uptakeDeadlineMinutes = check('UPTAKE_DEADLINE_MINUTES', wholeMinutes(2, 1440)) ?? 60;
+  const pinnedVersionPolicy =
+    check('PINNED_VERSION_POLICY', (v, problem): PinnedVersionPolicy | undefined => {
+      const lower = v.toLowerCase();
+      if ((PINNED_VERSION_POLICIES as readonly string[]).includes(lower)) return lower as PinnedVersionPolicy;
+      return problem(`must be one of ${PINNED_VERSION_POLICIES.join(', ')}`);
+    }) ?? 'report';
+  const storage: StorageConfig = {};
+  const connectionString = read('AzureWebJobsStorage');
+  if (connectionString) storage.connectionString = connectionString;
+  const blobServiceUri = check('AzureWebJobsStorage__blobServiceUri', httpsUrl);
+  if (blobServiceUri) storage.blobServiceUri = blobServiceUri;
+  const alertRules =
+    check('ALERT_RULES', (v, problem): AlertRuleMode | undefined => {
+      const lower = v.toLowerCase();
+      if ((ALERT_RULE_MODES as readonly string[]).includes(lower)) return lower as AlertRuleMode;
+      return problem(`must be one of ${ALERT_RULE_MODES.join(', ')}`);
+    }) ?? 'external';
+  const actionGroupId = check('ALERT_ACTION_GROUP_ID', (v, problem) =>
+    ACTION_GROUP_ID.test(v)
+      ? v
+      : problem(
+          'must be an action group id (/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Insights/actionGroups/{name})',
+        ),
+  );
+  const rulesResourceGroup = check('ALERT_RULES_RESOURCE_GROUP', (v, problem) =>
+    RESOURCE_GROUP_NAME.test(v) && !v.endsWith('.') ? v : problem('must be a resource group name'),
+  );
+  const monitoringEndpoint = check('MONITORING_ENDPOINT', (v, problem) => {
+    const url = httpsUrl(v.replace('{region}', 'region'), problem);
+    if (url === undefined) return undefined;
+    if (!v.includes('{region}'))
+      return problem('must contain {region}, e.g. https://{region}.monitoring.azure.com');
+    return v.replace(/\/+$/, '');
+  });
+
+  const reportsContainer =
+    check('REPORTS_CONTAINER', (v, problem) =>
+      CONTAINER_NAME.test(v)
+        ? v
+        : problem('must be a blob container name (3-63 lower-case letters, digits and single hyphens)'),
+    ) ?? 'cmk-reports';
 
   // Cross-field rules, once the fields themselves are valid.
   if (problems.length === 0 && cloud === 'Custom') {
     if (!armEndpoint) problems.push('ARM_ENDPOINT is required when AZURE_CLOUD=Custom');
     if (!keyVaultDnsSuffix) problems.push('KEYVAULT_DNS_SUFFIX is required when AZURE_CLOUD=Custom');
   }
+  // Uptake is looked for after two key polls: a deadline before that could never be met.
+  if (problems.length === 0 && uptakeDeadlineMinutes < 2 * keyPollMinutes)
+    problems.push(
+      `UPTAKE_DEADLINE_MINUTES (${uptakeDeadlineMinutes}) must be at least two key polls (2 × KEY_POLL_MINUTES = ${2 * keyPollMinutes})`,
+    );
+  if (problems.length === 0 && alertRules === 'managed' && !actionGroupId)
+    problems.push(
+      'ALERT_ACTION_GROUP_ID is required when ALERT_RULES=managed (the action group the rules notify)',
+    );
   if (problems.length > 0 || cloud === undefined) throw new ConfigError(problems);
 
   const base: CloudEndpoints =
@@ -150,6 +275,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sweep: { subscriptions },
     keyExpiryWarningDays,
+    reportsContainer,
+    keyPollMinutes,
+    uptakeDeadlineMinutes,
+    pinnedVersionPolicy,
+    storage,
+    alerting: {
+      rules: alertRules,
+      ...(actionGroupId ? { actionGroupId } : {}),
+      ...(rulesResourceGroup ? { rulesResourceGroup } : {}),
+      ...((monitoringEndpoint ?? MONITORING[cloud]?.endpoint)
+        ? { monitoringEndpoint: monitoringEndpoint ?? MONITORING[cloud]!.endpoint }
+        : {}),
+      monitoringAudience: MONITORING[cloud]?.audience ?? AZURE_MONITORING_AUDIENCE,
+    },
   };
 }
 

@@ -7,3 +7,6 @@ export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
 export * from './appRoles';
+export * from './complianceReport';
+export * from './keyIndex';
+export * from './health';

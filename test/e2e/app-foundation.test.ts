@@ -9,7 +9,13 @@ describe('the Function App on the local host', () => {
   beforeAll(async () => {
     host = await startHostProcess({
       app: ROOT,
-      env: { KEY_EXPIRY_WARNING_DAYS: '45', SWEEP_SUBSCRIPTIONS: '*' },
+      env: {
+        KEY_EXPIRY_WARNING_DAYS: '45',
+        SWEEP_SUBSCRIPTIONS: '*',
+        KEY_POLL_MINUTES: '3',
+        UPTAKE_DEADLINE_MINUTES: '45',
+        PINNED_VERSION_POLICY: 'follow',
+      },
     });
   });
   afterAll(async () => host?.stop());
@@ -26,15 +32,23 @@ describe('the Function App on the local host', () => {
         keyVaultDnsSuffix: 'vault.azure.net',
         subscriptions: '*',
         keyExpiryWarningDays: 45,
+        reportsContainer: 'cmk-reports',
+        keyPollMinutes: 3,
+        uptakeDeadlineMinutes: 45,
+        pinnedVersionPolicy: 'follow',
       },
     });
     // Only settings a built feature reads: nothing of the sweep schedule, alerting or reports yet.
     expect(Object.keys(response.body.config as object).sort()).toEqual([
       'cloud',
       'keyExpiryWarningDays',
+      'keyPollMinutes',
       'keyVaultDnsSuffix',
+      'pinnedVersionPolicy',
+      'reportsContainer',
       'resourceManager',
       'subscriptions',
+      'uptakeDeadlineMinutes',
     ]);
     expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.stringify(response.body)).not.toMatch(/key=|secret|password|AccountKey/i);

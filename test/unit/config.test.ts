@@ -10,6 +10,39 @@ describe('loadConfig', () => {
     });
     expect(config.keyExpiryWarningDays).toBe(30);
     expect(config.sweep).toEqual({ subscriptions: '*' });
+    expect(config).toMatchObject({
+      keyPollMinutes: 5,
+      uptakeDeadlineMinutes: 60,
+      pinnedVersionPolicy: 'report',
+    });
+  });
+
+  it('reads the reaction settings (key poll, uptake deadline, pinned-version policy)', () => {
+    expect(
+      loadConfig({ KEY_POLL_MINUTES: '2', UPTAKE_DEADLINE_MINUTES: '10', PINNED_VERSION_POLICY: 'Follow' }),
+    ).toMatchObject({ keyPollMinutes: 2, uptakeDeadlineMinutes: 10, pinnedVersionPolicy: 'follow' });
+  });
+
+  it('refuses reaction settings that cannot work, naming each', () => {
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(
+      problems({ KEY_POLL_MINUTES: '0', UPTAKE_DEADLINE_MINUTES: '1.5', PINNED_VERSION_POLICY: 'move' }),
+    ).toEqual([
+      'KEY_POLL_MINUTES must be between 1 and 60 (got "0")',
+      'UPTAKE_DEADLINE_MINUTES must be a whole number of minutes (got "1.5")',
+      'PINNED_VERSION_POLICY must be one of report, follow (got "move")',
+    ]);
+    // A deadline shorter than the two key polls uptake is looked for after could never be met.
+    expect(problems({ KEY_POLL_MINUTES: '10', UPTAKE_DEADLINE_MINUTES: '15' })).toEqual([
+      'UPTAKE_DEADLINE_MINUTES (15) must be at least two key polls (2 × KEY_POLL_MINUTES = 20)',
+    ]);
   });
 
   it('treats empty strings as unset, as App Service settings do', () => {
@@ -64,6 +97,16 @@ describe('loadConfig', () => {
     );
   });
 
+  it('REPORTS_CONTAINER: default cmk-reports, a valid container name, else refused by name', () => {
+    expect(loadConfig({}).reportsContainer).toBe('cmk-reports');
+    expect(loadConfig({ REPORTS_CONTAINER: 'audit-2026' }).reportsContainer).toBe('audit-2026');
+    for (const bad of ['Reports', 'ab', 'a--b', '-ab', 'x'.repeat(64), 'a_b']) {
+      expect(() => loadConfig({ REPORTS_CONTAINER: bad })).toThrow(
+        `REPORTS_CONTAINER must be a blob container name (3-63 lower-case letters, digits and single hyphens) (got "${bad}")`,
+      );
+    }
+  });
+
   it('parses subscription lists', () => {
     const a = '00000000-0000-0000-0000-000000000001';
     const b = '00000000-0000-0000-0000-000000000002';
@@ -71,13 +114,82 @@ describe('loadConfig', () => {
   });
 
   it('reads only the settings of built features (a feature adds its settings when it lands)', () => {
-    const config = loadConfig({ ALERT_RULES: 'nonsense', KEY_POLL_MINUTES: 'soon', REPORTS_CONTAINER: '!' });
+    const config = loadConfig({});
     expect(Object.keys(config).sort()).toEqual([
+      'alerting',
       'cloud',
       'endpoints',
       'keyExpiryWarningDays',
+      'keyPollMinutes',
+      'pinnedVersionPolicy',
+      'reportsContainer',
+      'storage',
       'sweep',
+      'uptakeDeadlineMinutes',
       'version',
     ]);
+  });
+
+  it('reads the alert path: rule mode, action group, rules group, ingestion endpoint, storage', () => {
+    const ag =
+      '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ops/providers/microsoft.insights/actionGroups/ag-ops';
+    expect(loadConfig({}).alerting).toEqual({
+      rules: 'external',
+      monitoringEndpoint: 'https://{region}.monitoring.azure.com',
+      monitoringAudience: 'https://monitoring.azure.com/',
+    });
+    expect(
+      loadConfig({
+        ALERT_RULES: 'Managed',
+        ALERT_ACTION_GROUP_ID: ag,
+        ALERT_RULES_RESOURCE_GROUP: 'rg-cmk-alerts',
+        MONITORING_ENDPOINT: 'https://{region}.monitoring.sandbox.localhost/',
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      }),
+    ).toMatchObject({
+      alerting: {
+        rules: 'managed',
+        actionGroupId: ag,
+        rulesResourceGroup: 'rg-cmk-alerts',
+        monitoringEndpoint: 'https://{region}.monitoring.sandbox.localhost',
+        monitoringAudience: 'https://monitoring.azure.com/',
+      },
+      storage: { connectionString: 'UseDevelopmentStorage=true' },
+    });
+    // A Custom cloud has no default ingestion host: publishing refuses until MONITORING_ENDPOINT is set.
+    expect(
+      loadConfig({
+        AZURE_CLOUD: 'Custom',
+        ARM_ENDPOINT: 'https://localhost:1',
+        KEYVAULT_DNS_SUFFIX: 'vault.x.y',
+      }).alerting.monitoringEndpoint,
+    ).toBeUndefined();
+  });
+
+  it('refuses alert settings that cannot work, naming each', () => {
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ ALERT_RULES: 'sometimes' })).toEqual([
+      'ALERT_RULES must be one of managed, external (got "sometimes")',
+    ]);
+    expect(problems({ ALERT_RULES: 'managed' })).toEqual([
+      'ALERT_ACTION_GROUP_ID is required when ALERT_RULES=managed (the action group the rules notify)',
+    ]);
+    expect(
+      problems({
+        ALERT_ACTION_GROUP_ID: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Web/sites/a',
+      }),
+    ).toHaveLength(1);
+    expect(problems({ MONITORING_ENDPOINT: 'https://westeurope.monitoring.azure.com' })).toEqual([
+      'MONITORING_ENDPOINT must contain {region}, e.g. https://{region}.monitoring.azure.com (got "https://westeurope.monitoring.azure.com")',
+    ]);
+    expect(problems({ MONITORING_ENDPOINT: 'http://{region}.monitoring.azure.com' })).toHaveLength(1);
+    expect(problems({ ALERT_RULES_RESOURCE_GROUP: 'rg/evil' })).toHaveLength(1);
   });
 });
