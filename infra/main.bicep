@@ -39,7 +39,10 @@ param alertWebhookReceivers array = []
 
 @allowed(['managed', 'external'])
 @description('ALERT_RULES: "managed" (the app keeps its metric alert rules) or "external" (this template deploys them for guardedNamespaceIds).')
-param alertRules string = 'managed'
+param alertRules string = 'external'
+
+@description('ALERT_RULES=managed: resource group of the app\'s rules in each subscription (empty: each namespace\'s own).')
+param alertRulesResourceGroup string = ''
 
 @description('ALERT_RULES=external: the namespaces whose CmkGuardian metrics get alert rules (default: namespaceIds).')
 param guardedNamespaceIds string[] = []
@@ -47,8 +50,15 @@ param guardedNamespaceIds string[] = []
 @description('Wire what needs the deployed code: Event Grid subscriptions to the function and the audit webhook. azd sets it after the first deploy (azure.yaml postdeploy hook).')
 param wireAppEndpoints bool = false
 
-@description('App settings of src/config.ts (names as the app reads them); see README "Settings".')
+// App settings of src/config.ts (README "Settings" says what each one means).
 param keyExpiryWarningDays int = 30
+param keyPollMinutes int = 5
+param uptakeDeadlineMinutes int = 60
+@allowed(['report', 'follow'])
+param pinnedVersionPolicy string = 'report'
+param reportsContainer string = 'cmk-reports'
+@description('Custom-metrics ingestion endpoint, {region} = the namespace\'s region (another cloud: its monitoring host).')
+param monitoringEndpoint string = 'https://{region}.monitoring.azure.com'
 
 @secure()
 @description('Function key the audit action group calls the webhook with (rotated on every deployment).')
@@ -82,8 +92,13 @@ module app 'modules/app.bicep' = {
     sweepSubscriptions: empty(sweepSubscriptionIds) ? subscription().subscriptionId : join(sweepSubscriptionIds, ',')
     alertRules: alertRules
     alertActionGroupId: alerts.outputs.operatorsActionGroupId
-    alertRulesResourceGroup: resourceGroupName
+    alertRulesResourceGroup: alertRulesResourceGroup
     keyExpiryWarningDays: keyExpiryWarningDays
+    keyPollMinutes: keyPollMinutes
+    uptakeDeadlineMinutes: uptakeDeadlineMinutes
+    pinnedVersionPolicy: pinnedVersionPolicy
+    reportsContainer: reportsContainer
+    monitoringEndpoint: monitoringEndpoint
     auditWebhookKey: auditWebhookKey
     wireAppEndpoints: wireAppEndpoints
   }

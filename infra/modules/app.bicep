@@ -9,6 +9,11 @@ param alertRules string
 param alertActionGroupId string
 param alertRulesResourceGroup string
 param keyExpiryWarningDays int
+param keyPollMinutes int
+param uptakeDeadlineMinutes int
+param pinnedVersionPolicy string
+param reportsContainer string
+param monitoringEndpoint string
 @secure()
 param auditWebhookKey string
 param wireAppEndpoints bool
@@ -20,7 +25,7 @@ var roles = loadJsonContent('../roles.json')
 var eventSubscription = loadJsonContent('../wiring/keyVaultEventSubscription.json')
 var deploymentContainer = 'app-package'
 // Containers the app and Event Grid use: the key index and verdicts, the reports, dead-letters.
-var containers = [deploymentContainer, 'cmk-guardian', 'cmk-reports', eventSubscription.deadLetterContainer]
+var containers = [deploymentContainer, 'cmk-guardian', reportsContainer, eventSubscription.deadLetterContainer]
 var cloud = environment().name == 'AzureCloud' ? 'AzurePublicCloud' : environment().name
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -99,6 +104,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'KEYVAULT_DNS_SUFFIX', value: substring(environment().suffixes.keyvaultDns, 1) }
         { name: 'SWEEP_SUBSCRIPTIONS', value: sweepSubscriptions }
         { name: 'KEY_EXPIRY_WARNING_DAYS', value: string(keyExpiryWarningDays) }
+        { name: 'KEY_POLL_MINUTES', value: string(keyPollMinutes) }
+        { name: 'UPTAKE_DEADLINE_MINUTES', value: string(uptakeDeadlineMinutes) }
+        { name: 'PINNED_VERSION_POLICY', value: pinnedVersionPolicy }
+        { name: 'REPORTS_CONTAINER', value: reportsContainer }
+        { name: 'MONITORING_ENDPOINT', value: monitoringEndpoint }
         { name: 'ALERT_RULES', value: alertRules }
         { name: 'ALERT_ACTION_GROUP_ID', value: alertActionGroupId }
         { name: 'ALERT_RULES_RESOURCE_GROUP', value: alertRulesResourceGroup }
