@@ -9,7 +9,7 @@
 import { grantAppRoles, roleAssignmentId, type GrantedRole } from '../../sandbox/infra/apply';
 import { loadInfraData, scopedRoles, type ScopeKind } from '../../sandbox/infra/data';
 import { startLocalEstate } from '../support/localEstate';
-import { Estate, type EnableOutput, type Operation } from './enable-cmk-support';
+import { Estate } from './enable-cmk-support';
 import { geoBody, pairAndSettle, type GeoDrOutput } from './geo-dr-support';
 
 const data = loadInfraData();
@@ -24,7 +24,6 @@ interface Outcome {
   /** What the app said: the operation's error and fix, or the problem+json / findings. */
   said: string;
 }
-type Feature = (round: string) => Promise<Outcome>;
 
 const start = async (path: string, body: unknown) => {
   const r = await e.post<{ id: string }>(path, body);
@@ -63,7 +62,7 @@ async function runRound(round: string): Promise<Record<string, Outcome>> {
     const out = (await e.settle(id)).output!;
     return { ok: out.outcome === 'enabled', said: said(out) };
   };
-  const geo = (await e.settle<GeoDrOutput>(ids.geo)) as Operation<GeoDrOutput>;
+  const geo = await e.settle<GeoDrOutput>(ids.geo);
   const outcomes: Record<string, Outcome> = {
     'enable-access-policy': await enable(ids.ap),
     'enable-rbac': await enable(ids.rbac),

@@ -99,7 +99,7 @@ describe('shared data: the Bicep loads the JSON the sandbox applies', () => {
         ([, text]) =>
           text.includes(`'../${INFRA_FILES[key]}'`) && text.includes(`'${spec.type}@${spec.apiVersion}'`),
       );
-      expect({ key, file: file?.[0] }).toEqual({ key, file: expect.any(String) });
+      expect({ key, found: file !== undefined }).toEqual({ key, found: true });
       const text = file![1];
       expect({ key, spreads: /union\(\w+(\.\w+)?\.properties,/.test(text) }).toEqual({ key, spreads: true });
     }
