@@ -119,7 +119,8 @@ export async function wireDemoAlerts(
   const lines = [
     `  log alert ${audit.ruleId.split('/').pop()} → action group ${audit.actionGroupId.split('/').pop()} (POST /api/${data.auditAlert.webhookRoute}) and ${DEMO_SINK}`,
   ];
-  if (app.alertRules?.toLowerCase() === 'external') {
+  // The app's default is external (src/config.ts): infra deploys the rules unless ALERT_RULES=managed.
+  if ((app.alertRules ?? 'external').toLowerCase() === 'external') {
     const rules = await wireMetricAlertRules(t, data, {
       resourceGroupId: ids.cmkNamespaces[0]!.replace(/\/providers\/.*$/i, ''),
       namespaceIds: ids.cmkNamespaces,

@@ -10,3 +10,4 @@ export * from './appRoles';
 export * from './complianceReport';
 export * from './keyIndex';
 export * from './health';
+export * from './keyMaterial';

@@ -59,9 +59,9 @@ it('wires diagnostic settings, the action group → sink and the alert rules; a 
   const alerts = (await sinkEntries(h, DEMO_SINK)).map((e) => (e.body as CommonAlert).data.essentials);
   expect(alerts.map((a) => [a.alertRule, a.monitorCondition, a.signalType]).sort()).toEqual([
     ['cmk-guardian-keyvault-audit', 'Fired', 'Log'],
-    ['sb-demo-server-errors', 'Fired', 'Metric'],
+    ['sb-demo-server-errors-sb-demo-cmk-pinned', 'Fired', 'Metric'],
   ]);
-  const metric = alerts.find((a) => a.alertRule === 'sb-demo-server-errors')!;
+  const metric = alerts.find((a) => a.alertRule === 'sb-demo-server-errors-sb-demo-cmk-pinned')!;
   expect(metric.alertTargetIDs).toEqual([
     `/subscriptions/${h.sandbox.subscriptionId}/resourcegroups/rg-demo-messaging/providers/microsoft.servicebus/namespaces/sb-demo-cmk-pinned`,
   ]);

@@ -11,6 +11,7 @@ import { EVENTGRID_API_VERSIONS } from '../../sandbox/azure/eventgrid';
 import { API_VERSIONS as MONITOR_API_VERSIONS } from '../../sandbox/azure/monitor/routes';
 import { AUTHORIZATION_API_VERSIONS } from '../../sandbox/azure/rbac/provider';
 import { INFRA_DIR, INFRA_FILES, loadInfraData, type InfraData } from '../../sandbox/infra/data';
+import { alertRulesFor } from '../../src/domain/alerting';
 import { APP_ROLES } from '../../src/domain/appRoles';
 
 const ROOT = path.resolve(INFRA_DIR, '..');
@@ -205,5 +206,36 @@ describe('roles the app names are the roles infra grants', () => {
     const listed = Object.values(data.roles.scopes).flatMap((s) => s.roles.flatMap((r) => r.features ?? []));
     expect(listed.filter((f) => !features.includes(f))).toEqual([]);
     expect(features.filter((f) => !listed.includes(f))).toEqual(['health-azure']);
+  });
+});
+
+describe('ALERT_RULES=external deploys the rules ALERT_RULES=managed would make', () => {
+  it('same name prefix, severity, metric, aggregation, operator, threshold and timing (KEY_POLL_MINUTES 5)', () => {
+    const id =
+      '/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/sb-guarded';
+    const managed = alertRulesFor(id, { actionGroupId: 'ag', heartbeatMinutes: 5 }).map((r) => ({
+      name: r.name,
+      severity: r.severity,
+      evaluationFrequency: r.evaluationFrequency,
+      windowSize: r.windowSize,
+      criterion: [r.metricName, r.metricNamespace, r.timeAggregation, r.operator, r.threshold],
+    }));
+    const external = data.metricAlertRules.rules.map((r) => {
+      const p = r.properties as {
+        severity: number;
+        evaluationFrequency: string;
+        windowSize: string;
+        criteria: { allOf: Array<Record<string, unknown>> };
+      };
+      const c = p.criteria.allOf[0]!;
+      return {
+        name: `${r.namePrefix}sb-guarded`,
+        severity: p.severity,
+        evaluationFrequency: p.evaluationFrequency,
+        windowSize: p.windowSize,
+        criterion: [c.metricName, c.metricNamespace, c.timeAggregation, c.operator, c.threshold],
+      };
+    });
+    expect(external).toEqual(managed);
   });
 });

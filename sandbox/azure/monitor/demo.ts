@@ -1,8 +1,8 @@
 /**
  * The monitoring part of the demo estate `npm start` seeds, after `seedDemoEstate` (same admin, same
  * REST APIs, so every rule applies): synthetic traffic on every namespace, the operators' action group
- * whose webhook receiver is the sandbox's sink, and the platform ServerErrors metric alert on the CMK
- * namespaces. The vaults' diagnostic settings (AuditEvent → the workspace below) and the audit log
+ * whose webhook receiver is the sandbox's sink, and the platform ServerErrors metric alert on each CMK
+ * namespace (Azure has no multi-resource metric alerts for Service Bus). The vaults' diagnostic settings (AuditEvent → the workspace below) and the audit log
  * alert are infra's, applied from infra/ (sandbox/infra/demo.ts). Idempotent (PUTs).
  */
 import type { AzureSandbox } from '../index';
@@ -51,37 +51,45 @@ export async function seedDemoMonitoring(sandbox: Sandbox): Promise<DemoMonitori
     },
   });
 
-  // The platform's ServerErrors on the CMK namespaces (the app's own CmkHealthy rules are infra's or the app's).
-  const cmkNamespaces = ['sb-demo-cmk-sai', 'sb-demo-cmk-pinned', 'sb-demo-cmk-uai'].map(
-    (n) => `${rgMsg}/providers/Microsoft.ServiceBus/namespaces/${n}`,
-  );
-  const metricAlert = (name: string, description: string, criterion: Record<string, unknown>) =>
+  // Metric alerts on each CMK namespace (Azure has no multi-resource metric alerts for Service Bus):
+  // the platform's ServerErrors. The app's CmkHealthy / CmkAtRisk rules are infra's (infra/wiring/
+  // metricAlertRules.json, ALERT_RULES=external) or the app's own (managed).
+  const cmkNamespaces = ['sb-demo-cmk-sai', 'sb-demo-cmk-pinned', 'sb-demo-cmk-uai'];
+  const metricAlert = (
+    name: string,
+    namespace: string,
+    description: string,
+    severity: number,
+    criterion: Record<string, unknown>,
+  ) =>
     put(`${rgMsg}/providers/Microsoft.Insights/metricAlerts/${name}`, '2018-03-01', {
       location: 'global',
       properties: {
         description,
-        severity: 1,
+        severity,
         enabled: true,
-        scopes: cmkNamespaces,
-        evaluationFrequency: 'PT5M',
+        scopes: [`${rgMsg}/providers/Microsoft.ServiceBus/namespaces/${namespace}`],
+        evaluationFrequency: criterion.metricNamespace === 'CmkGuardian' ? 'PT1M' : 'PT5M',
         windowSize: 'PT5M',
-        targetResourceType: 'Microsoft.ServiceBus/namespaces',
-        targetResourceRegion: 'westeurope',
         criteria: {
-          'odata.type': 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria',
-          allOf: [{ criterionType: 'StaticThresholdCriterion', name: 'c1', ...criterion }],
+          'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
+          allOf: [
+            { criterionType: 'StaticThresholdCriterion', name: String(criterion.metricName), ...criterion },
+          ],
         },
         autoMitigate: true,
         actions: [{ actionGroupId }],
       },
     });
-  await metricAlert('sb-demo-server-errors', 'A CMK namespace answers with server errors.', {
-    metricName: 'ServerErrors',
-    metricNamespace: 'Microsoft.ServiceBus/namespaces',
-    operator: 'GreaterThan',
-    threshold: 0,
-    timeAggregation: 'Total',
-  });
+  for (const ns of cmkNamespaces) {
+    await metricAlert(`sb-demo-server-errors-${ns}`, ns, `${ns} answers with server errors.`, 1, {
+      metricName: 'ServerErrors',
+      metricNamespace: 'Microsoft.ServiceBus/namespaces',
+      operator: 'GreaterThan',
+      threshold: 0,
+      timeAggregation: 'Total',
+    });
+  }
   // The app publishes its verdict as a custom metric on the namespaces it guards.
   sandbox.control.assignRole({
     principalId: sandbox.app.objectId,
@@ -97,7 +105,7 @@ export async function seedDemoMonitoring(sandbox: Sandbox): Promise<DemoMonitori
     actionGroupId,
     text: [
       `Azure Monitor (emulated): synthetic traffic ${DEMO_REQUESTS_PER_MINUTE} requests/min per namespace; vault audit logs → ${workspaceId.split('/').pop()};`,
-      `  action group ${DEMO_SINK} → webhook sink; metric alert sb-demo-server-errors (ServerErrors > 0).`,
+      `  action group ${DEMO_SINK} → webhook sink; metric alerts sb-demo-server-errors-<ns> (ServerErrors > 0) per CMK namespace.`,
       `  alerts that fired:   curl -s ${ca} ${auth} ${sandbox.url}/_sandbox/sink/${DEMO_SINK}`,
       `  Key Vault audit log: curl -s ${ca} ${auth} '${sandbox.url}/_sandbox/logs?workspace=${encodeURIComponent(workspaceId)}'`,
     ].join('\n'),
