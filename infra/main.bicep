@@ -161,6 +161,20 @@ module identityRoles 'modules/grants/userAssignedIdentity.bicep' = [
   }
 ]
 
+// ALERT_RULES=managed: the rules' resource groups (ALERT_RULES_RESOURCE_GROUP per subscription, or
+// each namespace's own group).
+var ruleGroups = empty(alertRulesResourceGroup)
+  ? union(map(namespaceIds, id => '${split(id, '/')[2]}/${split(id, '/')[4]}'), [])
+  : map(sweep, sub => '${sub}/${alertRulesResourceGroup}')
+
+module alertGroupRoles 'modules/grants/resourceGroup.bicep' = [
+  for g in (alertRules == 'managed' ? ruleGroups : []): {
+    scope: resourceGroup(split(g, '/')[0], split(g, '/')[1])
+    name: 'roles-alerts-${uniqueString(g)}'
+    params: { principalId: app.outputs.principalId, roles: roles.scopes.alertResourceGroup.roles }
+  }
+]
+
 // ── each key vault: its role, the AuditEvent diagnostic setting, the Event Grid subscription ──
 module vaults 'modules/keyVaultWiring.bicep' = [
   for v in keyVaults: {

@@ -207,6 +207,17 @@ describe('roles the app names are the roles infra grants', () => {
     expect(listed.filter((f) => !features.includes(f))).toEqual([]);
     expect(features.filter((f) => !listed.includes(f))).toEqual(['health-azure']);
   });
+
+  it('a role not removed by the e2e names the suite that proves it, and that suite names the role', () => {
+    for (const s of Object.values(data.roles.scopes))
+      for (const r of s.roles.filter((x) => x.provenBy)) {
+        const text = readFileSync(path.join(ROOT, r.provenBy!), 'utf8');
+        expect({ role: r.roleName, named: text.includes(r.roleName) }).toEqual({
+          role: r.roleName,
+          named: true,
+        });
+      }
+  });
 });
 
 describe('ALERT_RULES=external deploys the rules ALERT_RULES=managed would make', () => {

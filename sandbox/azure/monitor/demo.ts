@@ -90,13 +90,7 @@ export async function seedDemoMonitoring(sandbox: Sandbox): Promise<DemoMonitori
       timeAggregation: 'Total',
     });
   }
-  // The app publishes its verdict as a custom metric on the namespaces it guards.
-  sandbox.control.assignRole({
-    principalId: sandbox.app.objectId,
-    role: 'Monitoring Metrics Publisher',
-    scope: rgMsg,
-    immediate: true,
-  });
+  // The app's role to publish its verdict (Monitoring Metrics Publisher) is infra's: infra/roles.json.
 
   const ca = '--cacert .sandbox/tls/ca.pem';
   const auth = `-H "Authorization: Bearer ${sandbox.adminSecret}"`;
