@@ -181,6 +181,86 @@ it('change the JSON, the sandbox wiring changes', async () => {
     auditWebhook: ['https://func-wiring.example/api/alerts/other?code=key'],
     metricThreshold: 0.5,
     // The first run's Reader stays (nothing removes a role); the changed JSON added Key Vault Reader.
-    roles: ['21090545-7ca7-4776-b22c-e363652d74d2', 'acdd72a7-3385-48ef-bd42-f606fba81ae7'],
+    roles: [
+      '21090545-7ca7-4776-b22c-e363652d74d2',
+      '3913510d-42f4-4e42-8a64-420c390055eb',
+      'acdd72a7-3385-48ef-bd42-f606fba81ae7',
+    ],
   });
+});
+
+it("the RBAC-vault role's ABAC condition: Crypto Service Encryption User only, write and delete", async () => {
+  const data = loadInfraData();
+  const delegate = sb.control.createPrincipal({ displayName: 'delegate' });
+  const other = sb.control.createPrincipal({ displayName: 'grantee' });
+  await grantAppRoles(target, data, delegate.objectId, { rbacVault: [vaultId] });
+  const auth = new AuthorizationManagementClient(
+    new SandboxCredential(sb, delegate.objectId),
+    sb.subscriptionId,
+    { ...armClientOptions(sb), retryOptions: { maxRetries: 0 } },
+  );
+  const role = (guid: string) =>
+    `/subscriptions/${sb.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
+  const assign = (name: string, guid: string) =>
+    auth.roleAssignments
+      .create(`${vaultId}/keys/k`, name, {
+        roleDefinitionId: role(guid),
+        principalId: other.objectId,
+        principalType: 'ServicePrincipal',
+      })
+      .then(
+        (a) => `created ${a.roleDefinitionId!.split('/').pop()}`,
+        (e: { statusCode?: number; code?: string }) => `${e.statusCode} ${e.code}`,
+      );
+  expect(await assign('00000000-0000-4000-8000-0000000000c1', 'e147488a-f6f5-4113-8e2d-b22465e65bf6')).toBe(
+    'created e147488a-f6f5-4113-8e2d-b22465e65bf6',
+  );
+  // Owner, Key Vault Administrator: refused by the condition, not by the role's actions.
+  expect(await assign('00000000-0000-4000-8000-0000000000c2', '8e3af657-a8ff-443c-a75c-2fe8c4bcb635')).toBe(
+    '403 AuthorizationFailed',
+  );
+  expect(await assign('00000000-0000-4000-8000-0000000000c3', '00482a5a-887f-4fb3-b363-3b7fe8e74483')).toBe(
+    '403 AuthorizationFailed',
+  );
+  // An admin-made Owner assignment on the key may not be deleted by the delegate; its own may.
+  const owner = sb.control.assignRole({
+    principalId: other.objectId,
+    role: 'Owner',
+    scope: `${vaultId}/keys/k`,
+    immediate: true,
+  });
+  const del = (id: string) =>
+    auth.roleAssignments.deleteById(id).then(
+      () => 'deleted',
+      (e: { statusCode?: number; code?: string }) => `${e.statusCode} ${e.code}`,
+    );
+  expect(await del(owner.id)).toBe('403 AuthorizationFailed');
+  expect(
+    await del(
+      `${vaultId}/keys/k/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-0000000000c1`,
+    ),
+  ).toBe('deleted');
+  // The same role without the condition may assign Owner: the refusal above is the condition's.
+  const unconditioned = sb.control.createPrincipal({ displayName: 'unconditioned' });
+  sb.control.assignRole({
+    principalId: unconditioned.objectId,
+    role: 'Role Based Access Control Administrator',
+    scope: vaultId,
+    immediate: true,
+  });
+  const free = new AuthorizationManagementClient(
+    new SandboxCredential(sb, unconditioned.objectId),
+    sb.subscriptionId,
+    armClientOptions(sb),
+  );
+  const created = await free.roleAssignments.create(
+    `${vaultId}/keys/k`,
+    '00000000-0000-4000-8000-0000000000c4',
+    {
+      roleDefinitionId: role('8e3af657-a8ff-443c-a75c-2fe8c4bcb635'),
+      principalId: unconditioned.objectId,
+      principalType: 'ServicePrincipal',
+    },
+  );
+  expect(created.roleDefinitionId!.split('/').pop()).toBe('8e3af657-a8ff-443c-a75c-2fe8c4bcb635');
 });
