@@ -11,4 +11,8 @@ import './functions/operations';
 import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
+import './orchestrations/assess';
+import './functions/complianceSweep';
 import './functions/complianceReport';
+import './functions/keyImpact';
+import './functions/keyWatch';

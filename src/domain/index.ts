@@ -11,3 +11,5 @@ export * from './complianceReport';
 export * from './keyIndex';
 export * from './health';
 export * from './keyMaterial';
+export * from './keyImpact';
+export * from './impactRequest';

@@ -161,7 +161,8 @@ function structuralProblems(
   return problems;
 }
 
-function zodProblems(error: z.ZodError): RequestProblem[] {
+/** zod issues as request problems (shared by every request parser). */
+export function zodProblems(error: z.ZodError): RequestProblem[] {
   return error.issues.flatMap((issue): RequestProblem[] => {
     const field = pathOf(issue.path);
     if (issue.code === 'unrecognized_keys') {

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { azureClients } from '../azure/runtime';
+import { refreshIndexAfterEnable, type KeyIndexRefreshNote } from './assess';
 import { cmkGateways, encryptionPrincipalId, readEnablePreflightFacts } from '../azure/cmkFacts';
 import { InvariantError } from '../azure/errors';
 import type { Result } from '../azure/results';
@@ -128,6 +129,8 @@ export interface EnableCmkOutput {
   grants: GrantRecord[];
   minimumWrites?: MinimumWrites;
   encryption?: Extract<CmkState, { encrypted: true }>;
+  /** Enabled only: the key index refresh that ended the run (assess.ts). */
+  keyIndex?: KeyIndexRefreshNote;
   error?: OperationError<StepLogEntry['kind']>;
 }
 
@@ -526,8 +529,11 @@ export const enableCmkOrchestrator: OrchestrationHandler = function* (context: O
     });
   }
 
+  // Last: the key index learns the namespace, so the guardian watches it from now on.
+  const keyIndex = yield* refreshIndexAfterEnable(context, [input.namespace.subscriptionId], 'enableCmk');
   return finish({
     outcome: 'enabled',
+    keyIndex,
     summary: `Customer-managed keys are on for namespace ${input.namespace.name} (${input.keys.length} key(s)${
       input.requireInfrastructureEncryption ? ', infrastructure encryption' : ''
     }); ${changes.length} change(s), ${grants.length} grant(s).`,
