@@ -57,6 +57,11 @@ param uptakeDeadlineMinutes int = 60
 @allowed(['report', 'follow'])
 param pinnedVersionPolicy string = 'report'
 param reportsContainer string = 'cmk-reports'
+param deletedKeyCacheMinutes int = 60
+@description('NCRONTAB (6 fields) of the key index refresh and of the compliance sweep.')
+param keyIndexRefreshSchedule string = '0 0 * * * *'
+param sweepSchedule string = '0 0 */6 * * *'
+param sweepConcurrency int = 8
 @description('Custom-metrics ingestion endpoint, {region} = the namespace\'s region (another cloud: its monitoring host).')
 param monitoringEndpoint string = 'https://{region}.monitoring.azure.com'
 
@@ -99,6 +104,10 @@ module app 'modules/app.bicep' = {
     pinnedVersionPolicy: pinnedVersionPolicy
     reportsContainer: reportsContainer
     monitoringEndpoint: monitoringEndpoint
+    deletedKeyCacheMinutes: deletedKeyCacheMinutes
+    keyIndexRefreshSchedule: keyIndexRefreshSchedule
+    sweepSchedule: sweepSchedule
+    sweepConcurrency: sweepConcurrency
     auditWebhookKey: auditWebhookKey
     wireAppEndpoints: wireAppEndpoints
   }

@@ -14,6 +14,10 @@ param uptakeDeadlineMinutes int
 param pinnedVersionPolicy string
 param reportsContainer string
 param monitoringEndpoint string
+param deletedKeyCacheMinutes int
+param keyIndexRefreshSchedule string
+param sweepSchedule string
+param sweepConcurrency int
 @secure()
 param auditWebhookKey string
 param wireAppEndpoints bool
@@ -109,6 +113,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'PINNED_VERSION_POLICY', value: pinnedVersionPolicy }
         { name: 'REPORTS_CONTAINER', value: reportsContainer }
         { name: 'MONITORING_ENDPOINT', value: monitoringEndpoint }
+        { name: 'DELETED_KEY_CACHE_MINUTES', value: string(deletedKeyCacheMinutes) }
+        { name: 'KEY_INDEX_REFRESH_SCHEDULE', value: keyIndexRefreshSchedule }
+        { name: 'SWEEP_SCHEDULE', value: sweepSchedule }
+        { name: 'SWEEP_CONCURRENCY', value: string(sweepConcurrency) }
         { name: 'ALERT_RULES', value: alertRules }
         { name: 'ALERT_ACTION_GROUP_ID', value: alertActionGroupId }
         { name: 'ALERT_RULES_RESOURCE_GROUP', value: alertRulesResourceGroup }

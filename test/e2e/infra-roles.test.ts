@@ -23,8 +23,12 @@ const FEATURES = [
   'enable-rbac',
   'enable-user-assigned',
   'geo-dr',
+  'sweep',
+  'publish-health',
 ];
 let e: Estate;
+/** The last sweep's health summary (the baseline proves something was published at all). */
+let lastHealth: { published: number; refused: number } | undefined;
 let granted: GrantedRole[];
 let uai: { id: string; principalId: string };
 let diagnosed: string;
@@ -86,6 +90,31 @@ async function runRound(round: string): Promise<Record<string, Outcome>> {
     ok: diagnose.status === 200 && diagnose.body.health?.verdict === 'healthy',
     said: JSON.stringify(diagnose.body),
   };
+  // The compliance sweep (its report) and, inside it, the health published for the alert path.
+  const started = await e.post<{ id: string }>('/api/compliance/sweeps', {});
+  if (started.status !== 202) throw new Error(`sweep answered ${started.status}`);
+  const sweep = await e.settle<{
+    summary: { couldNotAssess: number };
+    health: { published: number; refused: number; detail?: string };
+    report?: unknown;
+  }>('complianceSweep');
+  const report = await e.estate.app.json<{ couldNotAssess: unknown[] }>('/api/compliance/report', {
+    headers: { 'x-functions-key': e.estate.app.keys.function },
+  });
+  const sweepSaid = JSON.stringify({ output: sweep.output, couldNotAssess: report.body.couldNotAssess });
+  outcomes.sweep = {
+    ok:
+      sweep.runtimeStatus === 'Completed' &&
+      sweep.output!.summary.couldNotAssess === 0 &&
+      !!sweep.output!.report,
+    said: sweepSaid,
+  };
+  lastHealth = sweep.output!.health;
+  // Nothing refused (a later sweep republishes nothing the same minute grain already holds).
+  outcomes['publish-health'] = {
+    ok: sweep.output!.health.refused === 0,
+    said: sweepSaid,
+  };
   const health = await e.estate.app.json<{ status: string; findings?: string[] }>('/api/health/azure', {
     headers: { 'x-functions-key': e.estate.app.keys.function },
   });
@@ -144,6 +173,7 @@ it('with exactly the roles of roles.json, every feature passes (Azure read back)
   expect(Object.fromEntries(Object.entries(outcomes).map(([f, o]) => [f, o.ok]))).toEqual(
     Object.fromEntries(FEATURES.map((f) => [f, true])),
   );
+  expect(lastHealth!.published).toBeGreaterThan(0);
   // Every role this suite does not remove is proven elsewhere and needs none of the features run here.
   for (const { role } of allRoles.filter((r) => r.role.provenBy))
     expect({
