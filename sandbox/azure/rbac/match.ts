@@ -3,8 +3,7 @@ import type { Permission } from './roles';
 /**
  * Pure RBAC evaluation, as Azure documents it:
  * - an action pattern matches case-insensitively; `*` matches any run of characters, slashes included
- *   (`*\/read` covers every read, `Microsoft.KeyVault/*` everything under the namespace), and a `/*\/`
- *   segment may be empty;
+ *   (`*\/read` covers every read, `Microsoft.KeyVault/*` everything under the namespace);
  * - a permission block grants an operation when one of its actions matches and none of its
  *   notActions does (notActions subtract only within the same block — they are not deny rules);
  * - actions and dataActions are separate worlds: `*` in actions never grants a dataAction;
@@ -16,18 +15,10 @@ const cache = new Map<string, RegExp>();
 export function actionMatches(pattern: string, action: string): boolean {
   let re = cache.get(pattern);
   if (!re) {
-    // A whole-segment wildcard may also be empty: Managed Identity Operator's
-    // `userAssignedIdentities/*/assign/action` grants `userAssignedIdentities/assign/action`, the action
-    // Azure names in LinkedAuthorizationFailed [U: inferred from that pairing, not from a spec].
     const source = pattern
-      .split('/*/')
-      .map((segment) =>
-        segment
-          .split('*')
-          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-          .join('.*'),
-      )
-      .join('/(?:.*/)?');
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
     re = new RegExp(`^${source}$`, 'i');
     cache.set(pattern, re);
   }

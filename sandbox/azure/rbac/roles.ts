@@ -116,7 +116,10 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     {
       actions: [
         'Microsoft.ManagedIdentity/userAssignedIdentities/*/read',
-        'Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action',
+        // [U] Azure publishes `userAssignedIdentities/*/assign/action`, and names
+        // `userAssignedIdentities/assign/action` in LinkedAuthorizationFailed; the sandbox's wildcard
+        // matching (a `*` segment is never empty) would not connect the two, so it lists the action.
+        'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action',
         'Microsoft.Authorization/*/read',
         'Microsoft.Insights/alertRules/*',
         'Microsoft.Resources/subscriptions/resourceGroups/read',
