@@ -26,7 +26,8 @@ import { loadTls } from './azure/certs';
 import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
 import { seedDemoMonitoring } from './azure/monitor/demo';
 import { EventGridProvider } from './azure/eventgrid';
-import { DEMO_DEAD_LETTER_CONTAINER, DEMO_EVENT_FUNCTION } from './azure/eventgrid/demo';
+import { grantDemoAppRoles, wireDemoAlerts, wireDemoVaults } from './infra/demo';
+import { loadInfraData } from './infra/data';
 import { startFunctionsHost } from './host/host';
 import { consoleLogger, type HostLogLevel } from './host/log';
 import { applySettings, readLocalSettings } from './host/settings';
@@ -99,14 +100,15 @@ async function compose(): Promise<void> {
   for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
   if (explicitScope) process.env.SWEEP_SUBSCRIPTIONS = explicitScope;
   let demo: DemoEstateSummary | undefined;
+  const infra = loadInfraData();
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
     // Azure Monitor: traffic, audit logs, the action group → sink, the alert rules; printed with the estate.
     demo.text += `\n${(await seedDemoMonitoring(azure)).text}`;
-    // The app's identity gets the roles README documents, at their narrowest scopes, as infra would.
-    for (const [role, scope] of demoAppRoles()) {
-      azure.control.assignRole({ principalId: azure.app.objectId, role, scope, immediate: true });
-    }
+    // The app's identity gets the roles of infra/roles.json at the demo's scopes, as infra would.
+    await grantDemoAppRoles(azure, infra);
+    // Infra's Event Grid subscriptions and diagnostic settings on the demo vaults.
+    demo.text += `\n${(await wireDemoVaults(azure, infra)).join('\n')}`;
   }
 
   // 3. The app's settings: local settings for everything else, the sandbox's for the cloud it talks to.
@@ -134,6 +136,20 @@ async function compose(): Promise<void> {
       systemKey: host.keys.eventGridExtension,
     });
 
+  // Infra's audit alert names the running host (its URL and function key).
+  if (demo) {
+    const lines = await wireDemoAlerts(
+      azure,
+      {
+        baseUrl: host.url,
+        functionKey: host.keys.function,
+        ...(process.env.ALERT_RULES ? { alertRules: process.env.ALERT_RULES } : {}),
+      },
+      infra,
+    );
+    demo.text += `\n${lines.join('\n')}`;
+  }
+
   if (args['ready-json']) {
     process.stdout.write(
       JSON.stringify({
@@ -155,7 +171,7 @@ async function compose(): Promise<void> {
       }) + '\n',
     );
   } else {
-    printBanner(host, azure, clock, speed, settings.file, demo);
+    printBanner(host, azure, clock, speed, settings.file, demo, infra);
   }
 
   if (demo && clock.kind !== 'virtual' && !args['no-first-sweep'])
@@ -220,23 +236,6 @@ async function firstSweep(baseUrl: string, functionKey: string, print: boolean):
   }
 }
 
-/** README's "The app's Azure roles", applied to the demo estate. */
-function demoAppRoles(): Array<[string, string]> {
-  const [a, b] = DEMO_SUBSCRIPTIONS.map((x) => `/subscriptions/${x.subscriptionId}`);
-  return [
-    ['Reader', a!],
-    ['Reader', b!],
-    ['Contributor', `${a!}/resourceGroups/rg-demo-messaging`],
-    ['Contributor', `${b!}/resourceGroups/rg-demo-b`],
-    ['Key Vault Contributor', `${a!}/resourceGroups/rg-demo-keys`],
-    ['Key Vault Contributor', `${b!}/resourceGroups/rg-demo-b`],
-    [
-      'User Access Administrator',
-      `${a!}/resourceGroups/rg-demo-keys/providers/Microsoft.KeyVault/vaults/kv-demo-rbac`,
-    ],
-  ];
-}
-
 function printBanner(
   host: Awaited<ReturnType<typeof startFunctionsHost>>,
   azure: Awaited<ReturnType<typeof startAzureSandbox>>,
@@ -244,6 +243,7 @@ function printBanner(
   speed: number,
   settingsFile: string | undefined,
   demo: DemoEstateSummary | undefined,
+  infra: ReturnType<typeof loadInfraData>,
 ): void {
   const demoNamespace = `/subscriptions/${azure.subscriptionId}/resourceGroups/rg-demo-messaging/providers/Microsoft.ServiceBus/namespaces/sb-demo-premium-empty`;
   const lines = [
@@ -274,11 +274,11 @@ function printBanner(
     `  curl -s --cacert ${path.relative(process.cwd(), azure.caPath)} -H "Authorization: Bearer ${azure.adminSecret}" ${azure.url}/_sandbox/requests`,
     '',
     'Event Grid (Key Vault events → the app):',
-    `  system topics evgt-<vault> → subscription cmk-guardian → function ${DEMO_EVENT_FUNCTION} (${host.url}/runtime/webhooks/eventgrid)`,
+    `  system topics ${infra.eventSubscription.systemTopic.namePrefix}<vault> → subscription ${infra.eventSubscription.name} → function ${infra.eventSubscription.function} (${host.url}/runtime/webhooks/eventgrid)`,
     `  deliveries, retries, dead-letters: curl -s --cacert ${path.relative(process.cwd(), azure.caPath)} -H "Authorization: Bearer ${azure.adminSecret}" ${azure.url}/_sandbox/eventgrid/deliveries`,
     ...(azure.storage
       ? [
-          `  storage account  ${azure.storage.blobEndpoint}  (AzureWebJobsStorage; dead-letters in container ${DEMO_DEAD_LETTER_CONTAINER})`,
+          `  storage account  ${azure.storage.blobEndpoint}  (AzureWebJobsStorage; dead-letters in container ${infra.eventSubscription.deadLetterContainer})`,
         ]
       : []),
     '',

@@ -9,11 +9,13 @@
  * - Premium and Standard namespaces, empty and non-empty, CMK with system- and user-assigned identities;
  * - a Geo-DR pair.
  *
+ * The infra wiring (roles, Event Grid, diagnostic settings, alerts) is not seeded here: `npm start`
+ * applies it from infra/ (sandbox/infra/demo.ts), as a deployment would.
+ *
  * Idempotent: with a snapshot store the estate survives restarts, and a second call only reports it.
  * The second subscription is added when the sandbox was started with one; pass `DEMO_SUBSCRIPTIONS` to
  * `startAzureSandbox` so `SWEEP_SUBSCRIPTIONS` lists both from the start.
  */
-import { seedDemoEventGrid } from './eventgrid/demo';
 import { DEFAULT_SUBSCRIPTION_ID, type AzureSandbox } from './index';
 import { httpsJson } from './testing';
 
@@ -29,8 +31,6 @@ export interface DemoEstateSummary {
   keys: string[];
   namespaces: string[];
   pairs: string[];
-  /** Event Grid: system topic/subscription → target, one per demo vault. */
-  eventSubscriptions: string[];
   /** False when the estate was already there (snapshot) and nothing was created. */
   created: boolean;
   /** What to print. */
@@ -88,7 +88,6 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
     keys: [],
     namespaces: [],
     pairs: [],
-    eventSubscriptions: [],
     created: true,
     text: '',
   };
@@ -299,15 +298,6 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
   await namespace(stdB, { sku: standard }, 'subscription 2, Standard, one topic');
   await entities(stdB, [], ['notifications']);
 
-  // Event Grid: a system topic per vault, subscribed by the app's Key Vault event function.
-  summary.eventSubscriptions = await seedDemoEventGrid(sandbox, [
-    vaultId(rgKeys, 'kv-demo-ap'),
-    vaultId(rgKeys, 'kv-demo-rbac'),
-    vaultId(rgKeys, 'kv-demo-nopp'),
-    vaultId(rgKeys, 'kv-demo-vnet'),
-    vaultId(rgB, 'kv-demo-b'),
-  ]);
-
   summary.text = [
     `Demo estate seeded (subscriptions ${subA}, ${subB}):`,
     '  Key vaults:',
@@ -318,8 +308,6 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
     ...summary.namespaces.map((n) => `    ${n}`),
     '  Geo-DR:',
     ...summary.pairs.map((p) => `    ${p}`),
-    '  Event Grid (system topics → event subscriptions):',
-    ...summary.eventSubscriptions.map((e) => `    ${e}`),
   ].join('\n');
   return summary;
 }

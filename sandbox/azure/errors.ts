@@ -70,6 +70,19 @@ export const ArmErrors = {
       'AuthorizationFailed',
       `The client '${objectId}' with object id '${objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
     ),
+  /** A write that names another resource (a user-assigned identity) needs an action on that linked scope too. */
+  linkedAuthorizationFailed: (
+    objectId: string,
+    action: string,
+    scope: string,
+    linkedAction: string,
+    linkedScope: string,
+  ) =>
+    new SandboxError(
+      403,
+      'LinkedAuthorizationFailed',
+      `The client '${objectId}' with object id '${objectId}' has permission to perform action '${action}' on scope '${scope}'; however, it does not have permission to perform action(s) '${linkedAction}' on the linked scope(s) '${linkedScope}' (respectively) or the linked scope(s) are invalid.`,
+    ),
   missingApiVersion: () =>
     new SandboxError(
       400,

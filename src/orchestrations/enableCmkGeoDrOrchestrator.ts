@@ -27,6 +27,7 @@ import { azureClients } from '../azure/runtime';
 import { refreshIndexAfterEnable, type KeyIndexRefreshNote } from './assess';
 import {
   buildGeoDrPlan,
+  grantRoleFix,
   pairingState,
   repairCommand,
   secondaryAccessPlan,
@@ -48,6 +49,7 @@ import {
   READ_NAMESPACE_ACTIVITY,
   TIMING,
   enableCmkInstanceId,
+  missingRoleFix,
   type EnableCmkInput,
   type EnableCmkOutput,
   type GrantRecord,
@@ -537,7 +539,10 @@ export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (conte
       )) as GrantResult | ActivityFailure;
       grants.push(...('grants' in r ? r.grants : []));
       publish();
-      if (isFailure(r)) throw new StepFailed(step, r);
+      if (isFailure(r)) {
+        const fix = missingRoleFix(r, s, input.secondary);
+        throw new StepFailed(step, { ...r, ...(fix ? { fix } : {}) });
+      }
       made++;
     }
     if (made > 0) yield wait(context, TIMING.propagationWaitSeconds);
@@ -593,7 +598,7 @@ export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (conte
   } catch (error) {
     const failed = asStepFailed(error, status.step ?? 'preflight');
     closeStepLog(steps, failed.detail, true);
-    const errorInfo = operationError(failed);
+    const errorInfo = operationError(failed, failed.failure.fix ?? pairingRoleFix(failed, input));
     const cmkText = primaryEncrypted
       ? `Customer-managed keys are on for ${input.primary.name}`
       : `CMK not enabled on ${input.primary.name}`;
@@ -702,5 +707,19 @@ export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (conte
     { keyIndex },
   );
 };
+
+/**
+ * A 403 AuthorizationFailed on a step that writes the pairing (break, pair, the secondary's identity)
+ * means the app lacks the namespace role on the pairing's namespaces: name it for both, with the command.
+ */
+function pairingRoleFix(
+  failed: StepFailed,
+  input: { primary: GroupedResourceId; secondary: GroupedResourceId },
+): string | undefined {
+  const f = failed.failure;
+  if (f.class !== 'refusal' || f.status !== 403 || f.code !== 'AuthorizationFailed') return undefined;
+  if (!['breakPairing', 'pair', 'grantSecondary', 'restorePairing'].includes(failed.step)) return undefined;
+  return `${grantRoleFix('namespace', input.primary.id)} ${grantRoleFix('namespace', input.secondary.id)}`;
+}
 
 df.app.orchestration(ENABLE_CMK_GEO_DR_ORCHESTRATION, enableCmkGeoDrOrchestrator);

@@ -40,6 +40,7 @@ import {
 } from './plumbing';
 import {
   buildEnablePlan,
+  grantRoleFix,
   sameEncryptionIdentity,
   sameKeySet,
   type CmkState,
@@ -544,7 +545,9 @@ export const enableCmkOrchestrator: OrchestrationHandler = function* (context: O
 
 /**
  * A 403 AuthorizationFailed from ARM means the app's own identity lacks a role: this names the role
- * from the README that grants it, at the narrowest scope, with the command. Decided by status + code.
+ * (src/domain/appRoles.ts, the roles infra grants) at the narrowest scope, with the command. A 403
+ * LinkedAuthorizationFailed on the identity step is the user-assigned identity's own role. Decided by
+ * status + code + step.
  */
 export function missingRoleFix(
   failed: Pick<ActivityFailure, 'class' | 'code' | 'status'>,
@@ -554,19 +557,20 @@ export function missingRoleFix(
 ): string | undefined {
   if (failed.class !== 'refusal' || failed.status !== 403) return undefined;
   if (failed.code !== 'AuthorizationFailed' && failed.code !== 'LinkedAuthorizationFailed') return undefined;
-  const grant = (role: string, scope: string) =>
-    `The app's identity lacks the role ${role} on ${scope}; grant it with: az role assignment create --assignee <app-principal-id> --role "${role}" --scope ${scope}`;
-  if (preflight) return grant('Reader', `/subscriptions/${namespace.subscriptionId}`);
+  const subscription = `/subscriptions/${namespace.subscriptionId}`;
+  if (preflight) return grantRoleFix('subscription', subscription);
   if (!step) return undefined;
-  if (step.kind === 'ensureIdentity' || step.kind === 'setEncryption')
-    return grant('Contributor', namespace.id);
+  if (step.kind === 'ensureIdentity' || step.kind === 'setEncryption') {
+    const identities = step.kind === 'ensureIdentity' ? step.target.userAssignedIdentityIds : [];
+    if (failed.code === 'LinkedAuthorizationFailed' && identities.length > 0)
+      return identities.map((id) => grantRoleFix('userAssignedIdentity', id)).join(' ');
+    return grantRoleFix('namespace', namespace.id);
+  }
   if (step.kind === 'grantKeyAccess') {
     const scope = step.vaultResourceId ?? step.vaultName;
-    return step.permissionModel === 'rbac'
-      ? grant('User Access Administrator', scope)
-      : grant('Key Vault Contributor', scope);
+    return grantRoleFix(step.permissionModel === 'rbac' ? 'rbacVault' : 'accessPolicyVault', scope);
   }
-  return grant('Reader', `/subscriptions/${namespace.subscriptionId}`);
+  return grantRoleFix('subscription', subscription);
 }
 
 df.app.orchestration(ENABLE_CMK_ORCHESTRATION, enableCmkOrchestrator);

@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { grantAppRoles } from '../../sandbox/infra/apply';
+import { loadInfraData } from '../../sandbox/infra/data';
 import type { LocalEstate } from '../support/localEstate';
 
 export interface RequestLogEntry {
@@ -287,20 +289,26 @@ export class Estate {
   }
 }
 
-/** The app identity's roles as the README documents them. */
-export const DOCUMENTED_ROLES = [
-  { role: 'Reader', scope: 'subscription' },
-  { role: 'Contributor', scope: 'namespaces' },
-  { role: 'Key Vault Contributor', scope: 'access-policy vaults' },
-  { role: 'User Access Administrator', scope: 'RBAC vaults' },
-] as const;
-
-/** Grants the documented roles: Reader on the subscription, the others on the resource group. */
+/**
+ * Grants the app identity every role of infra/roles.json (through the ARM SDK, as a deployment would):
+ * subscription-scope roles on the subscription, the others on the test resource group that holds the
+ * namespaces, vaults and identities. `except` leaves out one role by name.
+ */
 export async function grantDocumentedRoles(e: Estate, except?: string): Promise<void> {
-  for (const { role } of DOCUMENTED_ROLES) {
-    if (role === except) continue;
-    await e.grantApp(role, role === 'Reader' ? `/subscriptions/${e.sub}` : e.rgId());
-  }
+  const rg = e.rgId();
+  await grantAppRoles(
+    await e.estate.adminTarget(),
+    loadInfraData(),
+    e.app,
+    {
+      subscription: [`/subscriptions/${e.sub}`],
+      namespace: [rg],
+      accessPolicyVault: [rg],
+      rbacVault: [rg],
+      userAssignedIdentity: [rg],
+    },
+    (_kind, role) => role.roleName === except,
+  );
 }
 
 /** Adds a fault rule for the app identity's requests; returns its id. */

@@ -6,17 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { startLocalEstate } from '../support/localEstate';
-import { Estate, type EnableOutput, type RequestLogEntry } from './enable-cmk-support';
+import { Estate, grantDocumentedRoles, type EnableOutput, type RequestLogEntry } from './enable-cmk-support';
 
 let e: Estate;
 
 beforeAll(async () => {
   e = await new Estate(await startLocalEstate()).init();
-  // The documented roles (README "The app's Azure roles").
-  await e.grantApp('Reader', `/subscriptions/${e.sub}`);
-  await e.grantApp('Contributor', e.rgId());
-  await e.grantApp('Key Vault Contributor', e.rgId());
-  await e.grantApp('User Access Administrator', e.rgId());
+  // Every role of infra/roles.json (README "The app's Azure roles").
+  await grantDocumentedRoles(e);
 
   await e.vault('kv-ap');
   await e.vault('kv-rbac', { rbac: true });
@@ -211,8 +208,9 @@ describe('happy paths', () => {
       expect(refused.filter((c) => Date.parse(c.time) >= effectiveAt)).toEqual([]);
       const accepted = patches.filter((c) => c.status < 300);
       expect(accepted.map((c) => Date.parse(c.time) >= effectiveAt)).toEqual([true]);
-      // … and the flow waited and tried again, writing nothing more than the minimum.
-      expect(calls.filter((c) => c.method !== 'GET' && c.status < 400)).toHaveLength(
+      // … and the flow waited and tried again, writing nothing more than the minimum to Azure's
+      // resources (the health it publishes as metrics, with infra's Monitoring Metrics Publisher, is not one).
+      expect(calls.filter((c) => c.service === 'arm' && c.method !== 'GET' && c.status < 400)).toHaveLength(
         out.minimumWrites?.total ?? -1,
       );
     } finally {

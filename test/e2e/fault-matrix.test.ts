@@ -18,6 +18,8 @@
  * one at a time per host (their polling counts depend on how the clock moves), spread over three hosts. The token endpoint is requested
  * once per process (the credential caches the token), so its cases each get a fresh host.
  */
+import { grantAppRoles } from '../../sandbox/infra/apply';
+import { loadInfraData } from '../../sandbox/infra/data';
 import { startLocalEstate } from '../support/localEstate';
 import { Estate, grantDocumentedRoles, type EnableOutput } from './enable-cmk-support';
 import { aliasesOf, geoBody, pairAndSettle, type GeoDrOutput } from './geo-dr-support';
@@ -144,6 +146,11 @@ async function apScenario(
   const vaultId = opts.otherSubscription ? vaultIdIn(e, SUB2, RG2, vault) : e.vaultId(vault);
   await e.namespace(ns);
   await putVault(e, vaultId, opts.rbac ?? false);
+  // A vault outside the test resource group gets its roles.json vault role itself, as infra grants it.
+  if (opts.otherSubscription)
+    await grantAppRoles(await e.estate.adminTarget(), loadInfraData(), e.app, {
+      [opts.rbac ? 'rbacVault' : 'accessPolicyVault']: [vaultId],
+    });
   const versioned = await putKey(e, vaultId, key);
   const names: Names = { ...baseNames(e), [ns]: '{ns}', [vault]: '{vault}', [key]: '{key}' };
   // The pinned version must be the one the namespace ends up with: name it, do not wildcard it.
@@ -404,7 +411,7 @@ function unfaulted(cleans: Clean[], outcomes: Outcome[], kind: string): string[]
 
 async function matrixEstate(): Promise<Estate> {
   const e = await new Estate(await startLocalEstate({ seed: true })).init();
-  // Reader on both subscriptions and Key Vault Contributor in the second come with the demo estate.
+  // Reader on both subscriptions comes with the demo estate (infra/roles.json at the demo's scopes).
   await grantDocumentedRoles(e, 'Reader');
   return e;
 }

@@ -1,12 +1,13 @@
 /**
  * The monitoring part of the `npm start` demo estate, checked through the real @azure/arm-monitor
- * client: every demo vault sends its audit log to the workspace, the action group's receiver is the
- * sink, and disabling the key a pinned CMK namespace depends on raises exactly the three alerts the
- * estate defines for it — the audit-log alert on the change, the one on Service Bus's refused key
- * calls, and ServerErrors on the namespace — each once.
+ * client: every demo vault sends its audit log to the workspace (infra's diagnostic setting), the
+ * action group's receiver is the sink, and disabling the key a pinned CMK namespace depends on raises
+ * exactly the two alerts the estate defines for it — infra's audit-log alert (the key change and
+ * Service Bus's refused key calls) and ServerErrors on the namespace — each once.
  */
 import { seedDemoEstate } from '../../sandbox/azure/demoEstate';
 import { DEMO_SINK, seedDemoMonitoring } from '../../sandbox/azure/monitor/demo';
+import { wireDemoAlerts, wireDemoVaults } from '../../sandbox/infra/demo';
 import { SbHarness } from './servicebus-support';
 import { monitorClient, sinkEntries, type CommonAlert } from './monitor-support';
 
@@ -22,6 +23,9 @@ afterAll(async () => {
 it('wires diagnostic settings, the action group → sink and the alert rules; a disabled CMK key fires each alert once', async () => {
   await seedDemoEstate(h.sandbox);
   const summary = await seedDemoMonitoring(h.sandbox);
+  // No app host here: the audit alert's webhook to the app goes nowhere; the operators' sink gets it.
+  await wireDemoVaults(h.sandbox);
+  await wireDemoAlerts(h.sandbox, { baseUrl: 'http://127.0.0.1:9', functionKey: 'k' });
   expect(summary.text).toMatch(/_sandbox\/sink\/ag-demo-ops/);
   const mon = monitorClient(h);
 
@@ -36,7 +40,7 @@ it('wires diagnostic settings, the action group → sink and the alert rules; a 
     const settings = await mon.diagnosticSettings.list(id);
     expect(
       settings.value!.map((s) => [s.name, s.workspaceId, s.logs!.map((l) => [l.category, l.enabled])]),
-    ).toEqual([['audit-to-law', summary.workspaceId, [['AuditEvent', true]]]]);
+    ).toEqual([['cmk-guardian-audit', summary.workspaceId, [['AuditEvent', true]]]]);
   }
   const group = await mon.actionGroups.get('rg-demo-keys', DEMO_SINK);
   expect(group.webhookReceivers!.map((r) => [r.serviceUri, r.useCommonAlertSchema])).toEqual([
@@ -54,8 +58,7 @@ it('wires diagnostic settings, the action group → sink and the alert rules; a 
   expect(await h.operable('sb-demo-cmk-pinned', 'rg-demo-messaging')).toBe(false);
   const alerts = (await sinkEntries(h, DEMO_SINK)).map((e) => (e.body as CommonAlert).data.essentials);
   expect(alerts.map((a) => [a.alertRule, a.monitorCondition, a.signalType]).sort()).toEqual([
-    ['kv-demo-cmk-access-refused', 'Fired', 'Log'],
-    ['kv-demo-key-deleted-or-disabled', 'Fired', 'Log'],
+    ['cmk-guardian-keyvault-audit', 'Fired', 'Log'],
     ['sb-demo-server-errors-sb-demo-cmk-pinned', 'Fired', 'Metric'],
   ]);
   const metric = alerts.find((a) => a.alertRule === 'sb-demo-server-errors-sb-demo-cmk-pinned')!;

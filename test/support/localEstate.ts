@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { ArmTarget } from '../../sandbox/infra/apply';
 import { DIST, ROOT, TEST_KEYS } from './hostProcess';
 
 export interface LocalEstateReady {
@@ -35,7 +37,25 @@ export interface LocalEstate {
     control<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
   };
   logs: string[];
+  /** The sandbox as a deployment target for the real ARM SDK clients, as its administrator. */
+  adminTarget(): Promise<ArmTarget>;
   stop(): Promise<void>;
+}
+
+/** A TokenCredential for `objectId` backed by the control API's token endpoint. */
+export function controlCredential(estate: Pick<LocalEstate, 'azure'>, objectId: string): TokenCredential {
+  return {
+    async getToken(scopes: string | string[]): Promise<AccessToken> {
+      const resource = (Array.isArray(scopes) ? scopes[0] : scopes) ?? '';
+      const r = await estate.azure.control<{ access_token: string; expires_in?: number }>('POST', '/tokens', {
+        objectId,
+        resource,
+      });
+      if (r.status !== 200) throw new Error(`token for ${objectId}: ${r.status}`);
+      // The SDK caches by the real clock; a short real lifetime keeps it from outliving a clock jump.
+      return { token: r.body.access_token, expiresOnTimestamp: Date.now() + 5 * 60_000, tokenType: 'Bearer' };
+    },
+  };
 }
 
 export async function startLocalEstate(
@@ -112,6 +132,17 @@ export async function startLocalEstate(
     },
     azure: { ...ready.azure, control },
     logs,
+    async adminTarget() {
+      const principals = await control<Array<{ objectId: string; kind: string }>>('GET', '/principals');
+      const admin = principals.body.find((p) => p.kind === 'admin');
+      if (!admin) throw new Error('no admin principal in the sandbox');
+      return {
+        armUrl: ready.azure.url,
+        ca,
+        credential: controlCredential({ azure: { ...ready.azure, control } }, admin.objectId),
+        subscriptionId: ready.azure.subscriptionId,
+      };
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock';
 import { ArmErrors } from '../errors';
 import type { Store } from '../store';
+import { conditionHolds, type ConditionContext } from './conditions';
 import { normalizeScope, permissionGrants, scopeContains, type OperationKind } from './match';
 import { BUILT_IN_ROLES, type RoleDefinition } from './roles';
 
@@ -138,18 +139,34 @@ export class Rbac {
    * True when some assignment of the principal, at `scope` or above, in effect now (on the clock),
    * grants `operation`. `kind` picks actions vs dataActions.
    */
-  isAllowed(principalId: string, operation: string, scope: string, kind: OperationKind = 'action'): boolean {
+  isAllowed(
+    principalId: string,
+    operation: string,
+    scope: string,
+    kind: OperationKind = 'action',
+    attributes: Omit<ConditionContext, 'action'> = {},
+  ): boolean {
     const now = this.clock.now();
     return this.assignmentsApplyingTo(scope, principalId).some((a) => {
       if (a.effectiveAt > now) return false;
       const role = this.roleDefinition(a.roleDefinitionId);
-      return !!role && role.permissions.some((p) => permissionGrants(p, operation, kind));
+      if (!role || !role.permissions.some((p) => permissionGrants(p, operation, kind))) return false;
+      // An ABAC condition narrows what the assignment grants (conditions.ts).
+      return !a.condition || conditionHolds(a.condition, { action: operation, ...attributes });
     });
   }
 
-  /** Throws Azure's 403 AuthorizationFailed unless the principal may perform the (control-plane) action. */
-  authorize(principalId: string, action: string, scope: string): void {
-    if (!this.isAllowed(principalId, action, scope, 'action')) {
+  /**
+   * Throws Azure's 403 AuthorizationFailed unless the principal may perform the (control-plane) action;
+   * `attributes` feed the ABAC conditions of role assignments (e.g. the role being assigned).
+   */
+  authorize(
+    principalId: string,
+    action: string,
+    scope: string,
+    attributes: Omit<ConditionContext, 'action'> = {},
+  ): void {
+    if (!this.isAllowed(principalId, action, scope, 'action', attributes)) {
       throw ArmErrors.authorizationFailed(principalId, action, scope);
     }
   }

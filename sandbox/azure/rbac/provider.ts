@@ -27,6 +27,7 @@ export const AUTHORIZATION_API_VERSIONS = [
 ];
 
 const NS = 'Microsoft.Authorization';
+const ASSIGNMENT_ATTR = 'Microsoft.Authorization/roleAssignments';
 
 const putBody = z.object({
   properties: z.object({
@@ -128,6 +129,19 @@ export const authorizationProvider: ResourceProvider = {
       method: 'PUT',
       path: `${base}/roleAssignments/:roleAssignmentName`,
       operation: 'Microsoft.Authorization/roleAssignments/write',
+      // The request's role, principal and principal type are the attributes ABAC conditions constrain.
+      authorize: (ctx) => {
+        const parsed = putBody.safeParse(ctx.json());
+        const p = parsed.success ? parsed.data.properties : undefined;
+        const request: Record<string, string[]> = p
+          ? {
+              [`${ASSIGNMENT_ATTR}:RoleDefinitionId`]: [p.roleDefinitionId],
+              [`${ASSIGNMENT_ATTR}:PrincipalId`]: [p.principalId],
+              ...(p.principalType ? { [`${ASSIGNMENT_ATTR}:PrincipalType`]: [p.principalType] } : {}),
+            }
+          : {};
+        core.rbac.authorize(ctx.principal!.objectId, ctx.action!, ctx.path, { request });
+      },
       handler: (ctx) => {
         const scope = roleScope(ctx);
         const name = ctx.params.roleAssignmentName!;
@@ -231,6 +245,21 @@ export const authorizationProvider: ResourceProvider = {
       method: 'DELETE',
       path: `${base}/roleAssignments/:roleAssignmentName`,
       operation: 'Microsoft.Authorization/roleAssignments/delete',
+      // The assignment being deleted is the resource ABAC conditions look at.
+      authorize: (ctx) => {
+        const scope = roleScope(ctx);
+        const a = core.rbac.getAssignment(
+          `${scope === '/' ? '' : scope}/providers/Microsoft.Authorization/roleAssignments/${ctx.params.roleAssignmentName}`,
+        );
+        const resource: Record<string, string[]> = a
+          ? {
+              [`${ASSIGNMENT_ATTR}:RoleDefinitionId`]: [a.roleDefinitionId],
+              [`${ASSIGNMENT_ATTR}:PrincipalId`]: [a.principalId],
+              [`${ASSIGNMENT_ATTR}:PrincipalType`]: [a.principalType],
+            }
+          : {};
+        core.rbac.authorize(ctx.principal!.objectId, ctx.action!, ctx.path, { resource });
+      },
       handler: (ctx) => {
         const scope = roleScope(ctx);
         const removed = core.rbac.deleteAssignment(

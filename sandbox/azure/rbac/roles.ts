@@ -97,6 +97,38 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     { actions: ['*/read', 'Microsoft.Authorization/*', 'Microsoft.Support/*'] },
   ),
   builtIn(
+    'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
+    'Role Based Access Control Administrator',
+    'Manage access to Azure resources by assigning roles using Azure RBAC. This role does not allow you to manage access using other ways, such as Azure Policy.',
+    {
+      actions: [
+        'Microsoft.Authorization/roleAssignments/write',
+        'Microsoft.Authorization/roleAssignments/delete',
+        '*/read',
+        'Microsoft.Support/*',
+      ],
+    },
+  ),
+  builtIn(
+    'f1a07417-d97a-45cb-824c-7a7467783830',
+    'Managed Identity Operator',
+    'Read and Assign User Assigned Identity',
+    {
+      actions: [
+        'Microsoft.ManagedIdentity/userAssignedIdentities/*/read',
+        // [U] Azure publishes `userAssignedIdentities/*/assign/action`, and names
+        // `userAssignedIdentities/assign/action` in LinkedAuthorizationFailed; the sandbox's wildcard
+        // matching (a `*` segment is never empty) would not connect the two, so it lists the action.
+        'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action',
+        'Microsoft.Authorization/*/read',
+        'Microsoft.Insights/alertRules/*',
+        'Microsoft.Resources/subscriptions/resourceGroups/read',
+        'Microsoft.Resources/deployments/*',
+        'Microsoft.Support/*',
+      ],
+    },
+  ),
+  builtIn(
     'f25e0fa2-a7c8-4377-a976-54943a77a395',
     'Key Vault Contributor',
     'Lets you manage key vaults, but not access to them.',
@@ -260,6 +292,8 @@ export const ROLE_IDS = {
   contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
   reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
   userAccessAdministrator: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
+  roleBasedAccessControlAdministrator: 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
+  managedIdentityOperator: 'f1a07417-d97a-45cb-824c-7a7467783830',
   keyVaultContributor: 'f25e0fa2-a7c8-4377-a976-54943a77a395',
   keyVaultAdministrator: '00482a5a-887f-4fb3-b363-3b7fe8e74483',
   keyVaultReader: '21090545-7ca7-4776-b22c-e363652d74d2',

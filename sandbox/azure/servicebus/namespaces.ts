@@ -27,6 +27,8 @@ import {
 
 const NAME = /^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$/;
 const SKUS: SkuName[] = ['Basic', 'Standard', 'Premium'];
+/** The linked action Azure checks on each user-assigned identity a namespace write attaches. */
+const ASSIGN_IDENTITY = 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action';
 
 export function registerNamespaces(routing: ServiceBusRouting): void {
   const { core, model, route, nsId, requireNamespace, err400 } = routing;
@@ -96,6 +98,20 @@ export function registerNamespaces(routing: ServiceBusRouting): void {
         ? { type: existing?.identityType ?? 'None', uais: existing?.userAssignedIdentities ?? [] }
         : { type: 'None', uais: [] },
     );
+    // Attaching a user-assigned identity is a linked action on the identity (Managed Identity Operator).
+    const named = asObject(asObject(body.identity)?.userAssignedIdentities);
+    for (const [uai, value] of Object.entries(named ?? {})) {
+      if (value === null || !ctx.principal) continue;
+      if (!core.rbac.isAllowed(ctx.principal.objectId, ASSIGN_IDENTITY, uai)) {
+        throw ArmErrors.linkedAuthorizationFailed(
+          ctx.principal.objectId,
+          'Microsoft.ServiceBus/namespaces/write',
+          existing?.id ?? nsId(ctx),
+          ASSIGN_IDENTITY,
+          uai,
+        );
+      }
+    }
     const now = core.clock.now();
     const id = existing?.id ?? nsId(ctx);
     const draft: NamespaceRecord = {

@@ -1,0 +1,15 @@
+// roles.json roles of one resource-group scope kind (alertResourceGroup) for the app identity.
+param principalId string
+param roles array
+
+resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for r in roles: {
+    name: guid(resourceGroup().id, principalId, r.roleDefinitionId)
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r.roleDefinitionId)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'CMK Guardian: ${r.why}'
+    }
+  }
+]
