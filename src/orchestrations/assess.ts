@@ -13,6 +13,7 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import { cmkGateways, type CmkGateways } from '../azure/cmkFacts';
 import type { AzureClients } from '../azure/clients';
 import { classifyError } from '../azure/errors';
+import { publishHealth, type PublishSummary } from '../azure/healthPublisher';
 import { listNamespaces, readKeyMaterial } from '../azure/estate';
 import { KeyIndexStore } from '../azure/keyIndexStore';
 import { azureClients } from '../azure/runtime';
@@ -71,6 +72,8 @@ export interface AssessOutput {
   indexBuilt?: true;
   /** Selector ids that are neither indexed nor readable namespaces. */
   notFound: string[];
+  /** What the alert path did with the verdicts (healthPublisher.ts). */
+  published?: PublishSummary;
 }
 
 export interface RefreshInput {
@@ -204,8 +207,15 @@ function goneHints(keys: readonly string[], goneKeys: AssessInput['goneKeys']): 
   return out;
 }
 
-/** ASSESS_NAMESPACES without the Durable wrapper (integration tests call it directly). */
-export async function assessNamespaces(clients: AzureClients, input: AssessInput): Promise<AssessOutput> {
+/**
+ * ASSESS_NAMESPACES without the Durable wrapper. The verdicts are handed to the alert path
+ * (publishHealth, stamped with the same `at`) unless `publish: false` (tests of the judging alone).
+ */
+export async function assessNamespaces(
+  clients: AzureClients,
+  input: AssessInput,
+  options: { publish?: boolean } = {},
+): Promise<AssessOutput> {
   const gw = cmkGateways(clients);
   const store = new KeyIndexStore(clients);
   const now = nowOf(input.at);
@@ -249,6 +259,7 @@ export async function assessNamespaces(clients: AzureClients, input: AssessInput
     const facts = assembleDiagnoseFacts(ns, material, settings, observations);
     return namespaceHealth(evaluateDiagnosis(facts, now), ns.location);
   });
+  const published = options.publish === false ? undefined : await publishHealth(clients, assessed, now);
   return {
     assessed,
     calls,
@@ -256,6 +267,7 @@ export async function assessNamespaces(clients: AzureClients, input: AssessInput
     ...(index && !indexBuilt ? { indexBuiltAt: index.builtAt } : {}),
     ...(indexBuilt ? { indexBuilt: true as const } : {}),
     notFound: extra.notFound,
+    ...(published ? { published } : {}),
   };
 }
 
