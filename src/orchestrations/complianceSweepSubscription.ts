@@ -111,7 +111,7 @@ export function* sweepSubscriptionOrchestrator(
         SWEEP_LIST_NAMESPACES_ACTIVITY,
         { subscriptionId },
         'listNamespaces',
-      )) as ({ ok: true } & ListAnswer) | ListFailure;
+      ));
     } catch (error) {
       // A platform fault (5xx, timeouts) that outlasted Durable's retries.
       const detail = error instanceof StepFailed ? error.detail : String(error);

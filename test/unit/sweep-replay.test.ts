@@ -29,7 +29,6 @@ import {
   sweepSubscriptionOrchestrator,
   type SweepSubscriptionOutput,
 } from '../../src/orchestrations/complianceSweepSubscription';
-import type { OrchestrationHandler } from 'durable-functions';
 import { SUFFIX, namespaceFacts } from './domain-fixtures';
 import { replay, type Answer, type Call } from './replay-driver';
 
@@ -241,7 +240,7 @@ describe('complianceSweepSubscription', () => {
   });
   const run = (answers: Answer[]) =>
     replay(
-      sweepSubscriptionOrchestrator as unknown as OrchestrationHandler,
+      sweepSubscriptionOrchestrator,
       { subscriptionId: S },
       (call) => {
         expect(call.name).toBe(SWEEP_LIST_NAMESPACES_ACTIVITY);
