@@ -15,7 +15,7 @@ import {
   alertRulesFor,
   decideHealth,
   healthKey,
-  healthSample,
+  sampleFor,
   METRIC_NAMESPACE,
   METRICS,
   regionLabel,
@@ -163,7 +163,7 @@ async function publishSubscription(
       const decision = decideHealth(previous, h, at);
       if (decision.change) changes.push(decision.change);
       if (!decision.publish) {
-        if (healthSample(h) === undefined) unpublished++;
+        if (sampleFor(previous, h) === undefined) unpublished++;
         else duplicates++;
       }
       if (decision.next) next.namespaces[key] = decision.next;

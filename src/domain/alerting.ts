@@ -12,7 +12,9 @@
  *   and a verdict moving between levels resolves one alert and fires the other without relying on how
  *   a rule treats a dimension value that stopped reporting.
  * - `CmkKeyDaysToExpiry`: whole days until the first usable key expires (only when one has an expiry).
- * `unknown` (could not assess) and `notEncrypted` publish nothing: no value is better than a false one.
+ * `notEncrypted` publishes nothing (no longer guarded: its alerts resolve). `unknown` (could not assess)
+ * repeats the last published values, so a failed read neither resolves nor raises an alert; a namespace
+ * never published before publishes nothing until it can be judged.
  */
 import type { NamespaceHealth } from './health';
 import type { CmkVerdict } from './preflight';
@@ -111,6 +113,18 @@ export interface HealthDecision {
   next?: PublishedHealth;
 }
 
+/**
+ * The values to publish now. `unknown` (a vault or key could not be read) carries the last published
+ * values forward: an open alert neither resolves nor fires on a read that failed. A namespace never
+ * published stays silent until it can be judged.
+ */
+export function sampleFor(
+  previous: PublishedHealth | undefined,
+  health: NamespaceHealth,
+): HealthSample | undefined {
+  return healthSample(health) ?? (health.verdict === 'unknown' ? previous?.sample : undefined);
+}
+
 const sameSample = (a: HealthSample | undefined, b: HealthSample | undefined): boolean =>
   a !== undefined &&
   b !== undefined &&
@@ -129,7 +143,7 @@ export function decideHealth(
   health: NamespaceHealth,
   at: Date,
 ): HealthDecision {
-  const sample = healthSample(health);
+  const sample = sampleFor(previous, health);
   const minute = minuteOf(at);
   const duplicate = previous?.minute === minute && sameSample(previous.sample, sample);
   const changed = previous === undefined || previous.verdict !== health.verdict;

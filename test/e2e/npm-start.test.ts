@@ -71,7 +71,9 @@ it('runs the storage account (Azurite): AzureWebJobsStorage reaches a real Blob 
   const containers: string[] = [];
   for await (const c of BlobServiceClient.fromConnectionString(connection!).listContainers())
     containers.push(c.name);
-  expect(containers).toEqual(['eventgrid-deadletter']);
+  // The sandbox's own container; the app's (cmk-guardian, cmk-reports) appear once npm start's first
+  // sweep has stored its index and report, which this test does not wait for.
+  expect(containers.filter((c) => !c.startsWith('cmk-'))).toEqual(['eventgrid-deadletter']);
 });
 
 it('delivers a Key Vault event of a demo vault to the app host through the demo Event Grid subscription', async () => {

@@ -8,15 +8,13 @@
  */
 import type { Agent } from 'node:https';
 import { MonitorClient } from '@azure/arm-monitor';
-import type { PipelinePolicy, PipelineOptions } from '@azure/core-rest-pipeline';
 import { ensureAlertRule } from '../../src/azure/alertRules';
-import { blobContainer } from '../../src/azure/blobStore';
-import { AzureClients } from '../../src/azure/clients';
+import { BlobContainer, blobContainer } from '../../src/azure/blobStore';
 import { publishHealth } from '../../src/azure/healthPublisher';
-import { loadConfig } from '../../src/config';
 import { alertRulesFor, type VerdictChange } from '../../src/domain/alerting';
 import type { NamespaceHealth } from '../../src/domain/health';
 import type { Finding } from '../../src/domain/preflight';
+import { SandboxClients } from './alerting-support';
 import { agentFor, sink, sinkEntries, type CommonAlert } from './monitor-support';
 import { MINUTE, SbHarness } from './servicebus-support';
 
@@ -25,55 +23,6 @@ let agent: Agent;
 let admin: MonitorClient;
 let actionGroupId: string;
 const APP_RG = 'rg-sb';
-
-/** The app's AzureClients with the sandbox CA / host resolution passed in-process (the app uses the environment). */
-class SandboxClients extends AzureClients {
-  private readonly monitors = new Map<string, MonitorClient>();
-  constructor(env: Record<string, string>) {
-    super(
-      loadConfig({
-        AZURE_CLOUD: 'Custom',
-        ARM_ENDPOINT: h.sandbox.url,
-        KEYVAULT_DNS_SUFFIX: h.sandbox.keyVaultDnsSuffix,
-        MONITORING_ENDPOINT: h.sandbox.env.MONITORING_ENDPOINT!,
-        AzureWebJobsStorage: h.sandbox.env.AzureWebJobsStorage!,
-        ...env,
-      }),
-      h.credential(h.sandbox.app.objectId),
-    );
-  }
-  override monitor(sub: string): MonitorClient {
-    let c = this.monitors.get(sub);
-    if (!c) {
-      c = new MonitorClient(this.credential, sub, {
-        endpoint: h.sandbox.url,
-        credentialScopes: [`${h.sandbox.url}/.default`],
-        tlsOptions: { ca: h.sandbox.caPem },
-        retryOptions: { maxRetries: 0 },
-      });
-      this.monitors.set(sub, c);
-    }
-    return c;
-  }
-  protected override dataPlanePipelineOptions(): PipelineOptions {
-    return { retryOptions: { maxRetries: 0 } };
-  }
-  override dataPlanePipeline(audience: string): ReturnType<AzureClients['dataPlanePipeline']> {
-    const made = super.dataPlanePipeline(audience);
-    if (!made.pipeline.getOrderedPolicies().some((p) => p.name === 'sandbox-agent')) {
-      // The regional host has no DNS: in-process, an agent resolves it (the app goes through HTTPS_PROXY).
-      const policy: PipelinePolicy = {
-        name: 'sandbox-agent',
-        sendRequest: (request, next) => {
-          request.agent = agent;
-          return next(request);
-        },
-      };
-      made.pipeline.addPolicy(policy);
-    }
-    return made;
-  }
-}
 
 beforeAll(async () => {
   h = await SbHarness.start({ storage: true });
@@ -145,7 +94,7 @@ async function minimumsPerMinute(nsId: string, metric: string, from: number, min
 test('publish: metrics on the namespace via the regional endpoint, read back; duplicates not posted; one record per change', async () => {
   await h.namespace('sb-al-pub');
   const nsId = h.nsId('sb-al-pub');
-  const clients = new SandboxClients({});
+  const clients = new SandboxClients(h, agent, {});
   const logs: VerdictChange[] = [];
   const log = (r: VerdictChange) => logs.push(r);
   const t0 = h.clock.now();
@@ -229,7 +178,7 @@ test('publish without the publisher role: a refusal with the fix, nothing rememb
   await h.namespace('sb-al-norole', {}, 'rg-other');
   const nsId = h.nsId('sb-al-norole', 'rg-other');
   const summary = await publishHealth(
-    new SandboxClients({}),
+    new SandboxClients(h, agent, {}),
     [verdict(nsId, 'healthy')],
     new Date(h.clock.now()),
     {
@@ -238,13 +187,13 @@ test('publish without the publisher role: a refusal with the fix, nothing rememb
   );
   expect(summary.published).toBe(0);
   // Remembered without a sample, so the next assessment tries again (not a "duplicate").
-  const state = await blobContainer(new SandboxClients({})).readJson<{
+  const state = await blobContainer(new SandboxClients(h, agent, {})).readJson<{
     namespaces: Record<string, { verdict: string; sample?: unknown }>;
   }>(`health/${h.sandbox.subscriptionId}.json`);
   expect(state?.value.namespaces[nsId.toLowerCase()]).toMatchObject({ verdict: 'healthy' });
   expect(state?.value.namespaces[nsId.toLowerCase()]?.sample).toBeUndefined();
   const retry = await publishHealth(
-    new SandboxClients({}),
+    new SandboxClients(h, agent, {}),
     [verdict(nsId, 'healthy')],
     new Date(h.clock.now()),
     {
@@ -259,7 +208,10 @@ test('publish without the publisher role: a refusal with the fix, nothing rememb
 test('managed rules: created once for two ensures, tagged, read back; a foreign rule of that name is left alone', async () => {
   await h.namespace('sb-al-rules');
   const nsId = h.nsId('sb-al-rules');
-  const clients = new SandboxClients({ ALERT_RULES: 'managed', ALERT_ACTION_GROUP_ID: actionGroupId });
+  const clients = new SandboxClients(h, agent, {
+    ALERT_RULES: 'managed',
+    ALERT_ACTION_GROUP_ID: actionGroupId,
+  });
   const specs = alertRulesFor(nsId, { actionGroupId, heartbeatMinutes: 5 });
   const before = cursor();
   const firstEnsure = await Promise.all(specs.map((s) => ensureAlertRule(clients, s)));
@@ -332,7 +284,10 @@ test('managed rules: created once for two ensures, tagged, read back; a foreign 
 test('an inoperable verdict reaches the action group (critical), degraded is a warning, recovery resolves both — exact sink counts', async () => {
   await h.namespace('sb-al-e2e');
   const nsId = h.nsId('sb-al-e2e');
-  const clients = new SandboxClients({ ALERT_RULES: 'managed', ALERT_ACTION_GROUP_ID: actionGroupId });
+  const clients = new SandboxClients(h, agent, {
+    ALERT_RULES: 'managed',
+    ALERT_ACTION_GROUP_ID: actionGroupId,
+  });
   const log = () => undefined;
   const t0 = h.clock.now();
   const beforeSink = (await sinkEntries(h, 'ag-cmk')).length;
@@ -422,4 +377,91 @@ test('the sandbox refuses a multi-resource metric alert on Service Bus namespace
   const names: string[] = [];
   for await (const r of admin.metricAlerts.listByResourceGroup(APP_RG)) names.push(r.name!);
   expect(names).not.toContain('cmk-multi');
+});
+
+test('a platform fault on one namespace: thrown after the others are remembered; the retry posts only the rest', async () => {
+  await h.namespace('sb-al-fault-a');
+  await h.namespace('sb-al-fault-b');
+  const [a, b] = [h.nsId('sb-al-fault-a'), h.nsId('sb-al-fault-b')];
+  const clients = new SandboxClients(h, agent, {});
+  const fault = h.sandbox.control.addFault({
+    match: { method: 'POST', path: 'namespaces/sb-al-fault-b/metrics$' },
+    effect: { type: 'error', status: 503, code: 'ServiceUnavailable' },
+    count: 1,
+  });
+  const at = new Date(h.clock.now());
+  const batch = [verdict(a, 'inoperable'), verdict(b, 'inoperable')];
+  const mark = cursor();
+  const error = await publishHealth(clients, batch, at, { log: () => undefined }).then(
+    () => undefined,
+    (e: { statusCode?: number; code?: string }) => [e.statusCode, e.code],
+  );
+  expect(error).toEqual([503, 'ServiceUnavailable']);
+  expect(h.sandbox.control.faults().find((f) => f.id === fault.id)?.hits).toBe(1);
+  const retryMark = cursor();
+  const retry = await publishHealth(clients, batch, at, { log: () => undefined });
+  expect([retry.published, retry.duplicates]).toEqual([1, 1]);
+  // First call: a's two points + b's first (faulted); the retry: b's two points only.
+  expect(ingestionPosts(mark).length - ingestionPosts(retryMark).length).toBe(3);
+  expect(ingestionPosts(retryMark).map((p) => p.path.split('/')[8])).toEqual([
+    'sb-al-fault-b',
+    'sb-al-fault-b',
+  ]);
+  h.sandbox.control.removeFault(fault.id);
+});
+
+test('two assessments of one subscription at once: both verdicts remembered (ETag race re-read), each change logged once', async () => {
+  await h.namespace('sb-al-race-a');
+  await h.namespace('sb-al-race-b');
+  const clients = new SandboxClients(h, agent, {});
+  const logs: VerdictChange[] = [];
+  const at = new Date(h.clock.now());
+  const writes = jest.spyOn(BlobContainer.prototype, 'writeJson');
+  await Promise.all([
+    publishHealth(clients, [verdict(h.nsId('sb-al-race-a'), 'healthy')], at, { log: (r) => logs.push(r) }),
+    publishHealth(clients, [verdict(h.nsId('sb-al-race-b'), 'degraded')], at, { log: (r) => logs.push(r) }),
+  ]);
+  const state = await blobContainer(clients).readJson<{ namespaces: Record<string, { verdict: string }> }>(
+    `health/${h.sandbox.subscriptionId}.json`,
+  );
+  expect(
+    ['sb-al-race-a', 'sb-al-race-b'].map((n) => state?.value.namespaces[h.nsId(n).toLowerCase()]?.verdict),
+  ).toEqual(['healthy', 'degraded']);
+  expect(logs.map((l) => l.namespaceId.split('/').pop()).sort()).toEqual(['sb-al-race-a', 'sb-al-race-b']);
+  // The race happened: both read the same version, one write lost (412) and was re-decided and rewritten.
+  const outcomes = await Promise.allSettled(writes.mock.results.map((r) => r.value as Promise<string>));
+  writes.mockRestore();
+  expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'ok')).sort()).toEqual([
+    'BlobConflictError',
+    'ok',
+    'ok',
+  ]);
+});
+
+test('an unreadable key (unknown) after inoperable keeps the critical alert open: no false resolve', async () => {
+  await h.namespace('sb-al-unknown');
+  const nsId = h.nsId('sb-al-unknown');
+  const clients = new SandboxClients(h, agent, {
+    ALERT_RULES: 'managed',
+    ALERT_ACTION_GROUP_ID: actionGroupId,
+  });
+  const before = (await sinkEntries(h, 'ag-cmk')).length;
+  const mine = async () =>
+    (await sinkEntries(h, 'ag-cmk'))
+      .slice(before)
+      .map((e) => (e.body as CommonAlert).data.essentials)
+      .filter((e) => String(e.alertRule).endsWith('sb-al-unknown'))
+      .map((e) => [e.alertRule, e.monitorCondition]);
+  for (const v of ['inoperable', 'unknown', 'unknown', 'unknown'] as const) {
+    await publishHealth(clients, [verdict(nsId, v)], new Date(h.clock.now()), { log: () => undefined });
+    await h.minutes(5);
+  }
+  // 20 minutes, three of them "could not read": fired once, never resolved.
+  expect(await mine()).toEqual([['cmk-inoperable-sb-al-unknown', 'Fired']]);
+  await publishHealth(clients, [verdict(nsId, 'healthy')], new Date(h.clock.now()), { log: () => undefined });
+  await h.minutes(5);
+  expect(await mine()).toEqual([
+    ['cmk-inoperable-sb-al-unknown', 'Fired'],
+    ['cmk-inoperable-sb-al-unknown', 'Resolved'],
+  ]);
 });

@@ -127,12 +127,20 @@ describe('publish, skip and change', () => {
     });
   });
 
-  it('unknown after inoperable: logged as a change, nothing published, last sample kept', () => {
+  it('unknown after inoperable: logged as a change, the last values carried forward (the alert stays open)', () => {
     const first = decideHealth(undefined, inoperable(), T0).next!;
     const d = decideHealth(first, health({ verdict: 'unknown' }), new Date('2026-06-01T10:05:00Z'));
-    expect(d.publish).toBeUndefined();
+    expect(d.publish).toEqual({ healthy: 0, atRisk: 0 });
     expect(d.change).toMatchObject({ verdict: 'unknown', level: 'unpublished' });
-    expect(d.next?.sample).toEqual(first.sample);
+    expect(d.next).toMatchObject({ verdict: 'unknown', sample: first.sample });
+  });
+
+  it('unknown for a namespace never published: nothing; not encrypted any more: nothing (its alerts resolve)', () => {
+    expect(decideHealth(undefined, health({ verdict: 'unknown' }), T0).publish).toBeUndefined();
+    const first = decideHealth(undefined, inoperable(), T0).next!;
+    expect(
+      decideHealth(first, health({ verdict: 'notEncrypted' }), new Date('2026-06-01T10:05:00Z')).publish,
+    ).toBeUndefined();
   });
 
   it('same verdict, different keys: remembered (written) without a change record', () => {
