@@ -33,7 +33,8 @@ export async function keyImpactHandler(
         ...problem({
           status: 503,
           title: 'The key index is not built yet',
-          detail: 'The app builds its key index at start and on its refresh schedule; ask again in a minute.',
+          detail:
+            'The key index is built by its refresh timer (KEY_INDEX_REFRESH_SCHEDULE), after every enable and by the first key-watch cycle; ask again after one of those.',
         }),
         headers: { 'content-type': 'application/problem+json', 'retry-after': '60' },
       };

@@ -16,8 +16,17 @@ export const KEY_WATCH_ORCHESTRATION = 'keyWatch';
 /** One watch at a time: the timer skips a cycle while this instance still runs. */
 export const KEY_WATCH_INSTANCE_ID = 'key-watch';
 
+/** What the alert path did with this cycle's verdicts (counts; refusals with their fix). */
+export interface KeyWatchPublished {
+  published: number;
+  duplicates: number;
+  unpublished: number;
+  changes: number;
+  refused: { namespaceId: string; code: string; detail: string; fix?: string }[];
+}
+
 export type KeyWatchOutput =
-  | ({ outcome: 'assessed' } & KeyWatchSummary)
+  | ({ outcome: 'assessed'; published?: KeyWatchPublished } & KeyWatchSummary)
   | { outcome: 'failed'; at: string; error: OperationError<'assess'> };
 
 export function* keyWatchOrchestrator(
@@ -30,7 +39,22 @@ export function* keyWatchOrchestrator(
     const result = yield* callOrFail<AssessOutput>(context, ASSESS_NAMESPACES, input, 'assess');
     const summary = summarizeKeyWatch(at, result.assessed, result.calls);
     context.df.setCustomStatus({ state: 'done', at, byVerdict: summary.byVerdict });
-    return { outcome: 'assessed', ...summary };
+    const p = result.published;
+    return {
+      outcome: 'assessed',
+      ...summary,
+      ...(p
+        ? {
+            published: {
+              published: p.published,
+              duplicates: p.duplicates,
+              unpublished: p.unpublished,
+              changes: p.changes,
+              refused: p.refused,
+            },
+          }
+        : {}),
+    };
   } catch (error) {
     const failed = asStepFailed(error, 'assess' as const);
     context.df.setCustomStatus({ state: 'failed', at });

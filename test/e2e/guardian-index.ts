@@ -18,6 +18,14 @@ export interface WatchCycle {
     inoperableWithinMinutes?: number;
   }>;
   requests: RequestLogEntry[];
+  /** What the alert path did (absent when the assessment did not publish). */
+  published?: {
+    published: number;
+    duplicates: number;
+    unpublished: number;
+    changes: number;
+    refused: unknown[];
+  };
   /** Wall time from the clock move to the cycle's end (benchmarks only; no test asserts it). */
   ms: number;
 }
@@ -32,6 +40,7 @@ interface WatchOutput {
   calls: number;
   byVerdict: Record<string, number>;
   attention: WatchCycle['attention'];
+  published?: WatchCycle['published'];
   error?: unknown;
 }
 
@@ -67,6 +76,7 @@ export async function runKeyWatchCycle(e: GuardianEstate, pollMinutes: number): 
         byOperation,
         byVerdict: out.byVerdict,
         attention: out.attention,
+        ...(out.published ? { published: out.published } : {}),
         requests,
         ms,
       };
