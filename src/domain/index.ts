@@ -6,3 +6,4 @@ export * from './preflight';
 export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
+export * from './keyVaultEvents';
