@@ -6,4 +6,6 @@ export * from './preflight';
 export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
+export * from './keyIndex';
+export * from './health';
 export * from './keyVaultEvents';

@@ -1,0 +1,46 @@
+/**
+ * A namespace's CMK health as every guardian flow hands it on (to the publisher, to customStatus, to
+ * the impact endpoint): the verdict of the one evaluator (`evaluateDiagnosis`) reduced to what a
+ * consumer acts on. Pure (docs/ARCHITECTURE.md "Key index").
+ */
+import type { Diagnosis, Finding } from './preflight';
+import type { CmkVerdict } from './preflight/verdict';
+
+export interface NamespaceHealth {
+  namespaceId: string;
+  location?: string;
+  verdict: CmkVerdict;
+  /** The rule ids that decided the verdict (deciding one first), e.g. ['CMK-010']. */
+  ruleIds: string[];
+  /** Key ids the namespace can use right now. */
+  usableKeyIds: string[];
+  /** Every key id the namespace is configured with (versioned when pinned). */
+  keyIds: string[];
+  /** Whole days until the soonest expiry among the usable keys (negative never: those are unusable). */
+  daysToExpiry?: number;
+  /**
+   * Set when every usable key is gone but the service may still hold one in its cache: the
+   * namespace becomes inoperable within at most this many minutes (CMK-015, docs/ARCHITECTURE.md
+   * "Key index"). The verdict is `inoperable` then too — it is the deadline, not a reprieve.
+   */
+  inoperableWithinMinutes?: number;
+  findings: Finding[];
+}
+
+/** Health from a diagnosis (the only way to build one, so all flows judge alike). */
+export function namespaceHealth(diagnosis: Diagnosis, location?: string): NamespaceHealth {
+  const usable = new Set(diagnosis.health.usableKeyIds);
+  const expiries = diagnosis.keys
+    .filter((k) => usable.has(k.keyId) && k.health?.daysToExpiry !== undefined)
+    .map((k) => k.health?.daysToExpiry as number);
+  return {
+    namespaceId: diagnosis.namespaceId,
+    ...(location !== undefined ? { location } : {}),
+    verdict: diagnosis.health.verdict,
+    ruleIds: diagnosis.health.ruleIds,
+    usableKeyIds: diagnosis.health.usableKeyIds,
+    keyIds: diagnosis.keys.map((k) => k.keyId),
+    ...(expiries.length ? { daysToExpiry: Math.min(...expiries) } : {}),
+    findings: diagnosis.findings,
+  };
+}
