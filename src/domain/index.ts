@@ -9,3 +9,4 @@ export * from './geoDr';
 export * from './keyIndex';
 export * from './health';
 export * from './keyVaultEvents';
+export * from './rotation';
