@@ -10,3 +10,5 @@ export * from './keyIndex';
 export * from './health';
 export * from './keyVaultEvents';
 export * from './rotation';
+export * from './auditAlert';
+export * from './keyEventImpact';

@@ -161,7 +161,7 @@ function structuralProblems(
   return problems;
 }
 
-function zodProblems(error: z.ZodError): RequestProblem[] {
+export function zodProblems(error: z.ZodError): RequestProblem[] {
   return error.issues.flatMap((issue): RequestProblem[] => {
     const field = pathOf(issue.path);
     if (issue.code === 'unrecognized_keys') {
