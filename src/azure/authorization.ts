@@ -41,6 +41,29 @@ export class AuthorizationGateway {
   }
 
   /**
+   * EVERY assignment at, above or below `scope` (no `$filter`: Azure's documented unfiltered list, and
+   * the sandbox's). At a vault scope one list covers every principal's vault- and key-scope grants, so
+   * a batch read needs one list per RBAC vault, not one per namespace identity (docs/ARCHITECTURE.md
+   * "Batch reads"). Group memberships are not expanded (the `principalId eq` filter would) [U].
+   */
+  async listAllForScope(
+    scope: string,
+  ): Promise<Result<{ assignments: RoleAssignmentFacts[]; pages: number }>> {
+    const sub = parseResourceId(scope).subscriptionId;
+    const out: RoleAssignment[] = [];
+    let pages = 0;
+    try {
+      for await (const page of this.clients.authorization(sub).roleAssignments.listForScope(scope).byPage()) {
+        pages++;
+        out.push(...page);
+      }
+      return { ok: true, value: { assignments: roleAssignmentFactsFromSdk(out), pages } };
+    } catch (error) {
+      return refusalOrThrow(error);
+    }
+  }
+
+  /**
    * Assigns a built-in role to a service principal at `scope` under a deterministic name. An
    * assignment that already exists (same name, or ARM's RoleAssignmentExists) counts as done.
    */

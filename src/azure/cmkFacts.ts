@@ -9,9 +9,13 @@ import { GeoDrGateway } from './geoDr';
 import { KeyVaultGateway, type VaultRecord } from './keyVault';
 import { ManagedIdentityGateway } from './managedIdentities';
 import type { Refusal, Result } from './results';
+import { readKeyMaterial } from './estate';
 import { ServiceBusGateway } from './serviceBus';
 import {
+  assembleDiagnoseFacts,
+  keyMaterialRequest,
   plainKeyRef,
+  type KeyObservations,
   accessPolicyMissingPermissions,
   roleAssignmentsGrantCmkAccess,
   type DiagnoseFacts,
@@ -159,43 +163,22 @@ export function encryptionPrincipalId(
   );
 }
 
-/** Everything diagnose needs: the namespace and the keys it is configured with. */
+/**
+ * Everything diagnose needs: the namespace (GET + alias) and the key material of its keys, assembled
+ * by the same code as the guardian's batch reader (estate.ts), so both judge a namespace identically.
+ */
 export async function readDiagnoseFacts(
   gw: CmkGateways,
   namespaceId: GroupedResourceId,
   settings: RuleSettings,
+  observations?: KeyObservations,
 ): Promise<Result<DiagnoseFacts> | NamespaceRefusal> {
   const nsResult = await gw.serviceBus.namespaceFacts(namespaceId);
   if (!nsResult.ok) return { ...nsResult, namespaceId: namespaceId.id };
   const namespace = nsResult.value;
-  const cmk = namespace.cmk;
-  if (!cmk.encrypted) return { ok: true, value: { namespace, vaults: [], keys: [], settings } };
-  let uai: UserAssignedIdentityFacts | undefined;
-  if (cmk.identity.type === 'UserAssigned') {
-    const attached = namespace.identity.userAssigned.find(
-      (u) =>
-        cmk.identity.type === 'UserAssigned' &&
-        u.resourceId.toLowerCase() === cmk.identity.resourceId.toLowerCase(),
-    );
-    if (!attached?.principalId) uai = await gw.identities.getUserAssigned(cmk.identity.resourceId);
-  }
-  const principalId = encryptionPrincipalId(namespace, cmk.identity, uai);
-  const { vaults, keys } = await readKeys(
-    gw,
-    cmk.keys.map(plainKeyRef),
-    namespace.subscriptionId,
-    principalId,
-  );
-  return {
-    ok: true,
-    value: {
-      namespace,
-      vaults: vaults.map((v) => v.facts),
-      keys,
-      ...(principalId ? { principalId } : {}),
-      settings,
-    },
-  };
+  if (!namespace.cmk.encrypted) return { ok: true, value: { namespace, vaults: [], keys: [], settings } };
+  const material = await readKeyMaterial(gw, keyMaterialRequest([namespace]), settings);
+  return { ok: true, value: assembleDiagnoseFacts(namespace, material, settings, observations) };
 }
 
 /** What the Geo-DR preflight is asked about: both namespaces, the alias, the keys and identity. */

@@ -8,7 +8,14 @@ import {
   namespaceFactsFromSdk,
   namespaceGeoDrFromAlias,
 } from './transformations';
-import type { EnsureIdentityStep, GroupedResourceId, NamespaceFacts, SetEncryptionStep } from '../domain';
+import {
+  parseServiceBusNamespaceId,
+  ResourceIdError,
+  type EnsureIdentityStep,
+  type GroupedResourceId,
+  type NamespaceFacts,
+  type SetEncryptionStep,
+} from '../domain';
 
 /**
  * Service Bus namespaces: what the enable flow and diagnose read about a namespace and write to it.
@@ -36,6 +43,44 @@ export class ServiceBusGateway {
     try {
       const body = await this.client(ns).namespaces.get(ns.resourceGroup, ns.name);
       return { ok: true, value: namespaceFactsFromSdk(body, ns, this.keyVaultDnsSuffix) };
+    } catch (error) {
+      return refusalOrThrow(error);
+    }
+  }
+
+  /**
+   * Every namespace of a subscription: ONE ARM list and its pages (docs/ARCHITECTURE.md "Batch reads"),
+   * each item mapped like a GET (no entity counts, no Geo-DR). Items whose id is not a namespace id are
+   * skipped (counted in `skipped`). Refusals (403, 404 subscription) are a Result; faults are thrown.
+   */
+  async listBySubscription(
+    subscriptionId: string,
+  ): Promise<
+    Result<{
+      namespaces: Omit<NamespaceFacts, 'queueCount' | 'topicCount'>[];
+      pages: number;
+      skipped: number;
+    }>
+  > {
+    const namespaces: Omit<NamespaceFacts, 'queueCount' | 'topicCount'>[] = [];
+    let pages = 0;
+    let skipped = 0;
+    try {
+      for await (const page of this.clients.serviceBus(subscriptionId).namespaces.list().byPage()) {
+        pages++;
+        for (const body of page) {
+          let id: GroupedResourceId;
+          try {
+            id = parseServiceBusNamespaceId(body.id ?? '');
+          } catch (e) {
+            if (!(e instanceof ResourceIdError)) throw e;
+            skipped++;
+            continue;
+          }
+          namespaces.push(namespaceFactsFromSdk(body, id, this.keyVaultDnsSuffix));
+        }
+      }
+      return { ok: true, value: { namespaces, pages, skipped } };
     } catch (error) {
       return refusalOrThrow(error);
     }

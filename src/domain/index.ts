@@ -8,6 +8,7 @@ export * from './resourceIds';
 export * from './geoDr';
 export * from './keyIndex';
 export * from './health';
+export * from './keyMaterial';
 export * from './keyVaultEvents';
 export * from './rotation';
 export * from './auditAlert';

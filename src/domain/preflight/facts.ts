@@ -50,6 +50,11 @@ export interface KeySubjectFacts {
   key?: KeyFacts;
   /** Undefined = unknown (e.g. the system-assigned identity does not exist yet). */
   identityHasAccess?: boolean;
+  /**
+   * What the app saw of this key before (guardian flows only): the last read that found it, and since
+   * when it is known gone. The deleted-key cache window (CMK-010 `cached`) is judged from these.
+   */
+  seen?: { lastPresentAt?: string; goneSince?: string };
 }
 
 export interface UserAssignedIdentityFacts {
@@ -64,6 +69,11 @@ export interface RuleSettings {
   keyExpiryWarningDays: number;
   /** Diagnose only: the estate requires infrastructure (double) encryption (CMK-013). */
   requireInfrastructureEncryption?: boolean;
+  /**
+   * DELETED_KEY_CACHE_MINUTES: how long Service Bus may keep using a key after it is deleted (the
+   * 2019 article's "up to an hour"; the current docs describe a 5-minute poll instead) [U]. Default 60.
+   */
+  deletedKeyCacheMinutes?: number;
 }
 
 /** What the enable preflight reads before anything is written. */
@@ -87,5 +97,10 @@ export interface DiagnoseFacts {
   keys: KeySubjectFacts[];
   /** Principal id of the encryption identity, when known (for grant commands). */
   principalId?: string;
+  /**
+   * Geo-DR primaries only (CMK-012): the partner's identity and whether it can use each of the
+   * primary's keys (aligned with namespace.cmk.keys; `{}` = unknown).
+   */
+  geoDrPartner?: { namespaceId: string; principalId?: string; keys: { identityHasAccess?: boolean }[] };
   settings: RuleSettings;
 }
