@@ -17,7 +17,8 @@
 import { createHash } from 'node:crypto';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { cmkGateways, readDiagnoseFacts } from '../azure/cmkFacts';
+import { cmkGateways } from '../azure/cmkFacts';
+import { readEstateFacts } from '../azure/estate';
 import { PlatformMetricsGateway } from '../azure/platformMetrics';
 import { azureClients } from '../azure/runtime';
 import type { PinnedVersionPolicy } from '../config';
@@ -152,10 +153,11 @@ export type EvidenceResult =
 const notRead = (status: KeyFacts['status']): RotationKeyEvidence['eventVersion'] => ({ status });
 
 /**
- * Re-reads the truth for the key and each namespace: the namespace's encryption and its identity's
- * access (the diagnose reader), the key's current version and the announced version by their ids
- * (ARM, from the vault the namespace's own reference leads to — never from the event), the request
- * metrics since `since` and as long before.
+ * Re-reads the truth for the key and each namespace: each namespace's body (its encryption now), then
+ * the batch reader for all of them at once (estate.ts: each vault, access-policy list and key read
+ * once, whatever the count of namespaces), the key's current version and the announced version by id
+ * (ARM, in the vault the namespaces' own references lead to — never a host from the event), and each
+ * namespace's request metrics since `since` and as long before.
  */
 export const readEvidenceActivity = activity(async (input: EvidenceInput): Promise<EvidenceResult> => {
   const clients = azureClients();
@@ -164,26 +166,29 @@ export const readEvidenceActivity = activity(async (input: EvidenceInput): Promi
   const now = new Date(input.now);
   const vaultName = input.key.vaultName.toLowerCase();
   const keyName = input.key.keyName.toLowerCase();
-  let vaultResourceId: string | undefined;
+
+  const ids = input.namespaces.map((n) => parseServiceBusNamespaceId(n.namespaceId));
+  const bodies = await Promise.all(ids.map((id) => gw.serviceBus.getNamespace(id)));
+  const listed = bodies.flatMap((b) => (b.ok ? [b.value] : []));
+  const { facts, material } = await readEstateFacts(gw, listed, input.settings);
+  const vaultResourceId = material.vaults[vaultName]?.facts.resourceId;
 
   const namespaces = await Promise.all(
-    input.namespaces.map(async ({ namespaceId, since }): Promise<NamespaceRotationEvidence> => {
-      const ns = parseServiceBusNamespaceId(namespaceId);
+    ids.map(async (ns, i): Promise<NamespaceRotationEvidence> => {
       const base = { namespaceId: ns.id, name: ns.name };
-      const facts = await readDiagnoseFacts(gw, ns, input.settings);
-      if (!facts.ok) return { ...base, readable: false, detail: facts.detail, listsKey: false };
-      const cmk = facts.value.namespace.cmk;
-      const index = cmk.encrypted
+      const body = bodies[i]!;
+      if (!body.ok) return { ...base, readable: false, detail: body.detail, listsKey: false };
+      const cmk = body.value.cmk;
+      const at = cmk.encrypted
         ? cmk.keys.findIndex(
             (k) => k.hostTrusted && k.vaultName === vaultName && k.keyName.toLowerCase() === keyName,
           )
         : -1;
-      if (!cmk.encrypted || index < 0) return { ...base, readable: true, listsKey: false };
-      const ref = cmk.keys[index]!;
-      const vault = facts.value.vaults.find((v) => v.vaultName.toLowerCase() === vaultName);
-      vaultResourceId ??= vault?.resourceId;
-      const access = facts.value.keys[index]?.identityHasAccess;
-      const sinceDate = new Date(since);
+      if (!cmk.encrypted || at < 0) return { ...base, readable: true, listsKey: false };
+      const ref = cmk.keys[at]!;
+      const assembled = facts[listed.indexOf(body.value)];
+      const access = assembled?.keys[at]?.identityHasAccess;
+      const sinceDate = new Date(input.namespaces[i]!.since);
       const read = await metrics.requestMetrics(
         ns,
         new Date(sinceDate.getTime() - (now.getTime() - sinceDate.getTime())),
@@ -202,12 +207,12 @@ export const readEvidenceActivity = activity(async (input: EvidenceInput): Promi
     }),
   );
 
-  // The key: its current version and the announced one, each by id (two ARM reads, whatever the count of namespaces).
+  // The key: its current version and the announced one, each by id (two reads, whatever the count of namespaces).
   let key: RotationKeyEvidence = { status: 'notFound', eventVersion: notRead('notFound') };
   if (vaultResourceId) {
     const [current, announced] = await Promise.all([
-      gw.keyVault.getKey(vaultResourceId, input.key.keyName),
-      gw.keyVault.getKey(vaultResourceId, input.key.keyName, input.key.version),
+      gw.keyVault.getKeyCurrent(vaultResourceId, input.key.keyName),
+      gw.keyVault.getKeyVersion(vaultResourceId, input.key.keyName, input.key.version),
     ]);
     key = {
       status: current.status,
