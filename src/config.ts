@@ -41,6 +41,30 @@ const KNOWN_CLOUDS: Record<Exclude<CloudName, 'Custom'>, CloudEndpoints> = {
   },
 };
 
+/**
+ * Custom-metrics ingestion per cloud (https://{region}.monitoring.azure.com, audience
+ * https://monitoring.azure.com/ with its trailing slash). [U] the sovereign clouds' hosts and
+ * audiences; a Custom cloud (the sandbox) names its endpoint in MONITORING_ENDPOINT.
+ */
+const AZURE_MONITORING_AUDIENCE = 'https://monitoring.azure.com/';
+const MONITORING: Partial<Record<CloudName, { endpoint: string; audience: string }>> = {
+  AzurePublicCloud: {
+    endpoint: 'https://{region}.monitoring.azure.com',
+    audience: AZURE_MONITORING_AUDIENCE,
+  },
+  AzureChinaCloud: {
+    endpoint: 'https://{region}.monitoring.azure.cn',
+    audience: 'https://monitoring.azure.cn/',
+  },
+  AzureUSGovernment: {
+    endpoint: 'https://{region}.monitoring.azure.us',
+    audience: 'https://monitoring.azure.us/',
+  },
+};
+const ACTION_GROUP_ID =
+  /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w._()]{1,90}\/providers\/microsoft\.insights\/actionGroups\/[^/?#\s]{1,260}$/i;
+const RESOURCE_GROUP_NAME = /^[-\w._()]{1,90}$/;
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DNS_SUFFIX = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i;
 
@@ -60,6 +84,33 @@ export interface AppConfig {
   uptakeDeadlineMinutes: number;
   /** PINNED_VERSION_POLICY: `report` a namespace pinned to an older version, or `follow` (move it). */
   pinnedVersionPolicy: PinnedVersionPolicy;
+  /** The app's storage account (AzureWebJobsStorage): key index, remembered verdicts, reports. */
+  storage: StorageConfig;
+  /** The alert path (docs/ARCHITECTURE.md "Alerting"). */
+  alerting: AlertingConfig;
+}
+
+export interface StorageConfig {
+  /** AzureWebJobsStorage as a connection string (locally, Azurite). */
+  connectionString?: string;
+  /** AzureWebJobsStorage__blobServiceUri: identity-based access in Azure (the app's credential). */
+  blobServiceUri?: string;
+}
+
+export const ALERT_RULE_MODES = ['managed', 'external'] as const;
+export type AlertRuleMode = (typeof ALERT_RULE_MODES)[number];
+
+export interface AlertingConfig {
+  /** ALERT_RULES: `managed` = the app ensures its metric alert rules; `external` = infra deploys them. */
+  rules: AlertRuleMode;
+  /** ALERT_ACTION_GROUP_ID: the action group managed rules notify (required when managed). */
+  actionGroupId?: string;
+  /** ALERT_RULES_RESOURCE_GROUP: where managed rules live in each subscription (default: the namespace's). */
+  rulesResourceGroup?: string;
+  /** MONITORING_ENDPOINT: custom-metrics ingestion, `{region}` replaced by the namespace's region. */
+  monitoringEndpoint?: string;
+  /** Token audience of the ingestion endpoint. */
+  monitoringAudience: string;
 }
 
 export const PINNED_VERSION_POLICIES = ['report', 'follow'] as const;
@@ -148,6 +199,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if ((PINNED_VERSION_POLICIES as readonly string[]).includes(lower)) return lower as PinnedVersionPolicy;
       return problem(`must be one of ${PINNED_VERSION_POLICIES.join(', ')}`);
     }) ?? 'report';
+  const storage: StorageConfig = {};
+  const connectionString = read('AzureWebJobsStorage');
+  if (connectionString) storage.connectionString = connectionString;
+  const blobServiceUri = check('AzureWebJobsStorage__blobServiceUri', httpsUrl);
+  if (blobServiceUri) storage.blobServiceUri = blobServiceUri;
+  const alertRules =
+    check('ALERT_RULES', (v, problem): AlertRuleMode | undefined => {
+      const lower = v.toLowerCase();
+      if ((ALERT_RULE_MODES as readonly string[]).includes(lower)) return lower as AlertRuleMode;
+      return problem(`must be one of ${ALERT_RULE_MODES.join(', ')}`);
+    }) ?? 'external';
+  const actionGroupId = check('ALERT_ACTION_GROUP_ID', (v, problem) =>
+    ACTION_GROUP_ID.test(v)
+      ? v
+      : problem(
+          'must be an action group id (/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Insights/actionGroups/{name})',
+        ),
+  );
+  const rulesResourceGroup = check('ALERT_RULES_RESOURCE_GROUP', (v, problem) =>
+    RESOURCE_GROUP_NAME.test(v) && !v.endsWith('.') ? v : problem('must be a resource group name'),
+  );
+  const monitoringEndpoint = check('MONITORING_ENDPOINT', (v, problem) => {
+    const url = httpsUrl(v.replace('{region}', 'region'), problem);
+    if (url === undefined) return undefined;
+    if (!v.includes('{region}'))
+      return problem('must contain {region}, e.g. https://{region}.monitoring.azure.com');
+    return v.replace(/\/+$/, '');
+  });
 
   // Cross-field rules, once the fields themselves are valid.
   if (problems.length === 0 && cloud === 'Custom') {
@@ -158,6 +237,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (problems.length === 0 && uptakeDeadlineMinutes < 2 * keyPollMinutes)
     problems.push(
       `UPTAKE_DEADLINE_MINUTES (${uptakeDeadlineMinutes}) must be at least two key polls (2 × KEY_POLL_MINUTES = ${2 * keyPollMinutes})`,
+    );
+  if (problems.length === 0 && alertRules === 'managed' && !actionGroupId)
+    problems.push(
+      'ALERT_ACTION_GROUP_ID is required when ALERT_RULES=managed (the action group the rules notify)',
     );
   if (problems.length > 0 || cloud === undefined) throw new ConfigError(problems);
 
@@ -184,6 +267,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     keyPollMinutes,
     uptakeDeadlineMinutes,
     pinnedVersionPolicy,
+    storage,
+    alerting: {
+      rules: alertRules,
+      ...(actionGroupId ? { actionGroupId } : {}),
+      ...(rulesResourceGroup ? { rulesResourceGroup } : {}),
+      ...((monitoringEndpoint ?? MONITORING[cloud]?.endpoint)
+        ? { monitoringEndpoint: monitoringEndpoint ?? MONITORING[cloud]!.endpoint }
+        : {}),
+      monitoringAudience: MONITORING[cloud]?.audience ?? AZURE_MONITORING_AUDIENCE,
+    },
   };
 }
 

@@ -6,6 +6,8 @@ import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import type { TokenCredential } from '@azure/identity';
 import type { KeyClient } from '@azure/keyvault-keys';
+import type { HttpClient, Pipeline, PipelineOptions } from '@azure/core-rest-pipeline';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppConfig } from '../config';
 import { isKeyVaultUrl as isDomainKeyVaultUrl } from '../domain/resourceIds';
 
@@ -42,6 +44,8 @@ const sdk = {
   serviceBus: () => require('@azure/arm-servicebus') as typeof import('@azure/arm-servicebus'),
   identity: () => require('@azure/identity') as typeof import('@azure/identity'),
   keys: () => require('@azure/keyvault-keys') as typeof import('@azure/keyvault-keys'),
+  pipeline: () => require('@azure/core-rest-pipeline') as typeof import('@azure/core-rest-pipeline'),
+  blob: () => require('@azure/storage-blob') as typeof import('@azure/storage-blob'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -85,6 +89,17 @@ export class InvalidKeyVaultUrlError extends Error {
   constructor(url: string, suffix: string) {
     super(`'${url}' is not a Key Vault URL of this cloud (https://<vault>.${suffix}); refusing to call it.`);
     this.name = 'InvalidKeyVaultUrlError';
+  }
+}
+
+/** Neither AzureWebJobsStorage nor AzureWebJobsStorage__blobServiceUri is set (a misconfiguration). */
+export class StorageNotConfiguredError extends Error {
+  readonly code = 'StorageNotConfigured';
+  constructor() {
+    super(
+      "The app's storage account is not configured: set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__blobServiceUri (identity-based, with Storage Blob Data Contributor for the app).",
+    );
+    this.name = 'StorageNotConfiguredError';
   }
 }
 
@@ -172,6 +187,55 @@ export class AzureClients {
           userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
         }),
     );
+  }
+
+  /**
+   * The app's storage account (AzureWebJobsStorage): a connection string locally (Azurite), or the
+   * identity-based `AzureWebJobsStorage__blobServiceUri` with the app's credential in Azure.
+   */
+  blobService(): BlobServiceClient {
+    return this.cached('blob', () => {
+      const { BlobServiceClient } = sdk.blob();
+      const options = {
+        userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
+      };
+      const { blobServiceUri, connectionString } = this.config.storage;
+      if (blobServiceUri) return new BlobServiceClient(blobServiceUri, this.credential, options);
+      if (connectionString) return BlobServiceClient.fromConnectionString(connectionString, options);
+      throw new StorageNotConfiguredError();
+    });
+  }
+
+  /**
+   * A bearer-token pipeline for a data-plane endpoint no SDK client covers (custom-metrics ingestion):
+   * the SDKs' retry (429/5xx/network), proxy and TLS handling, a token for `audience`.
+   */
+  dataPlanePipeline(audience: string): { pipeline: Pipeline; httpClient: HttpClient } {
+    return this.cached(`pipeline:${audience}`, () => {
+      const p = sdk.pipeline();
+      const pipeline = p.createPipelineFromOptions({
+        userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
+        ...this.dataPlanePipelineOptions(),
+      });
+      pipeline.addPolicy(
+        p.bearerTokenAuthenticationPolicy({ credential: this.credential, scopes: `${audience}/.default` }),
+      );
+      return { pipeline, httpClient: p.createDefaultHttpClient() };
+    });
+  }
+
+  /** Request builders of the data-plane pipeline (loaded with it, on first use). */
+  pipelineRequests(): Pick<
+    typeof import('@azure/core-rest-pipeline'),
+    'createPipelineRequest' | 'createHttpHeaders'
+  > {
+    const { createPipelineRequest, createHttpHeaders } = sdk.pipeline();
+    return { createPipelineRequest, createHttpHeaders };
+  }
+
+  /** Extra pipeline options (none in the app: TLS and proxy come from the environment). */
+  protected dataPlanePipelineOptions(): PipelineOptions {
+    return {};
   }
 
   private cached<T>(key: string, create: () => T): T {

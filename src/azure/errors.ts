@@ -62,7 +62,12 @@ const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set([
 ]);
 
 /** Errors the app throws on purpose for input it refuses to follow (a refusal, not a bug). */
-const OWN_REFUSALS: ReadonlySet<string> = new Set(['InvalidKeyVaultUrlError']);
+const OWN_REFUSALS: ReadonlySet<string> = new Set([
+  'InvalidKeyVaultUrlError',
+  // A setting the app needs for this path is missing (clients.ts / healthPublisher.ts).
+  'StorageNotConfiguredError',
+  'MonitoringNotConfiguredError',
+]);
 
 interface ErrorLike {
   name?: unknown;

@@ -17,6 +17,8 @@ export interface IndexedNamespace {
   resourceGroup: string;
   name: string;
   location?: string;
+  /** ARM sku.tier as listed (`Premium`); kept so the evaluator judges the index like a GET. */
+  skuTier?: string;
   identity: NamespaceIdentity;
   /** Always `encrypted: true` in a built index (only CMK namespaces are indexed). */
   cmk: CmkState;
@@ -121,6 +123,7 @@ export function toIndexedNamespace(ns: ListedNamespace): IndexedNamespace {
     resourceGroup: ns.resourceGroup,
     name: ns.name,
     ...(ns.location !== undefined ? { location: ns.location } : {}),
+    skuTier: ns.skuTier,
     identity: ns.identity,
     cmk: ns.cmk,
     ...(ns.geoDr

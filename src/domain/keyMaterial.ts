@@ -14,7 +14,7 @@ import {
   type RoleAssignmentFacts,
 } from './keyAccess';
 import { keyReferenceKey } from './resourceIds';
-import type { ListedNamespace } from './keyIndex';
+import type { IndexedNamespace, ListedNamespace } from './keyIndex';
 import type {
   DiagnoseFacts,
   KeySubjectFacts,
@@ -64,9 +64,8 @@ export interface KeyMaterialRequest {
   knownPartners: Record<string, NamespaceIdentity>;
 }
 
-/** A namespace the assembly judges: as listed (the index) or as read one by one (diagnose). */
-export type AssessedNamespace =
-  ListedNamespace | (NamespaceFacts & { queueCount: number; topicCount: number });
+/** A namespace the assembly judges: as listed, as indexed, or as read one by one (diagnose). */
+export type AssessedNamespace = ListedNamespace | IndexedNamespace | NamespaceFacts;
 
 /**
  * What must be read for these namespaces: their trusted keys (each distinct ref once), their
@@ -217,6 +216,7 @@ export function assembleDiagnoseFacts(
 ): DiagnoseFacts {
   const full: NamespaceFacts = {
     ...namespace,
+    skuTier: namespace.skuTier ?? '',
     // Entity counts only matter before CMK is enabled; an encrypted namespace is never asked (the
     // service refuses entity lists once its keys are unusable) — as the one-namespace reader does.
     queueCount: 'queueCount' in namespace ? namespace.queueCount : 0,

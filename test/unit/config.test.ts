@@ -104,16 +104,81 @@ describe('loadConfig', () => {
   });
 
   it('reads only the settings of built features (a feature adds its settings when it lands)', () => {
-    const config = loadConfig({ ALERT_RULES: 'nonsense', REPORTS_CONTAINER: '!' });
+    const config = loadConfig({ REPORTS_CONTAINER: '!' });
     expect(Object.keys(config).sort()).toEqual([
+      'alerting',
       'cloud',
       'endpoints',
       'keyExpiryWarningDays',
       'keyPollMinutes',
       'pinnedVersionPolicy',
+      'storage',
       'sweep',
       'uptakeDeadlineMinutes',
       'version',
     ]);
+  });
+
+  it('reads the alert path: rule mode, action group, rules group, ingestion endpoint, storage', () => {
+    const ag =
+      '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ops/providers/microsoft.insights/actionGroups/ag-ops';
+    expect(loadConfig({}).alerting).toEqual({
+      rules: 'external',
+      monitoringEndpoint: 'https://{region}.monitoring.azure.com',
+      monitoringAudience: 'https://monitoring.azure.com/',
+    });
+    expect(
+      loadConfig({
+        ALERT_RULES: 'Managed',
+        ALERT_ACTION_GROUP_ID: ag,
+        ALERT_RULES_RESOURCE_GROUP: 'rg-cmk-alerts',
+        MONITORING_ENDPOINT: 'https://{region}.monitoring.sandbox.localhost/',
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      }),
+    ).toMatchObject({
+      alerting: {
+        rules: 'managed',
+        actionGroupId: ag,
+        rulesResourceGroup: 'rg-cmk-alerts',
+        monitoringEndpoint: 'https://{region}.monitoring.sandbox.localhost',
+        monitoringAudience: 'https://monitoring.azure.com/',
+      },
+      storage: { connectionString: 'UseDevelopmentStorage=true' },
+    });
+    // A Custom cloud has no default ingestion host: publishing refuses until MONITORING_ENDPOINT is set.
+    expect(
+      loadConfig({
+        AZURE_CLOUD: 'Custom',
+        ARM_ENDPOINT: 'https://localhost:1',
+        KEYVAULT_DNS_SUFFIX: 'vault.x.y',
+      }).alerting.monitoringEndpoint,
+    ).toBeUndefined();
+  });
+
+  it('refuses alert settings that cannot work, naming each', () => {
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ ALERT_RULES: 'sometimes' })).toEqual([
+      'ALERT_RULES must be one of managed, external (got "sometimes")',
+    ]);
+    expect(problems({ ALERT_RULES: 'managed' })).toEqual([
+      'ALERT_ACTION_GROUP_ID is required when ALERT_RULES=managed (the action group the rules notify)',
+    ]);
+    expect(
+      problems({
+        ALERT_ACTION_GROUP_ID: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Web/sites/a',
+      }),
+    ).toHaveLength(1);
+    expect(problems({ MONITORING_ENDPOINT: 'https://westeurope.monitoring.azure.com' })).toEqual([
+      'MONITORING_ENDPOINT must contain {region}, e.g. https://{region}.monitoring.azure.com (got "https://westeurope.monitoring.azure.com")',
+    ]);
+    expect(problems({ MONITORING_ENDPOINT: 'http://{region}.monitoring.azure.com' })).toHaveLength(1);
+    expect(problems({ ALERT_RULES_RESOURCE_GROUP: 'rg/evil' })).toHaveLength(1);
   });
 });

@@ -97,7 +97,7 @@ describe('key index (pure)', () => {
     ]);
     // Entity counts and sku are not index fields.
     expect(Object.keys(index.namespaces[0] as object).sort()).toEqual(
-      ['cmk', 'id', 'identity', 'location', 'name', 'resourceGroup', 'subscriptionId'].sort(),
+      ['cmk', 'id', 'identity', 'location', 'name', 'resourceGroup', 'skuTier', 'subscriptionId'].sort(),
     );
   });
 
