@@ -20,7 +20,7 @@ export interface NamespaceHealth {
   daysToExpiry?: number;
   /**
    * Set when every usable key is gone but the service may still hold one in its cache: the
-   * namespace becomes inoperable within at most this many minutes (CMK-015, docs/ARCHITECTURE.md
+   * namespace becomes inoperable within at most this many minutes (CMK-010 `cached`, docs/ARCHITECTURE.md
    * "Key index"). The verdict is `inoperable` then too — it is the deadline, not a reprieve.
    */
   inoperableWithinMinutes?: number;
@@ -33,6 +33,7 @@ export function namespaceHealth(diagnosis: Diagnosis, location?: string): Namesp
   const expiries = diagnosis.keys
     .filter((k) => usable.has(k.keyId) && k.health?.daysToExpiry !== undefined)
     .map((k) => k.health?.daysToExpiry as number);
+  const cached = diagnosis.cacheWindow?.inoperableWithinMinutes;
   return {
     namespaceId: diagnosis.namespaceId,
     ...(location !== undefined ? { location } : {}),
@@ -41,6 +42,7 @@ export function namespaceHealth(diagnosis: Diagnosis, location?: string): Namesp
     usableKeyIds: diagnosis.health.usableKeyIds,
     keyIds: diagnosis.keys.map((k) => k.keyId),
     ...(expiries.length ? { daysToExpiry: Math.min(...expiries) } : {}),
+    ...(cached !== undefined ? { inoperableWithinMinutes: cached } : {}),
     findings: diagnosis.findings,
   };
 }

@@ -594,6 +594,118 @@ describe('evaluateDiagnosis', () => {
     expect(ids(diagnosis.findings)).toContain('PRE-012');
   });
 
+  describe('guardian additions: deleted-key cache window, firewall, Geo-DR partner', () => {
+    const oneKey = cmkStateFromEncryption(
+      { keyVaultProperties: [{ keyName: 'cmk-1', keyVaultUri: 'https://kv-prod.vault.azure.net/' }] },
+      SUFFIX,
+    );
+    const minutesAgo = (m: number): string => new Date(NOW.getTime() - m * 60_000).toISOString();
+    const gone = (seen: { lastPresentAt?: string; goneSince?: string }) => ({
+      key: { status: 'notFound' as const },
+      seen,
+    });
+    const single = (keys: DiagnoseFacts['keys'], settings: Partial<DiagnoseFacts['settings']> = {}) =>
+      evaluateDiagnosis(
+        diagnoseFacts({
+          namespace: namespaceFacts({ cmk: oneKey }),
+          keys,
+          settings: { keyVaultDnsSuffix: SUFFIX, keyExpiryWarningDays: 30, ...settings },
+        }),
+        NOW,
+      );
+
+    it('a key seen present and missing since 20 min: inoperable within 40 min of the default 60 (CMK-010 cached)', () => {
+      const d = single([gone({ lastPresentAt: minutesAgo(25), goneSince: minutesAgo(20) })]);
+      expect(d.health.verdict).toBe('inoperable');
+      expect(d.cacheWindow).toEqual({
+        until: new Date(NOW.getTime() + 40 * 60_000).toISOString(),
+        inoperableWithinMinutes: 40,
+        keyIds: ['https://kv-prod.vault.azure.net/keys/cmk-1'],
+      });
+      const f = only(d.findings, 'CMK-010');
+      expect(f.message).toContain('inoperable within 40 min or less (cache window 60 min');
+      expect(f.command).toBe('az keyvault key recover --vault-name kv-prod --name cmk-1');
+    });
+
+    it('first seen missing now: the whole window; DELETED_KEY_CACHE_MINUTES shortens it', () => {
+      expect(single([gone({ lastPresentAt: minutesAgo(5) })]).cacheWindow?.inoperableWithinMinutes).toBe(60);
+      expect(
+        single([gone({ lastPresentAt: minutesAgo(5) })], { deletedKeyCacheMinutes: 15 }).cacheWindow
+          ?.inoperableWithinMinutes,
+      ).toBe(15);
+    });
+
+    it('no window when the key was never seen present, or the window is over', () => {
+      const never = single([gone({ goneSince: minutesAgo(1) })]);
+      expect(never.cacheWindow).toBeUndefined();
+      expect(only(never.findings, 'CMK-010').command).toBeUndefined();
+      expect(
+        single([gone({ lastPresentAt: minutesAgo(90), goneSince: minutesAgo(61) })]).cacheWindow,
+      ).toBeUndefined();
+    });
+
+    it('a deleted key while another usable key remains is degraded, with no cache window', () => {
+      const d = evaluateDiagnosis(
+        diagnoseFacts({
+          keys: [gone({ lastPresentAt: minutesAgo(2) }), { key: keyFacts(), identityHasAccess: true }],
+        }),
+        NOW,
+      );
+      expect(d.health.verdict).toBe('degraded');
+      expect(d.cacheWindow).toBeUndefined();
+    });
+
+    it('a vault firewall that denies without trusted-service bypass makes its key unusable: inoperable', () => {
+      const d = evaluateDiagnosis(
+        diagnoseFacts({
+          namespace: namespaceFacts({ cmk: oneKey }),
+          vaults: [
+            vaultFacts('kv-prod', {
+              networkAcls: { defaultAction: 'Deny', bypass: 'None', virtualNetworkRuleIds: [] },
+            }),
+          ],
+          keys: [{ key: keyFacts(), identityHasAccess: true }],
+        }),
+        NOW,
+      );
+      expect(d.health).toEqual({ verdict: 'inoperable', ruleIds: ['CMK-010'], usableKeyIds: [] });
+      expect(only(d.findings, 'CMK-010').message).toContain('cmk-1: vault firewall blocks Service Bus');
+      expect(ids(d.findings)).toEqual(['CMK-010', 'CMK-009']);
+    });
+
+    it('CMK-012: the Geo-DR partner of a primary cannot use one of its keys (per permission model)', () => {
+      const partnerId = NS_ID.replace('sb-prod-01', 'sb-prod-02');
+      const d = evaluateDiagnosis(
+        diagnoseFacts({
+          namespace: namespaceFacts({
+            cmk: twoKeys,
+            geoDr: { alias: 'alias-1', role: 'Primary', partnerNamespaceId: partnerId },
+          }),
+          geoDrPartner: {
+            namespaceId: partnerId,
+            principalId: 'p-partner',
+            keys: [{ identityHasAccess: false }, { identityHasAccess: false }],
+          },
+        }),
+        NOW,
+      );
+      expect(d.health.verdict).toBe('healthy');
+      const partner = d.findings.filter((f) => f.ruleId === 'CMK-012');
+      ids(partner);
+      expect(partner.map((f) => f.command)).toEqual([
+        'az keyvault set-policy --name kv-prod --object-id p-partner --key-permissions get wrapKey unwrapKey',
+        `az role assignment create --assignee-object-id p-partner --assignee-principal-type ServicePrincipal --role "Key Vault Crypto Service Encryption User" --scope ${vaultId('kv-dr')}/keys/cmk-2`,
+      ]);
+      expect(partner[0]?.message).toContain('Geo-DR partner sb-prod-02 cannot use key cmk-1');
+      // Unknown access (partner unreadable) is not reported as missing.
+      const unknown = evaluateDiagnosis(
+        diagnoseFacts({ geoDrPartner: { namespaceId: partnerId, keys: [{}, {}] } }),
+        NOW,
+      );
+      expect(ids(unknown.findings)).not.toContain('CMK-012');
+    });
+  });
+
   it('CMK-013: infrastructure encryption required by config', () => {
     const diagnosis = evaluateDiagnosis(
       diagnoseFacts({

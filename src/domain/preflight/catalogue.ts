@@ -37,6 +37,7 @@ const REPORT_ORDER = [
   'PRE-014',
   'PRE-015',
   'CMK-008',
+  'CMK-012',
   'CMK-005',
   'CMK-006',
   'CMK-014',

@@ -13,6 +13,7 @@ import {
 import { PREFLIGHT_RULES } from './catalogue';
 import type { DiagnoseFacts, EnablePreflightFacts, KeySubjectFacts, RuleSettings, VaultFacts } from './facts';
 import {
+  deletedKeyCacheUntil,
   usability,
   type Finding,
   type KeySubject,
@@ -192,6 +193,11 @@ export interface Diagnosis {
   usableKeys: number;
   /** The namespace's CMK health verdict, decided by the same findings (see verdict.ts). */
   health: CmkHealthVerdict;
+  /**
+   * Set when no key is usable but a deleted one may still be in Service Bus's cache (CMK-010
+   * `cached`): the latest instant the namespace keeps working, and the minutes left until then.
+   */
+  cacheWindow?: { until: string; inoperableWithinMinutes: number; keyIds: string[] };
   findings: Finding[];
 }
 
@@ -208,8 +214,12 @@ export function evaluateDiagnosis(facts: DiagnoseFacts, now: Date): Diagnosis {
     vaults: referencedVaults(subjects),
     settings: facts.settings,
     ...(facts.principalId ? { principalId: facts.principalId } : {}),
+    ...(facts.geoDrPartner ? { geoDrPartner: facts.geoDrPartner } : {}),
     alreadyConfigured: false,
   });
+  const cacheWindow = findings.some((f) => f.ruleId === 'CMK-010')
+    ? cacheWindowOf(subjects, now, facts.settings)
+    : undefined;
   return {
     namespaceId: facts.namespace.id,
     cmk: facts.namespace.cmk,
@@ -226,7 +236,25 @@ export function evaluateDiagnosis(facts: DiagnoseFacts, now: Date): Diagnosis {
       findings,
       subjects.map((s) => ({ keyId: s.ref.keyId, usability: usability(s) })),
     ),
+    ...(cacheWindow ? { cacheWindow } : {}),
     findings,
+  };
+}
+
+function cacheWindowOf(
+  subjects: readonly KeySubject[],
+  now: Date,
+  settings: RuleSettings,
+): Diagnosis['cacheWindow'] {
+  const cached = subjects
+    .map((k) => ({ keyId: k.ref.keyId, until: deletedKeyCacheUntil(k, { now, settings }) }))
+    .filter((c): c is { keyId: string; until: number } => c.until !== undefined);
+  if (!cached.length) return undefined;
+  const until = Math.max(...cached.map((c) => c.until));
+  return {
+    until: new Date(until).toISOString(),
+    inoperableWithinMinutes: Math.ceil((until - now.getTime()) / 60_000),
+    keyIds: cached.map((c) => c.keyId),
   };
 }
 

@@ -252,6 +252,44 @@ export const KEY_RULES: readonly AzureRule[] = [
     },
   },
   {
+    id: 'CMK-012',
+    severity: 'error',
+    title: 'Geo-DR partner identity lacks key access',
+    modes: DIAGNOSE,
+    reads: 'azure',
+    subject: 'key',
+    templates: {
+      accessPolicy: {
+        message:
+          "The Geo-DR partner {partner} cannot use key {keyName} in key vault {vaultName}: the vault's access policies do not give its identity {permissions}. After a failover it could not unwrap the data key.",
+        fix: 'Grant it with:',
+        command:
+          'az keyvault set-policy --name {vaultName} --object-id {principalId} --key-permissions {permissions}',
+      },
+      rbac: {
+        message:
+          'The Geo-DR partner {partner} cannot use key {keyName} in key vault {vaultName}: its identity has no role that allows key read, wrap and unwrap there. After a failover it could not unwrap the data key.',
+        fix: 'Grant it with:',
+        command: `az role assignment create --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --role "${CRYPTO_SERVICE_ENCRYPTION_USER_ROLE_NAME}" --scope {keyScope}`,
+      },
+    },
+    // Only a definite "no": an unreadable partner or unknown principal is not reported as missing access.
+    check: (k, ctx) => {
+      const partner = ctx.geoDrPartner;
+      if (!partner || !readKey(k) || partner.keys[k.index]?.identityHasAccess !== false) return undefined;
+      return {
+        variant: k.vault.permissionModel === 'rbac' ? 'rbac' : 'accessPolicy',
+        params: {
+          ...keyParams(k),
+          partner: partner.namespaceId.split('/').pop() ?? partner.namespaceId,
+          principalId: partner.principalId ?? '<partner-principal-id>',
+          permissions: CMK_KEY_PERMISSIONS.join(' '),
+          keyScope: `${k.vault.resourceId ?? '<vault-resource-id>'}/keys/${k.ref.keyName}`,
+        },
+      };
+    },
+  },
+  {
     id: 'CMK-005',
     severity: 'warning',
     title: 'Key expires soon',

@@ -1,8 +1,11 @@
 /** Namespace rules (tier, entities, Geo-DR, state, current encryption, identity; CMK-001/010/011/013). */
 import { sameEncryptionIdentity, sameKeySet } from '../cmkState';
 import {
+  DEFAULT_DELETED_KEY_CACHE_MINUTES,
   DIAGNOSE,
   ENABLE,
+  deletedKeyCacheUntil,
+  isoDate,
   describeIdentity,
   describeUnusable,
   ns,
@@ -271,13 +274,37 @@ export const NAMESPACE_RULES: readonly AzureRule[] = [
           'Namespace {namespace} has no usable customer-managed key ({summary}); its queues and topics are unavailable until one key is usable again.',
         fix: 'Make at least one key usable again: recover, enable or renew it, or restore the namespace identity access (see the other findings).',
       },
+      cached: {
+        message:
+          'Namespace {namespace} has no usable customer-managed key ({summary}). Service Bus may still serve from its cached copy of {cachedKeys}, at the latest until {until}: the namespace becomes inoperable within {minutes} min or less (cache window {cacheMinutes} min, DELETED_KEY_CACHE_MINUTES; the service may already have dropped it).',
+        fix: 'Recover the deleted key now, before the cache runs out:',
+        command: 'az keyvault key recover --vault-name {vaultName} --name {keyName}',
+      },
     },
     check: (ctx) => {
       if (!ctx.namespace.cmk.encrypted || ctx.subjects.length === 0) return undefined;
       const judged = ctx.subjects.filter((k) => usability(k) !== 'unknown');
       if (judged.length !== ctx.subjects.length) return undefined;
       if (judged.some((k) => usability(k) === 'usable')) return undefined;
-      return { params: { ...ns(ctx), summary: ctx.subjects.map(describeUnusable).join('; ') } };
+      const params = { ...ns(ctx), summary: ctx.subjects.map(describeUnusable).join('; ') };
+      const cached = ctx.subjects
+        .map((k) => ({ k, until: deletedKeyCacheUntil(k, ctx) }))
+        .filter((c): c is { k: (typeof ctx.subjects)[number]; until: number } => c.until !== undefined);
+      const first = cached[0];
+      if (!first) return { params };
+      const until = Math.max(...cached.map((c) => c.until));
+      return {
+        variant: 'cached',
+        params: {
+          ...params,
+          cachedKeys: cached.map((c) => c.k.ref.keyName).join(', '),
+          until: isoDate(new Date(until).toISOString()),
+          minutes: Math.ceil((until - ctx.now.getTime()) / 60_000),
+          cacheMinutes: ctx.settings.deletedKeyCacheMinutes ?? DEFAULT_DELETED_KEY_CACHE_MINUTES,
+          vaultName: first.k.ref.vaultName ?? first.k.ref.host,
+          keyName: first.k.ref.keyName,
+        },
+      };
     },
   },
   {

@@ -5,6 +5,7 @@
 import type { EncryptionIdentity, KeyFacts, KeyHealth, KeyRef } from '../cmkState';
 import { parseUserAssignedIdentityId } from '../resourceIds';
 import type {
+  DiagnoseFacts,
   EnablePreflightFacts,
   KeySubjectFacts,
   NamespaceFacts,
@@ -75,6 +76,8 @@ export interface RuleContext extends RequestRuleContext {
   vaults: VaultFacts[];
   userAssignedIdentity?: UserAssignedIdentityFacts;
   principalId?: string;
+  /** Diagnose of a Geo-DR primary: the partner identity's access to each key (CMK-012). */
+  geoDrPartner?: DiagnoseFacts['geoDrPartner'];
   /** Enable only: CMK is already set exactly as requested (a re-run). */
   alreadyConfigured: boolean;
 }
@@ -157,19 +160,59 @@ export function versionArg(k: KeySubject): string {
   return k.ref.keyVersion ? ` --version ${k.ref.keyVersion}` : '';
 }
 
+/**
+ * Whether the vault's firewall keeps Service Bus out: it denies by default and does not let trusted
+ * Microsoft services (Service Bus is on Key Vault's trusted-services list) bypass it. Virtual network
+ * rules alone do not block a trusted service; the 2019 article calls them unsupported for BYOK, which
+ * CMK-009 reports, but whether the service then fails is not verified [U].
+ */
+export function vaultBlocksServiceBus(vault: VaultFacts | undefined): boolean {
+  const acls = vault?.status === 'found' ? vault.networkAcls : undefined;
+  return !!acls && acls.defaultAction === 'Deny' && acls.bypass !== 'AzureServices';
+}
+
 export function usability(k: KeySubject): 'usable' | 'unusable' | 'unknown' {
   if (!readKey(k) || !k.health) return 'unknown';
   if (k.health.issues.includes('unreadable')) return 'unknown';
   if (!k.health.usable) return 'unusable';
   if (k.facts.identityHasAccess === false) return 'unusable';
+  if (vaultBlocksServiceBus(k.vault)) return 'unusable';
   if (k.facts.key.kty !== undefined && k.facts.key.kty !== 'RSA' && k.facts.key.kty !== 'RSA-HSM') {
     return 'unusable';
   }
   return 'usable';
 }
 
+/** DELETED_KEY_CACHE_MINUTES when the settings do not say (the 2019 article's "up to an hour") [U]. */
+export const DEFAULT_DELETED_KEY_CACHE_MINUTES = 60;
+
+/**
+ * Until when Service Bus may still hold a gone key in its cache (epoch ms), when that is still ahead.
+ * Only for a key the app has SEEN present before (`seen.lastPresentAt`) and now reads as missing or
+ * deleted: ARM cannot say when a key was deleted, so the deletion is placed at `seen.goneSince` (the
+ * first read that missed it, or the audit log's deletion time), at the latest `now`. The service
+ * caches a key from its last successful poll, which is no later than the deletion, so the cache ends
+ * no later than goneSince + DELETED_KEY_CACHE_MINUTES — an upper bound: it may already have ended
+ * (the current docs describe a 5-minute poll that drops a revoked key) [U].
+ */
+export function deletedKeyCacheUntil(
+  k: KeySubject,
+  ctx: Pick<RuleContext, 'now' | 'settings'>,
+): number | undefined {
+  const status = k.facts.key?.status;
+  if (!readKey(k) || (status !== 'notFound' && status !== 'deleted')) return undefined;
+  const seen = k.facts.seen;
+  if (!seen?.lastPresentAt) return undefined;
+  const gone = seen.goneSince ? Date.parse(seen.goneSince) : ctx.now.getTime();
+  if (Number.isNaN(gone)) return undefined;
+  const minutes = ctx.settings.deletedKeyCacheMinutes ?? DEFAULT_DELETED_KEY_CACHE_MINUTES;
+  const until = Math.min(gone, ctx.now.getTime()) + minutes * 60_000;
+  return until > ctx.now.getTime() ? until : undefined;
+}
+
 export function describeUnusable(k: KeySubject): string {
   const problems: string[] = [...(k.health?.issues ?? [])];
   if (k.facts.identityHasAccess === false) problems.push('no access');
+  if (vaultBlocksServiceBus(k.vault)) problems.push('vault firewall blocks Service Bus');
   return `${k.ref.keyName}: ${problems.length ? problems.join(', ') : 'not checked'}`;
 }

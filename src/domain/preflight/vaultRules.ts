@@ -1,5 +1,5 @@
 /** Key vault rules: readable, soft delete + purge protection (CMK-007), firewall (CMK-009). */
-import { BOTH, type AzureRule, type Violation } from './rule';
+import { BOTH, vaultBlocksServiceBus, type AzureRule, type Violation } from './rule';
 
 export const VAULT_RULES: readonly AzureRule[] = [
   {
@@ -104,7 +104,7 @@ export const VAULT_RULES: readonly AzureRule[] = [
           params: { vaultName: vault.vaultName, count: acls.virtualNetworkRuleIds.length, subnetId: first },
         };
       }
-      if (acls.defaultAction === 'Deny' && acls.bypass !== 'AzureServices') {
+      if (vaultBlocksServiceBus(vault)) {
         return { variant: 'noBypass', params: { vaultName: vault.vaultName } };
       }
       return undefined;
