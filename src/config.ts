@@ -66,6 +66,8 @@ const ACTION_GROUP_ID =
 const RESOURCE_GROUP_NAME = /^[-\w._()]{1,90}$/;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Azure's container naming rule: 3-63 characters, lower-case letters, digits and single hyphens.
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 const DNS_SUFFIX = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i;
 
 export interface AppConfig {
@@ -75,6 +77,8 @@ export interface AppConfig {
   /** SWEEP_SUBSCRIPTIONS: `*` or the subscriptions the app is meant to cover (GET /api/health/azure checks them). */
   sweep: { subscriptions: '*' | string[] };
   keyExpiryWarningDays: number;
+  /** REPORTS_CONTAINER: blob container of the compliance reports in the app's storage account. */
+  reportsContainer: string;
   /**
    * KEY_POLL_MINUTES: how often Service Bus polls its customer-managed keys (the docs: every 5 minutes).
    * confirmRotation waits two cycles before it looks for uptake; the key watch runs once per cycle.
@@ -228,6 +232,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     return v.replace(/\/+$/, '');
   });
 
+  const reportsContainer =
+    check('REPORTS_CONTAINER', (v, problem) =>
+      CONTAINER_NAME.test(v)
+        ? v
+        : problem('must be a blob container name (3-63 lower-case letters, digits and single hyphens)'),
+    ) ?? 'cmk-reports';
+
   // Cross-field rules, once the fields themselves are valid.
   if (problems.length === 0 && cloud === 'Custom') {
     if (!armEndpoint) problems.push('ARM_ENDPOINT is required when AZURE_CLOUD=Custom');
@@ -264,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sweep: { subscriptions },
     keyExpiryWarningDays,
+    reportsContainer,
     keyPollMinutes,
     uptakeDeadlineMinutes,
     pinnedVersionPolicy,

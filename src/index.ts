@@ -11,3 +11,4 @@ import './functions/operations';
 import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
+import './functions/complianceReport';

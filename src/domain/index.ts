@@ -6,6 +6,7 @@ export * from './preflight';
 export * from './requests';
 export * from './resourceIds';
 export * from './geoDr';
+export * from './complianceReport';
 export * from './keyIndex';
 export * from './health';
 export * from './keyMaterial';

@@ -19,6 +19,7 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
         subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
+        reportsContainer: config.reportsContainer,
         keyPollMinutes: config.keyPollMinutes,
         uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
         pinnedVersionPolicy: config.pinnedVersionPolicy,

@@ -9,6 +9,8 @@ import type { LocalEstate } from '../support/localEstate';
 
 export interface RequestLogEntry {
   seq: number;
+  /** ISO time on the sandbox clock. */
+  time: string;
   method: string;
   host: string;
   path: string;

@@ -190,8 +190,25 @@ describe('happy paths', () => {
       const out = op.output as EnableOutput;
       expect(out.outcome).toBe('enabled');
       const calls = await e.appRequests(mark);
-      // Service Bus refused the encryption while the new role was not yet effective …
-      expect(calls.filter((c) => c.method === 'PATCH' && c.status === 400).length).toBeGreaterThanOrEqual(1);
+      // Service Bus refused the encryption exactly while the new role was not yet effective: every
+      // refused PATCH is before the assignment's effective time (its creation + the delay), the one
+      // accepted PATCH after it. How many retries fit in that window is the flow's choice; when
+      // each one happened is not.
+      const assignment = calls.filter(
+        (c) => c.method === 'PUT' && /roleAssignments/i.test(c.path) && c.status < 300,
+      );
+      expect(assignment).toHaveLength(1);
+      const effectiveAt = Date.parse(assignment[0]!.time) + 150_000;
+      // The encryption PATCHes: those after the grant (the identity PATCH comes before it).
+      const patches = calls.filter(
+        (c) =>
+          c.method === 'PATCH' && /namespaces\/sb-slow-rbac$/i.test(c.path) && c.seq > assignment[0]!.seq,
+      );
+      const refused = patches.filter((c) => c.status === 400);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.filter((c) => Date.parse(c.time) >= effectiveAt)).toEqual([]);
+      const accepted = patches.filter((c) => c.status < 300);
+      expect(accepted.map((c) => Date.parse(c.time) >= effectiveAt)).toEqual([true]);
       // … and the flow waited and tried again, writing nothing more than the minimum.
       expect(calls.filter((c) => c.method !== 'GET' && c.status < 400)).toHaveLength(
         out.minimumWrites?.total ?? -1,

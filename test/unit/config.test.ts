@@ -97,6 +97,16 @@ describe('loadConfig', () => {
     );
   });
 
+  it('REPORTS_CONTAINER: default cmk-reports, a valid container name, else refused by name', () => {
+    expect(loadConfig({}).reportsContainer).toBe('cmk-reports');
+    expect(loadConfig({ REPORTS_CONTAINER: 'audit-2026' }).reportsContainer).toBe('audit-2026');
+    for (const bad of ['Reports', 'ab', 'a--b', '-ab', 'x'.repeat(64), 'a_b']) {
+      expect(() => loadConfig({ REPORTS_CONTAINER: bad })).toThrow(
+        `REPORTS_CONTAINER must be a blob container name (3-63 lower-case letters, digits and single hyphens) (got "${bad}")`,
+      );
+    }
+  });
+
   it('parses subscription lists', () => {
     const a = '00000000-0000-0000-0000-000000000001';
     const b = '00000000-0000-0000-0000-000000000002';
@@ -104,7 +114,7 @@ describe('loadConfig', () => {
   });
 
   it('reads only the settings of built features (a feature adds its settings when it lands)', () => {
-    const config = loadConfig({ REPORTS_CONTAINER: '!' });
+    const config = loadConfig({});
     expect(Object.keys(config).sort()).toEqual([
       'alerting',
       'cloud',
@@ -112,6 +122,7 @@ describe('loadConfig', () => {
       'keyExpiryWarningDays',
       'keyPollMinutes',
       'pinnedVersionPolicy',
+      'reportsContainer',
       'storage',
       'sweep',
       'uptakeDeadlineMinutes',
