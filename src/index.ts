@@ -12,3 +12,5 @@ import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
 import './functions/complianceReport';
+import './functions/keyVaultEvents';
+import './functions/keyVaultAudit';

@@ -28,15 +28,18 @@ import {
   parseServiceBusNamespaceId,
   summariseRequestMetrics,
   type KeyFacts,
+  type NamespaceHealth,
   type NamespaceRotationEvidence,
   type RotationKeyEvidence,
   type RuleSettings,
 } from '../domain';
+import { ASSESS_NAMESPACES, type AssessInput } from './assess';
 import { READ_NAMESPACE_ACTIVITY } from './enableCmkOrchestrator';
 import {
   activity,
   asStepFailed,
   callActivity,
+  callOrFail,
   failureOf,
   isFailure,
   wait,
@@ -428,12 +431,37 @@ export const confirmRotationOrchestrator: OrchestrationHandler = function* (cont
     return finish(operationError(failed));
   }
 
-  for (const n of namespaces) {
-    if (FINAL.has(n.state)) continue;
+  const unconfirmed = namespaces.filter((n) => !FINAL.has(n.state));
+  for (const n of unconfirmed) {
     n.state = 'notConfirmed';
     log(
       `${n.name}: rotation to ${input.key.version} NOT confirmed by ${deadline.toISOString()}: ${n.evidence.join('; ')}`,
     );
+  }
+  // The alert: the shared assessment re-reads, evaluates and publishes these namespaces' health (the
+  // alert rules fire from the published metrics; never an action group from here).
+  const alerted = namespaces.filter((n) => n.state === 'notConfirmed' || n.state === 'moveFailed');
+  if (alerted.length) {
+    status.state = 'alerting';
+    publish();
+    try {
+      const r = yield* callOrFail<{ assessed: NamespaceHealth[]; calls: number }>(
+        context,
+        ASSESS_NAMESPACES,
+        {
+          selector: { namespaceIds: alerted.map((n) => n.namespaceId) },
+          reason: `rotation of ${input.key.versionlessKeyId} to ${input.key.version} not confirmed by the deadline`,
+          at: context.df.currentUtcDateTime.toISOString(),
+        } satisfies AssessInput,
+        'alert',
+      );
+      for (const n of alerted) {
+        const h = r.assessed.find((a) => a.namespaceId.toLowerCase() === n.namespaceId.toLowerCase());
+        if (h) n.assessedVerdict = h.verdict;
+      }
+    } catch (error) {
+      return finish(operationError(asStepFailed(error, 'alert')));
+    }
   }
   return finish();
 };

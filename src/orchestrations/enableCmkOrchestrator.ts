@@ -37,6 +37,7 @@ import {
   type OperationError,
   type StepLogEntry as PlumbingStepLogEntry,
 } from './plumbing';
+import { REFRESH_KEY_INDEX } from './assess';
 import {
   buildEnablePlan,
   sameEncryptionIdentity,
@@ -523,6 +524,24 @@ export const enableCmkOrchestrator: OrchestrationHandler = function* (context: O
       minimumWrites: plan.minimumWrites,
       error: operationError(failed, fix),
     });
+  }
+
+  // The key index learns of the namespace now, so Key Vault events about its keys find it (a failure
+  // to refresh does not undo the enable: the next refresh or sweep lists it).
+  try {
+    const refreshed = yield* callActivity<{ namespaces: number }>(
+      context,
+      REFRESH_KEY_INDEX,
+      { at: context.df.currentUtcDateTime.toISOString() },
+      'refreshKeyIndex',
+    );
+    if (isFailure(refreshed) && !context.df.isReplaying)
+      context.warn(`${context.df.instanceId}: the key index was not refreshed: ${refreshed.detail}`);
+  } catch (error) {
+    if (!context.df.isReplaying)
+      context.warn(
+        `${context.df.instanceId}: the key index was not refreshed: ${asStepFailed(error, 'preflight').detail}`,
+      );
   }
 
   return finish({

@@ -4,6 +4,7 @@
  * one per poll until the deadline), the verdict per namespace, the pinned-version policy and the stale
  * event are each pinned down without Azure.
  */
+import { ASSESS_NAMESPACES } from '../../src/orchestrations/assess';
 import { READ_NAMESPACE_ACTIVITY } from '../../src/orchestrations/enableCmkOrchestrator';
 import {
   CONFIRM_ROTATION_ORCHESTRATION,
@@ -180,7 +181,8 @@ describe('confirmRotation replay', () => {
     expect(r.calls[1]!.input).toMatchObject({ namespaceId: ns('sb-pinned-04'), key: { version: V2 } });
   });
 
-  it('a namespace whose identity lost access is looked at every poll and is notConfirmed at the deadline, the others confirmed at once', async () => {
+  it('a namespace whose identity lost access is looked at every poll, notConfirmed at the deadline and handed to the shared assessment (the alert path)', async () => {
+    const assessed: unknown[] = [];
     const r = await run(
       input({ namespaceIds: NAMES.slice(0, 3).map(ns) }),
       responder({
@@ -198,14 +200,47 @@ describe('confirmRotation replay', () => {
               }
             : e,
         ),
+        [ASSESS_NAMESPACES]: (call) => {
+          assessed.push(call.input);
+          return {
+            result: {
+              ok: true,
+              calls: 4,
+              assessed: [
+                {
+                  namespaceId: ns('sb-two-0002'),
+                  verdict: 'inoperable',
+                  ruleIds: ['CMK-010'],
+                  usableKeyIds: [],
+                  keyIds: [],
+                  findings: [],
+                },
+              ],
+            },
+          };
+        },
       }),
     );
     const out = r.state.output as ConfirmRotationOutput;
     // First check at 10 min, then every 5 min until the 60-minute deadline: 11 checks.
     expect(r.timers).toEqual([600, ...Array<number>(10).fill(300)]);
-    expect(r.calls).toHaveLength(11);
+    expect(r.calls.map((c) => c.name)).toEqual([
+      ...Array<string>(11).fill(ROTATION_EVIDENCE_ACTIVITY),
+      ASSESS_NAMESPACES,
+    ]);
     expect(out.checks).toBe(11);
-    expect(r.calls.slice(1).every((c) => (c.input as EvidenceInput).namespaces.length === 1)).toBe(true);
+    expect(r.calls.slice(1, 11).every((c) => (c.input as EvidenceInput).namespaces.length === 1)).toBe(true);
+    expect(assessed).toEqual([
+      {
+        selector: { namespaceIds: [ns('sb-two-0002')] },
+        reason: `rotation of https://kv-prod.${SUFFIX}/keys/cmk-1 to ${V2} not confirmed by the deadline`,
+        at: '2026-06-01T01:00:00.000Z',
+      },
+    ]);
+    expect(out.namespaces.find((n) => n.name === 'sb-two-0002')).toMatchObject({
+      state: 'notConfirmed',
+      assessedVerdict: 'inoperable',
+    });
     expect(states(out)).toEqual({
       'sb-one-0001': 'confirmed',
       'sb-two-0002': 'notConfirmed',

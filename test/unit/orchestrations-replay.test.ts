@@ -31,6 +31,7 @@ import {
   type EnableCmkGeoDrOutput,
   type EnableCmkGeoDrStatus,
 } from '../../src/orchestrations/enableCmkGeoDrOrchestrator';
+import { REFRESH_KEY_INDEX } from '../../src/orchestrations/assess';
 import { activity, type ActivityFailure } from '../../src/orchestrations/plumbing';
 import { RG, SUB, SUFFIX, enableFacts, enableRequest, keyUrl, vaultId } from './domain-fixtures';
 import { replay, type Answer, type Call } from './replay-driver';
@@ -82,6 +83,8 @@ function enableResponder(overrides: Partial<Record<string, (call: Call) => Answe
         return ok({ provisioningState: 'Updating' });
       case READ_NAMESPACE_ACTIVITY:
         return ok({ provisioningState: 'Succeeded', principalId: 'p-1', cmk: encrypted });
+      case REFRESH_KEY_INDEX:
+        return ok({ namespaces: 1, subscriptions: [], saved: true, calls: 2 });
       default:
         throw new Error(`unexpected call ${call.name}`);
     }
@@ -114,6 +117,8 @@ describe('enableCmk replay', () => {
       SET_ENCRYPTION_ACTIVITY,
       READ_NAMESPACE_ACTIVITY,
       READ_NAMESPACE_ACTIVITY,
+      // The key index learns of the newly encrypted namespace (docs/ARCHITECTURE.md "Key index").
+      REFRESH_KEY_INDEX,
     ]);
   });
 
