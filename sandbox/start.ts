@@ -86,6 +86,10 @@ async function compose(): Promise<void> {
     // The storage account (Azurite in memory): AzureWebJobsStorage, Event Grid dead-letter containers.
     storage: true,
   });
+  // The app's cloud settings before anything in this process builds an Azure pipeline: core-rest-pipeline
+  // reads NO_PROXY once, at its first request — the demo seeding below (storage client) would otherwise
+  // freeze an empty list and send the app's Azurite requests through the sandbox's proxy.
+  for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
@@ -102,7 +106,6 @@ async function compose(): Promise<void> {
   // Cloud overrides in local settings describe a real cloud; offline, the sandbox's endpoints rule.
   for (const key of ['ARM_AUDIENCE', 'MONITORING_ENDPOINT'])
     if (!(key in azure.env)) delete settings.values[key];
-  for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
   applySettings(settings.values);
 
   const host = await startFunctionsHost({
