@@ -39,6 +39,8 @@ export class ReactionsEstate extends Estate {
   async setup(): Promise<this> {
     await this.init();
     await grantDocumentedRoles(this);
+    // The alert path: the app publishes its verdicts as custom metrics on the namespaces.
+    await this.grantApp('Monitoring Metrics Publisher', this.rgId());
     // Azure Monitor's metrics API is read with the subscription's Reader role (already granted).
     const admin = await this.administrator();
     this.adminKvToken = (
