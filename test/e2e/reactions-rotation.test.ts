@@ -393,3 +393,46 @@ describe('POST /api/alerts/keyvault-audit', () => {
     });
   });
 });
+
+describe('VaultAccessPolicyChanged', () => {
+  it("re-verifies every indexed identity's access on the vault: the one whose policy was removed is inoperable, the others healthy", async () => {
+    const before = (await e.instances('assessKeyImpact')).length;
+    await e.arm('PUT', `${e.vaultId('kv-rot')}/accessPolicies/remove?api-version=2023-07-01`, {
+      properties: {
+        accessPolicies: [
+          {
+            tenantId: e.estate.azure.tenantId,
+            objectId: await e.principalOf('sb-rot-c'),
+            permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
+          },
+        ],
+      },
+    });
+    let started = await e.instances('assessKeyImpact');
+    for (let i = 0; i < 100 && started.length === before; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      started = await e.instances('assessKeyImpact');
+    }
+    expect(started).toHaveLength(before + 1);
+    const id = started.find((i) => /^assessKeyImpact-access-/.test(i.instanceId))!.instanceId;
+    const op = await e.settle<{
+      kind: string;
+      impacts: Array<{ subject: string; namespaces: Array<{ namespaceId: string; verdict: string }> }>;
+    }>(id);
+    expect(op.output?.kind).toBe('VaultAccessPolicyChanged');
+    expect(op.output?.impacts.map((i) => i.subject)).toEqual(['vault kv-rot']);
+    expect(
+      Object.fromEntries(
+        op.output!.impacts[0]!.namespaces.map(
+          (n) => [n.namespaceId.split('/').pop() ?? '', n.verdict] as const,
+        ),
+      ),
+    ).toEqual({
+      'sb-rot-a': 'healthy',
+      'sb-rot-b': 'healthy',
+      'sb-rot-c': 'inoperable',
+      'sb-rot-lost': 'inoperable',
+      'sb-rot-pin': 'healthy',
+    });
+  });
+});
