@@ -92,6 +92,13 @@ export interface AppConfig {
   storage: StorageConfig;
   /** The alert path (docs/ARCHITECTURE.md "Alerting"). */
   alerting: AlertingConfig;
+  /**
+   * DELETED_KEY_CACHE_MINUTES: how long Service Bus may keep using a deleted key from its cache — the
+   * deleted-key window of CMK-010 (docs/ARCHITECTURE.md "Key index"). Default 60 (the 2019 article).
+   */
+  deletedKeyCacheMinutes: number;
+  /** KEY_INDEX_REFRESH_SCHEDULE: NCRONTAB (6 fields) of the key-index refresh timer. Default hourly. */
+  keyIndexRefreshSchedule: string;
 }
 
 export interface StorageConfig {
@@ -203,6 +210,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if ((PINNED_VERSION_POLICIES as readonly string[]).includes(lower)) return lower as PinnedVersionPolicy;
       return problem(`must be one of ${PINNED_VERSION_POLICIES.join(', ')}`);
     }) ?? 'report';
+  const deletedKeyCacheMinutes = check('DELETED_KEY_CACHE_MINUTES', wholeMinutes(1, 1440)) ?? 60;
+  const keyIndexRefreshSchedule =
+    check('KEY_INDEX_REFRESH_SCHEDULE', (v, problem) => {
+      // The host parses it fully; this catches the common slip (5-field cron, a TimeSpan) at start-up.
+      const fields = v.split(/\s+/);
+      if (fields.length !== 6 || !fields.every((f) => /^[\d*/,-]+$/.test(f)))
+        return problem(
+          'must be an NCRONTAB expression with 6 fields ({second} {minute} {hour} {day} {month} {day-of-week}), e.g. "0 0 * * * *"',
+        );
+      return fields.join(' ');
+    }) ?? '0 0 * * * *';
   const storage: StorageConfig = {};
   const connectionString = read('AzureWebJobsStorage');
   if (connectionString) storage.connectionString = connectionString;
@@ -280,6 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     uptakeDeadlineMinutes,
     pinnedVersionPolicy,
     storage,
+    deletedKeyCacheMinutes,
+    keyIndexRefreshSchedule,
     alerting: {
       rules: alertRules,
       ...(actionGroupId ? { actionGroupId } : {}),

@@ -53,9 +53,7 @@ export class ServiceBusGateway {
    * each item mapped like a GET (no entity counts, no Geo-DR). Items whose id is not a namespace id are
    * skipped (counted in `skipped`). Refusals (403, 404 subscription) are a Result; faults are thrown.
    */
-  async listBySubscription(
-    subscriptionId: string,
-  ): Promise<
+  async listBySubscription(subscriptionId: string): Promise<
     Result<{
       namespaces: Omit<NamespaceFacts, 'queueCount' | 'topicCount'>[];
       pages: number;

@@ -356,30 +356,33 @@ export interface KeyExpiryPoint {
 
 /** Each distinct key once with the namespaces using it, soonest expiry first, keys without expiry last. */
 export function keyExpiryTimeline(report: ComplianceReport): KeyExpiryPoint[] {
-  const byKey = new Map<string, KeyExpiryPoint>();
+  const byKey = new Map<string, { point: KeyExpiryPoint; ids: Set<string> }>();
   for (const n of report.namespaces) {
     for (const k of n.keys) {
       const id = versionless(k.keyId);
-      let p = byKey.get(id);
-      if (!p) {
-        p = {
-          keyId: id,
-          keyName: k.keyName,
-          ...(k.vaultName ? { vaultName: k.vaultName } : {}),
-          status: k.status,
-          ...(k.expiresOn !== undefined ? { expiresOn: k.expiresOn } : {}),
-          ...(k.daysToExpiry !== undefined ? { daysToExpiry: k.daysToExpiry } : {}),
-          namespaceIds: [],
+      let entry = byKey.get(id);
+      if (!entry) {
+        entry = {
+          point: {
+            keyId: id,
+            keyName: k.keyName,
+            ...(k.vaultName ? { vaultName: k.vaultName } : {}),
+            status: k.status,
+            ...(k.expiresOn !== undefined ? { expiresOn: k.expiresOn } : {}),
+            ...(k.daysToExpiry !== undefined ? { daysToExpiry: k.daysToExpiry } : {}),
+            namespaceIds: [],
+          },
+          ids: new Set(),
         };
-        byKey.set(id, p);
+        byKey.set(id, entry);
       }
-      if (!p.namespaceIds.includes(n.id)) p.namespaceIds.push(n.id);
+      entry.ids.add(n.id);
     }
   }
   const at = (p: KeyExpiryPoint): number =>
     p.expiresOn ? Date.parse(p.expiresOn) : Number.POSITIVE_INFINITY;
   return [...byKey.values()]
-    .map((p) => ({ ...p, namespaceIds: [...p.namespaceIds].sort() }))
+    .map(({ point, ids }) => ({ ...point, namespaceIds: [...ids].sort() }))
     .sort((a, b) => at(a) - at(b) || a.keyId.localeCompare(b.keyId));
 }
 

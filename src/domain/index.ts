@@ -14,3 +14,5 @@ export * from './keyVaultEvents';
 export * from './rotation';
 export * from './auditAlert';
 export * from './keyEventImpact';
+export * from './keyImpact';
+export * from './impactRequest';

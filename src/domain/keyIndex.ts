@@ -76,12 +76,14 @@ export interface IdentitySelector {
  * Builds the index from this refresh's subscription lists. Non-CMK namespaces are dropped; a namespace
  * listed twice (same id, any case) is kept once. A subscription that is not `listed` this time keeps
  * the namespaces `previous` had for it (marked `carriedOverFrom`), so one failed list does not blind
- * the key watch to a whole subscription.
+ * the key watch to a whole subscription. With `keepUnlisted` (a partial refresh), subscriptions of
+ * `previous` that were not listed this time are kept exactly as they were.
  */
 export function buildKeyIndex(
   listings: readonly SubscriptionListing[],
   builtAt: string,
   previous?: KeyIndex,
+  options: { keepUnlisted?: boolean } = {},
 ): KeyIndex {
   const byId = new Map<string, IndexedNamespace>();
   const subscriptions: IndexedSubscription[] = [];
@@ -110,6 +112,18 @@ export function buildKeyIndex(
       }
     }
     subscriptions.push(entry);
+  }
+  // A partial refresh (one subscription after an enable) keeps every other subscription as it was.
+  if (previous && options.keepUnlisted) {
+    for (const prev of previous.subscriptions) {
+      const subKey = prev.subscriptionId.toLowerCase();
+      if (seenSubs.has(subKey)) continue;
+      seenSubs.add(subKey);
+      subscriptions.push(prev);
+      for (const n of previous.namespaces)
+        if (n.subscriptionId.toLowerCase() === subKey && !byId.has(n.id.toLowerCase()))
+          byId.set(n.id.toLowerCase(), n);
+    }
   }
   const namespaces = [...byId.values()].sort((a, b) => compareIds(a.id, b.id));
   return { version: 1, builtAt, subscriptions, namespaces };

@@ -161,6 +161,7 @@ function structuralProblems(
   return problems;
 }
 
+/** zod issues as request problems (shared by every request parser). */
 export function zodProblems(error: z.ZodError): RequestProblem[] {
   return error.issues.flatMap((issue): RequestProblem[] => {
     const field = pathOf(issue.path);

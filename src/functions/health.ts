@@ -23,6 +23,18 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         keyPollMinutes: config.keyPollMinutes,
         uptakeDeadlineMinutes: config.uptakeDeadlineMinutes,
         pinnedVersionPolicy: config.pinnedVersionPolicy,
+        deletedKeyCacheMinutes: config.deletedKeyCacheMinutes,
+        keyIndexRefreshSchedule: config.keyIndexRefreshSchedule,
+        // The alert path; the storage connection string holds a key, so only which kind is set.
+        alertRules: config.alerting.rules,
+        alertActionGroupId: config.alerting.actionGroupId ?? null,
+        alertRulesResourceGroup: config.alerting.rulesResourceGroup ?? null,
+        monitoringEndpoint: config.alerting.monitoringEndpoint ?? null,
+        storage: config.storage.blobServiceUri
+          ? 'identity'
+          : config.storage.connectionString
+            ? 'connectionString'
+            : 'none',
       },
     },
   };

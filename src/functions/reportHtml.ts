@@ -92,9 +92,10 @@ const SCRIPT = `
 (function(){
 var table=document.getElementById('ns');if(!table)return;var body=table.tBodies[0];var head=table.tHead.rows[0];
 var rows=Array.prototype.slice.call(body.rows);var q=document.getElementById('q');
+var text=new Map();rows.forEach(function(r){text.set(r,(r.getAttribute('data-search')+' '+r.textContent).toLowerCase());});
 var v=document.getElementById('verdict');var nc=document.getElementById('noncompliant');var shown=document.getElementById('shown');
 function apply(){var t=(q.value||'').toLowerCase();var n=0;rows.forEach(function(r){
-var ok=(!t||r.getAttribute('data-search').indexOf(t)>=0)&&(!v.value||r.getAttribute('data-verdict')===v.value)&&(!nc.checked||r.getAttribute('data-compliant')==='false');
+var ok=(!t||text.get(r).indexOf(t)>=0)&&(!v.value||r.getAttribute('data-verdict')===v.value)&&(!nc.checked||r.getAttribute('data-compliant')==='false');
 r.hidden=!ok;if(ok)n++;});shown.textContent='Showing '+n+' of '+rows.length;shown.setAttribute('data-shown',String(n));}
 function sortBy(th,dir){var key=th.getAttribute('data-key');var num=th.getAttribute('data-type')==='number';
 Array.prototype.forEach.call(head.cells,function(c){c.removeAttribute('aria-sort');});th.setAttribute('aria-sort',dir);
@@ -195,10 +196,8 @@ function minDays(n: ReportNamespace): number {
 }
 
 function namespaceRow(n: ReportNamespace): string {
-  const search = [n.name, n.id, n.subscriptionId, n.resourceGroup, n.location ?? '', n.verdict]
-    .concat(n.findings.map((f) => `${f.ruleId} ${f.title}`))
-    .join(' ')
-    .toLowerCase();
+  // The row's text (name, findings, fixes) is searched too; the attribute adds what is not shown.
+  const search = [n.id, n.verdict, ...n.findings.map((f) => f.ruleId)].join(' ').toLowerCase();
   return `<tr data-ns-id="${esc(n.id)}" data-name="${esc(n.name.toLowerCase())}" data-subscription="${esc(n.subscriptionId)}" data-location="${esc(n.location ?? '')}" data-verdict="${esc(n.verdict)}" data-verdict-rank="${VERDICT_RANK[n.verdict]}" data-compliant="${String(n.compliant)}" data-findings="${n.findings.length}" data-severity="${worstSeverity(n)}" data-expiry="${minDays(n)}" data-search="${esc(search)}">
 <td><strong class="ns-name">${esc(n.name)}</strong><br><span class="sub">${esc(n.resourceGroup)}</span></td>
 <td class="sub">${esc(n.subscriptionId)}</td>

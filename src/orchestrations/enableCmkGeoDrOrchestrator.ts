@@ -24,6 +24,7 @@ import type { OrchestrationContext, OrchestrationHandler } from 'durable-functio
 import { cmkGateways, readGeoDrFacts } from '../azure/cmkFacts';
 import { GeoDrGateway } from '../azure/geoDr';
 import { azureClients } from '../azure/runtime';
+import { refreshIndexAfterEnable, type KeyIndexRefreshNote } from './assess';
 import {
   buildGeoDrPlan,
   pairingState,
@@ -136,6 +137,8 @@ export interface EnableCmkGeoDrOutput {
   grants: GrantRecord[];
   subOperations: EnableCmkGeoDrStatus['subOperations'];
   error?: OperationError<GeoStepKind>;
+  /** Enabled only: the key index refresh that ended the run (assess.ts). */
+  keyIndex?: KeyIndexRefreshNote;
   /** Only for `critical`: the pairing could not be restored. */
   critical?: { alias: string; primaryNamespaceId: string; secondaryNamespaceId: string; command: string };
 }
@@ -310,6 +313,7 @@ export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (conte
   };
 
   let plan: GeoDrPlan | undefined = undefined;
+  const pairSubscriptions = [input.primary.subscriptionId, input.secondary.subscriptionId];
   const finish = (
     outcome: EnableCmkGeoDrOutput['outcome'],
     summary: string,
@@ -676,9 +680,11 @@ export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (conte
     restore.status = 'done';
     restore.detail = `alias ${input.alias} re-paired with ${input.secondary.name}; replication settled`;
     if (primaryEncrypted) {
+      const keyIndex = yield* refreshIndexAfterEnable(context, pairSubscriptions, 'enableCmkGeoDr');
       return finish(
         'enabled',
         `Customer-managed keys are on for ${input.primary.name}, and alias ${input.alias} is paired with ${input.secondary.name} (re-pairing needed a second attempt: ${failed.detail}).`,
+        { keyIndex },
       );
     }
     return finish(
@@ -688,9 +694,12 @@ export const enableCmkGeoDrOrchestrator: OrchestrationHandler = function* (conte
     );
   }
 
+  // Last: the key index learns the pairing (both namespaces), so the guardian watches it.
+  const keyIndex = yield* refreshIndexAfterEnable(context, pairSubscriptions, 'enableCmkGeoDr');
   return finish(
     'enabled',
     `Customer-managed keys are on for ${input.primary.name} and alias ${input.alias} pairs it with ${input.secondary.name} (${{ breakEncryptRepair: 'break, grant, encrypt, re-pair', cmkFirstThenPair: 'CMK first, then Geo-DR', grantSecondaryOnly: "the secondary's access restored, pairing untouched" }[plan.order ?? 'cmkFirstThenPair']}); ${grants.length} grant(s).`,
+    { keyIndex },
   );
 };
 

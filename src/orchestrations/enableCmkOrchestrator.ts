@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { azureClients } from '../azure/runtime';
+import { refreshIndexAfterEnable, type KeyIndexRefreshNote } from './assess';
 import { cmkGateways, encryptionPrincipalId, readEnablePreflightFacts } from '../azure/cmkFacts';
 import { InvariantError } from '../azure/errors';
 import type { Result } from '../azure/results';
@@ -37,7 +38,6 @@ import {
   type OperationError,
   type StepLogEntry as PlumbingStepLogEntry,
 } from './plumbing';
-import { REFRESH_KEY_INDEX } from './assess';
 import {
   buildEnablePlan,
   sameEncryptionIdentity,
@@ -128,6 +128,8 @@ export interface EnableCmkOutput {
   grants: GrantRecord[];
   minimumWrites?: MinimumWrites;
   encryption?: Extract<CmkState, { encrypted: true }>;
+  /** Enabled only: the key index refresh that ended the run (assess.ts). */
+  keyIndex?: KeyIndexRefreshNote;
   error?: OperationError<StepLogEntry['kind']>;
 }
 
@@ -526,26 +528,11 @@ export const enableCmkOrchestrator: OrchestrationHandler = function* (context: O
     });
   }
 
-  // The key index learns of the namespace now, so Key Vault events about its keys find it (a failure
-  // to refresh does not undo the enable: the next refresh or sweep lists it).
-  try {
-    const refreshed = yield* callActivity<{ namespaces: number }>(
-      context,
-      REFRESH_KEY_INDEX,
-      { at: context.df.currentUtcDateTime.toISOString() },
-      'refreshKeyIndex',
-    );
-    if (isFailure(refreshed) && !context.df.isReplaying)
-      context.warn(`${context.df.instanceId}: the key index was not refreshed: ${refreshed.detail}`);
-  } catch (error) {
-    if (!context.df.isReplaying)
-      context.warn(
-        `${context.df.instanceId}: the key index was not refreshed: ${asStepFailed(error, 'preflight').detail}`,
-      );
-  }
-
+  // Last: the key index learns the namespace, so the guardian watches it from now on.
+  const keyIndex = yield* refreshIndexAfterEnable(context, [input.namespace.subscriptionId], 'enableCmk');
   return finish({
     outcome: 'enabled',
+    keyIndex,
     summary: `Customer-managed keys are on for namespace ${input.namespace.name} (${input.keys.length} key(s)${
       input.requireInfrastructureEncryption ? ', infrastructure encryption' : ''
     }); ${changes.length} change(s), ${grants.length} grant(s).`,

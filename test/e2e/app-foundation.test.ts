@@ -4,6 +4,9 @@
  */
 import { ROOT, TEST_KEYS, startHostProcess, type HostProcess } from '../support/hostProcess';
 
+const AG =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ops/providers/Microsoft.Insights/actionGroups/ag-ops';
+
 describe('the Function App on the local host', () => {
   let host: HostProcess;
   beforeAll(async () => {
@@ -15,6 +18,8 @@ describe('the Function App on the local host', () => {
         KEY_POLL_MINUTES: '3',
         UPTAKE_DEADLINE_MINUTES: '45',
         PINNED_VERSION_POLICY: 'follow',
+        ALERT_RULES: 'managed',
+        ALERT_ACTION_GROUP_ID: AG,
       },
     });
   });
@@ -36,17 +41,28 @@ describe('the Function App on the local host', () => {
         keyPollMinutes: 3,
         uptakeDeadlineMinutes: 45,
         pinnedVersionPolicy: 'follow',
+        alertRules: 'managed',
+        alertActionGroupId: AG,
+        alertRulesResourceGroup: null,
+        monitoringEndpoint: 'https://{region}.monitoring.azure.com',
       },
     });
-    // Only settings a built feature reads: nothing of the sweep schedule, alerting or reports yet.
+    // Only settings a built feature reads: nothing of the sweep schedule or reports yet.
     expect(Object.keys(response.body.config as object).sort()).toEqual([
+      'alertActionGroupId',
+      'alertRules',
+      'alertRulesResourceGroup',
       'cloud',
+      'deletedKeyCacheMinutes',
       'keyExpiryWarningDays',
+      'keyIndexRefreshSchedule',
       'keyPollMinutes',
       'keyVaultDnsSuffix',
+      'monitoringEndpoint',
       'pinnedVersionPolicy',
       'reportsContainer',
       'resourceManager',
+      'storage',
       'subscriptions',
       'uptakeDeadlineMinutes',
     ]);

@@ -4,31 +4,32 @@
  * page's script runs under its CSP with a hostile namespace name shown as text.
  *
  * The reports are stored through the app's own ReportStore into the storage account the host uses
- * (Azurite), built from real evaluator output (test/unit/report-fixtures.ts) — the sweep e2e covers a
- * report the sweep itself wrote.
+ * (Azurite), built from real evaluator output (test/unit/report-fixtures.ts): a name no real Service
+ * Bus accepts can only come this way. compliance-report-sweep.test.ts covers reports a sweep wrote.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { AzureClients } from '../../src/azure/clients';
 import { reportStore } from '../../src/azure/reportStore';
 import { loadConfig } from '../../src/config';
-import { CSV_HEADER, type ComplianceReport } from '../../src/domain/complianceReport';
+import type { ComplianceReport } from '../../src/domain/complianceReport';
 import { REPORT_PAGE_CSP } from '../../src/functions/reportHtml';
 import { startBlobStorage, type BlobStorage } from '../../sandbox/azure/storage/azurite';
 import { ROOT, TEST_KEYS, startHostProcess, type HostProcess } from '../support/hostProcess';
 import { NOW } from '../unit/domain-fixtures';
 import { HOSTILE_NAME, reportFrom } from '../unit/report-fixtures';
+import {
+  WINDOW,
+  expectFormatsAgree,
+  headlessChromium,
+  pageFacts,
+  type Chromium,
+} from './report-page-support';
 
-const run = promisify(execFile);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const key = { 'x-functions-key': TEST_KEYS.function };
+const CONTAINER = 'e2e-reports';
 
 let storage: BlobStorage;
 let host: HostProcess;
-let profile: string;
+let chromium: Chromium;
 
 const older = reportFrom({ now: new Date(NOW.getTime() - 86_400_000), sweepId: 'sweep-older', specs: [] });
 const latest = reportFrom({ now: NOW, sweepId: 'sweep-latest' });
@@ -37,77 +38,18 @@ beforeAll(async () => {
   storage = await startBlobStorage();
   host = await startHostProcess({
     app: ROOT,
-    env: { AzureWebJobsStorage: storage.connectionString, REPORTS_CONTAINER: 'e2e-reports' },
+    env: { AzureWebJobsStorage: storage.connectionString, REPORTS_CONTAINER: CONTAINER },
   });
-  profile = mkdtempSync(path.join(tmpdir(), 'cmk-chromium-'));
+  chromium = headlessChromium();
 });
 afterAll(async () => {
   await host?.stop();
   await storage?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  chromium?.close();
 });
-
-/** Headless Chromium on a page of the host: the DOM after its scripts ran, and optionally a screenshot. */
-async function chromium(url: string, screenshot?: string): Promise<string> {
-  const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-proxy-server',
-    '--no-first-run',
-    `--user-data-dir=${profile}`,
-    '--window-size=1280,2000',
-    ...(screenshot ? [`--screenshot=${screenshot}`] : ['--dump-dom']),
-    url,
-  ];
-  const { stdout } = await run(CHROMIUM, args, { timeout: 30_000, maxBuffer: 32 * 1024 * 1024 });
-  return stdout;
-}
 
 const pageUrl = (query = '', hash = ''): string =>
   `${host.url}/api/compliance/report.html?code=${TEST_KEYS.function}${query}${hash}`;
-
-/** `data-x="v"` attributes of every element whose tag starts with `open` (DOM as Chromium serialised it). */
-function elements(dom: string, open: string): string[] {
-  return [...dom.matchAll(new RegExp(`${open}[^>]*>`, 'g'))].map((m) => m[0]);
-}
-const attr = (tag: string, name: string): string | undefined =>
-  new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
-/** RFC 4180 (quoted cells, doubled quotes, CRLF rows) — enough to read the app's CSV back. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += c;
-  }
-  return rows;
-}
-const unescape = (s: string): string =>
-  s
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
 
 describe('GET /api/compliance/report and report.html', () => {
   it('before any sweep: 404 problem+json for JSON, CSV and page; a function key is required', async () => {
@@ -125,6 +67,7 @@ describe('GET /api/compliance/report and report.html', () => {
       expect(await response.json()).toMatchObject({ status: 404, title: 'No compliance report' });
     }
     expect((await host.fetch('/api/compliance/report')).status).toBe(401);
+    expect((await host.fetch('/api/compliance/report.html')).status).toBe(401);
   });
 
   it('bad at / format: 400 problem+json naming the parameter', async () => {
@@ -145,7 +88,7 @@ describe('GET /api/compliance/report and report.html', () => {
   it('JSON, CSV and the page rendered in Chromium agree: same namespaces, same counts', async () => {
     const store = reportStore(
       new AzureClients(
-        loadConfig({ AzureWebJobsStorage: storage.connectionString, REPORTS_CONTAINER: 'e2e-reports' }),
+        loadConfig({ AzureWebJobsStorage: storage.connectionString, REPORTS_CONTAINER: CONTAINER }),
         {
           getToken: () => Promise.reject(new Error('no token expected')),
         },
@@ -157,98 +100,38 @@ describe('GET /api/compliance/report and report.html', () => {
     const json = await host.json<ComplianceReport>('/api/compliance/report', { headers: key });
     expect(json.status).toBe(200);
     expect(json.body).toEqual(latest);
-    const ids = latest.namespaces.map((n) => n.id);
 
-    // CSV: the same namespaces; one row per finding (or per clean namespace) + could-not-assess rows.
-    const csvResponse = await host.fetch('/api/compliance/report?format=csv', { headers: key });
-    expect(csvResponse.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    const csvText = await csvResponse.text();
-    const [header, ...body] = parseCsv(csvText);
-    expect(header).toEqual([...CSV_HEADER]);
-    const col = (name: (typeof CSV_HEADER)[number]): number => CSV_HEADER.indexOf(name);
-    const expectedRows = latest.namespaces.reduce((n, x) => n + Math.max(1, x.findings.length), 0) + 1;
-    expect(body).toHaveLength(expectedRows);
-    for (const n of latest.namespaces) {
-      const rows = body.filter((r) => r[col('namespaceId')] === n.id);
-      expect([n.name, rows.map((r) => [r[col('name')], r[col('verdict')], r[col('ruleId')]])]).toEqual([
-        n.name,
-        n.findings.length === 0
-          ? [[n.name, n.verdict, '']]
-          : n.findings.map((f) => [n.name, n.verdict, f.ruleId]),
-      ]);
-    }
-    const bySeverity = (sev: string): number => body.filter((r) => r[col('severity')] === sev).length;
-    expect([bySeverity('critical'), bySeverity('error'), bySeverity('warning')]).toEqual([
-      json.body.summary.bySeverity.critical,
-      json.body.summary.bySeverity.error,
-      json.body.summary.bySeverity.warning,
-    ]);
-    expect(body.filter((r) => r[col('verdict')] === 'couldNotAssess').map((r) => r[0])).toEqual(
-      json.body.couldNotAssess.map((c) => c.id),
-    );
+    const csv = await host.fetch('/api/compliance/report?format=csv', { headers: key });
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
 
-    // The page, as served: its CSP, then as Chromium runs it.
-    const page = await host.fetch(pageUrl());
-    expect(page.status).toBe(200);
-    expect(page.headers.get('content-security-policy')).toBe(REPORT_PAGE_CSP);
-    const dom = await chromium(pageUrl());
-    const table = elements(dom, '<table id="ns"')[0] ?? '';
-    // The inline script ran (so the CSP hashes match what was served) and counted every row shown.
-    expect(attr(table, 'data-script')).toBe('ready');
-    expect(attr(elements(dom, '<span id="shown"')[0] ?? '', 'data-shown')).toBe(String(ids.length));
-    const rows = elements(dom, '<tr data-ns-id=');
-    expect(rows.map((r) => unescape(attr(r, 'data-ns-id') ?? ''))).toEqual(ids);
-    expect(rows.map((r) => [attr(r, 'data-verdict'), attr(r, 'data-findings')])).toEqual(
-      latest.namespaces.map((n) => [n.verdict, String(n.findings.length)]),
-    );
-    const tiles: Record<string, number> = Object.fromEntries(
-      [...dom.matchAll(/data-tile="([^"]+)"><span class="n" data-count="(\d+)"/g)].map(
-        (m): [string, number] => [m[1] ?? '', Number(m[2])],
-      ),
-    );
-    const s = json.body.summary;
-    expect(tiles).toEqual({
-      namespaces: s.namespaces,
-      compliant: s.compliant,
-      inoperable: s.byVerdict.inoperable,
-      degraded: s.byVerdict.degraded,
-      atRisk: s.byVerdict.atRisk,
-      unknown: s.byVerdict.unknown,
-      notEncrypted: s.byVerdict.notEncrypted,
-      couldNotAssess: s.couldNotAssess,
-      'sev-critical': s.bySeverity.critical,
-      'sev-error': s.bySeverity.error,
-      'sev-warning': s.bySeverity.warning,
-    });
-    expect(Object.values(tiles)).toEqual([7, 2, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
-    // Rule table = summary.byRule; trend = both stored reports.
-    expect(
-      elements(dom, '<tr data-rule=').map((r) => [attr(r, 'data-rule'), Number(attr(r, 'data-findings'))]),
-    ).toEqual(s.byRule.map((r) => [r.ruleId, r.findings]));
-    expect(elements(dom, '<g data-trend-at=').map((g) => attr(g, 'data-trend-at'))).toEqual([
-      older.generatedAt,
-      latest.generatedAt,
-    ]);
+    const served = await host.fetch(pageUrl());
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-security-policy')).toBe(REPORT_PAGE_CSP);
+    const dom = await chromium.dom(pageUrl());
+    const page = pageFacts(dom);
+    expectFormatsAgree(json.body, await csv.text(), page);
+    // The figures themselves (the estate of report-fixtures.ts), so an empty report could not pass.
+    expect(Object.values(page.tiles)).toEqual([7, 2, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
+    expect(page.trend).toEqual([older.generatedAt, latest.generatedAt]);
+
     // The hostile name is text in the DOM Chromium built: no element came from it.
     expect(dom).not.toContain('<img');
     expect(dom.match(/<script/g)).toHaveLength(1);
     expect(dom).toContain(
       'sb-&lt;script&gt;alert("x")&lt;/script&gt;-&amp;\'"&lt;img src=x onerror=alert(1)&gt;</strong>',
     );
-    expect(unescape(attr(rows[0] ?? '', 'data-name') ?? '')).toBe(HOSTILE_NAME.toLowerCase());
+    expect(page.rows[0]?.name).toBe(HOSTILE_NAME.toLowerCase());
   });
 
   it('the page filters and sorts in Chromium (view from the URL hash)', async () => {
-    const inoperable = await chromium(pageUrl('', '#verdict=inoperable'));
-    const visible = elements(inoperable, '<tr data-ns-id=').filter((r) => !/\shidden(=""|\s|>)/.test(r));
-    expect(visible.map((r) => unescape(attr(r, 'data-ns-id') ?? ''))).toEqual(
+    const inoperable = pageFacts(await chromium.dom(pageUrl('', '#verdict=inoperable')));
+    expect(inoperable.rows.filter((r) => !r.hidden).map((r) => r.id)).toEqual(
       latest.namespaces.filter((n) => n.verdict === 'inoperable').map((n) => n.id),
     );
-    expect(attr(elements(inoperable, '<span id="shown"')[0] ?? '', 'data-shown')).toBe('1');
+    expect(inoperable.shown).toBe(1);
 
-    const sorted = await chromium(pageUrl('', '#sort=name:descending&noncompliant=1'));
-    const shown = elements(sorted, '<tr data-ns-id=').filter((r) => !/\shidden(=""|\s|>)/.test(r));
-    expect(shown.map((r) => unescape(attr(r, 'data-name') ?? ''))).toEqual(
+    const sorted = pageFacts(await chromium.dom(pageUrl('', '#sort=name:descending&noncompliant=1')));
+    expect(sorted.rows.filter((r) => !r.hidden).map((r) => r.name)).toEqual(
       latest.namespaces
         .filter((n) => !n.compliant)
         .map((n) => n.name.toLowerCase())
@@ -265,25 +148,18 @@ describe('GET /api/compliance/report and report.html', () => {
       'sweep-older',
       0,
     ]);
-    const dom = await chromium(pageUrl(`&at=${at}`));
-    expect(attr(elements(dom, '<p class="meta" id="sweep"')[0] ?? '', 'data-sweep-id')).toBe('sweep-older');
-    expect(elements(dom, '<tr data-ns-id=')).toHaveLength(0);
+    const page = pageFacts(await chromium.dom(pageUrl(`&at=${at}`)));
+    expect([page.sweepId, page.rows.length]).toEqual(['sweep-older', 0]);
     // The trend on an older page stops at that report.
-    expect(elements(dom, '<g data-trend-at=').map((g) => attr(g, 'data-trend-at'))).toEqual([
-      older.generatedAt,
-    ]);
+    expect(page.trend).toEqual([older.generatedAt]);
     const before = await host.fetch(`/api/compliance/report?at=2020-01-01`, { headers: key });
     expect(before.status).toBe(404);
   });
 
   it('a screenshot of the page: a PNG of the window size, not blank', async () => {
-    const file = path.join(profile, 'report.png');
-    await chromium(pageUrl(), file);
-    const png = readFileSync(file);
-    expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
-    // IHDR: width and height, big-endian, at bytes 16..23.
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1280, 2000]);
+    const shot = await chromium.screenshot(pageUrl(), 'report.png');
+    expect([shot.width, shot.height]).toEqual([WINDOW.width, WINDOW.height]);
     // A blank 1280x2000 page compresses to a few KB; tiles, table and charts do not.
-    expect(statSync(file).size).toBeGreaterThan(60_000);
+    expect(shot.bytes).toBeGreaterThan(60_000);
   });
 });

@@ -54,6 +54,8 @@ describe('happy paths', () => {
     ]);
     expect(op.customStatus?.grants).toEqual(out.grants);
     expect(out.encryption?.keys.map((k) => k.keyId)).toEqual([e.keyId('kv-ap', 'k-sys')]);
+    // The last activity put the namespace in the key index (the guardian watches it from now on).
+    expect((out as { keyIndex?: { refreshed: boolean } }).keyIndex?.refreshed).toBe(true);
 
     // Exactly the plan's minimum: identity PATCH, access policy, encryption PATCH.
     const writes = await e.appRequests(mark, 'attempted');

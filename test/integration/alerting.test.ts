@@ -383,3 +383,43 @@ test('an inoperable verdict reaches the action group (critical), degraded is a w
     ...Array<number>(13).fill(4),
   ]);
 });
+
+test('the sandbox refuses a multi-resource metric alert on Service Bus namespaces, as Azure does: nothing stored', async () => {
+  const ids = [h.nsId('sb-al-pub'), h.nsId('sb-al-rules')];
+  const mark = cursor();
+  const error = await admin.metricAlerts
+    .createOrUpdate(APP_RG, 'cmk-multi', {
+      location: 'global',
+      severity: 0,
+      enabled: true,
+      scopes: ids,
+      evaluationFrequency: 'PT1M',
+      windowSize: 'PT5M',
+      targetResourceType: 'Microsoft.ServiceBus/namespaces',
+      targetResourceRegion: 'westeurope',
+      criteria: {
+        odataType: 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria',
+        allOf: [
+          {
+            criterionType: 'StaticThresholdCriterion',
+            name: 'c',
+            metricName: 'CmkHealthy',
+            metricNamespace: 'CmkGuardian',
+            operator: 'LessThan',
+            threshold: 1,
+            timeAggregation: 'Minimum',
+            skipMetricValidation: true,
+          },
+        ],
+      },
+    })
+    .then(
+      () => undefined,
+      (e: { statusCode?: number; code?: string }) => [e.statusCode, e.code],
+    );
+  expect(error).toEqual([400, 'BadRequest']);
+  expect(h.sandbox.control.requests({ sinceSeq: mark, service: 'arm' }).map((r) => r.status)).toEqual([400]);
+  const names: string[] = [];
+  for await (const r of admin.metricAlerts.listByResourceGroup(APP_RG)) names.push(r.name!);
+  expect(names).not.toContain('cmk-multi');
+});

@@ -18,12 +18,15 @@ export class SandboxAzureClients extends AzureClients {
   constructor(
     private readonly sandbox: AzureSandbox,
     objectId: string = sandbox.app.objectId,
+    /** More settings (e.g. AzureWebJobsStorage from a sandbox started with storage). */
+    env: NodeJS.ProcessEnv = {},
   ) {
     super(
       loadConfig({
         AZURE_CLOUD: 'Custom',
         ARM_ENDPOINT: sandbox.url,
         KEYVAULT_DNS_SUFFIX: sandbox.keyVaultDnsSuffix,
+        ...env,
       }),
       new SandboxCredential(sandbox, objectId),
     );

@@ -56,9 +56,9 @@ it('wires diagnostic settings, the action group → sink and the alert rules; a 
   expect(alerts.map((a) => [a.alertRule, a.monitorCondition, a.signalType]).sort()).toEqual([
     ['kv-demo-cmk-access-refused', 'Fired', 'Log'],
     ['kv-demo-key-deleted-or-disabled', 'Fired', 'Log'],
-    ['sb-demo-server-errors', 'Fired', 'Metric'],
+    ['sb-demo-server-errors-sb-demo-cmk-pinned', 'Fired', 'Metric'],
   ]);
-  const metric = alerts.find((a) => a.alertRule === 'sb-demo-server-errors')!;
+  const metric = alerts.find((a) => a.alertRule === 'sb-demo-server-errors-sb-demo-cmk-pinned')!;
   expect(metric.alertTargetIDs).toEqual([
     `/subscriptions/${h.sandbox.subscriptionId}/resourcegroups/rg-demo-messaging/providers/microsoft.servicebus/namespaces/sb-demo-cmk-pinned`,
   ]);

@@ -17,6 +17,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the key-index settings (deleted-key cache window, refresh schedule) and refuses bad ones', () => {
+    expect(loadConfig({})).toMatchObject({
+      deletedKeyCacheMinutes: 60,
+      keyIndexRefreshSchedule: '0 0 * * * *',
+    });
+    expect(
+      loadConfig({ DELETED_KEY_CACHE_MINUTES: '15', KEY_INDEX_REFRESH_SCHEDULE: '0  */5 * * * *' }),
+    ).toMatchObject({ deletedKeyCacheMinutes: 15, keyIndexRefreshSchedule: '0 */5 * * * *' });
+    expect(() => loadConfig({ DELETED_KEY_CACHE_MINUTES: '0' })).toThrow(
+      /DELETED_KEY_CACHE_MINUTES must be between 1 and 1440/,
+    );
+    expect(() => loadConfig({ KEY_INDEX_REFRESH_SCHEDULE: '*/5 * * * *' })).toThrow(
+      /KEY_INDEX_REFRESH_SCHEDULE must be an NCRONTAB expression with 6 fields/,
+    );
+  });
+
   it('reads the reaction settings (key poll, uptake deadline, pinned-version policy)', () => {
     expect(
       loadConfig({ KEY_POLL_MINUTES: '2', UPTAKE_DEADLINE_MINUTES: '10', PINNED_VERSION_POLICY: 'Follow' }),
@@ -118,8 +134,10 @@ describe('loadConfig', () => {
     expect(Object.keys(config).sort()).toEqual([
       'alerting',
       'cloud',
+      'deletedKeyCacheMinutes',
       'endpoints',
       'keyExpiryWarningDays',
+      'keyIndexRefreshSchedule',
       'keyPollMinutes',
       'pinnedVersionPolicy',
       'reportsContainer',

@@ -196,6 +196,22 @@ describe('key index (pure)', () => {
     expect(names(third.namespaces)).toEqual(['sb-uai']);
   });
 
+  it('a partial refresh re-lists one subscription and keeps the others as they were', () => {
+    const first = estate();
+    const partial = buildKeyIndex(
+      [{ subscriptionId: SUB_B, status: 'listed', namespaces: [] }],
+      '2026-06-01T01:00:00.000Z',
+      first,
+      { keepUnlisted: true },
+    );
+    expect(names(partial.namespaces)).toEqual(['sb-a', 'sb-c', 'sb-foreign']);
+    expect(partial.subscriptions.map((s) => [s.subscriptionId, s.status])).toEqual([
+      [SUB_B, 'listed'],
+      [SUB_A, 'listed'],
+      ['sub-denied', 'forbidden'],
+    ]);
+  });
+
   it('keeps a namespace listed twice once and finds a Geo-DR partner only when indexed', () => {
     const primary = {
       ...ns(SUB_A, 'sb-p', [{ vault: 'kv-one', key: 'cmk' }]),

@@ -67,6 +67,14 @@ const refused = (status: number, code: string, detail: string): Answer => ({
   result: { ok: false, class: 'refusal', status, code, detail } satisfies ActivityFailure,
 });
 
+const refreshed = {
+  builtAt: '2026-01-01T00:00:00.000Z',
+  namespaces: 1,
+  subscriptions: [],
+  saved: true,
+  calls: 2,
+};
+
 /** The enable flow's activities, healthy unless the test overrides one. */
 function enableResponder(overrides: Partial<Record<string, (call: Call) => Answer>> = {}) {
   return (call: Call): Answer => {
@@ -84,7 +92,7 @@ function enableResponder(overrides: Partial<Record<string, (call: Call) => Answe
       case READ_NAMESPACE_ACTIVITY:
         return ok({ provisioningState: 'Succeeded', principalId: 'p-1', cmk: encrypted });
       case REFRESH_KEY_INDEX:
-        return ok({ namespaces: 1, subscriptions: [], saved: true, calls: 2 });
+        return ok(refreshed);
       default:
         throw new Error(`unexpected call ${call.name}`);
     }
@@ -117,9 +125,29 @@ describe('enableCmk replay', () => {
       SET_ENCRYPTION_ACTIVITY,
       READ_NAMESPACE_ACTIVITY,
       READ_NAMESPACE_ACTIVITY,
-      // The key index learns of the newly encrypted namespace (docs/ARCHITECTURE.md "Key index").
       REFRESH_KEY_INDEX,
     ]);
+    // The last activity refreshes the key index for the namespace's subscription only.
+    expect(named(r.calls, REFRESH_KEY_INDEX)[0]?.input).toMatchObject({
+      subscriptionIds: [SUB],
+      reason: 'enableCmk',
+    });
+    expect(out.keyIndex).toEqual({
+      refreshed: true,
+      detail: 'key index refreshed: 1 CMK namespace(s) guarded',
+    });
+  });
+
+  it('a key index refresh that fails does not undo the enable: enabled, and the note says so', async () => {
+    const r = await runEnable(
+      enableResponder({ [REFRESH_KEY_INDEX]: () => refused(404, 'ContainerNotFound', 'storage said no') }),
+    );
+    const out = r.state.output as EnableCmkOutput;
+    expect(out.outcome).toBe('enabled');
+    expect(out.keyIndex).toEqual({
+      refreshed: false,
+      detail: 'key index not refreshed (storage said no); the next scheduled refresh will add it',
+    });
   });
 
   it('an unexpected TypeError in an activity: a failed operation with a 500-class bug error, not retried, not a refusal', async () => {
@@ -277,6 +305,8 @@ function geoResponder(
         return ok({ principalId: 'p-sec', tenantId: 't-1', cmk: { encrypted: false } });
       case GRANT_KEY_ACCESS_ACTIVITY:
         return ok({ grants: [{ ...grant(true), principalId: 'p-sec' }] });
+      case REFRESH_KEY_INDEX:
+        return ok(refreshed);
       case ENABLE_CMK_ORCHESTRATION:
         return {
           result: {
@@ -310,6 +340,9 @@ describe('enableCmkGeoDr replay', () => {
     ]);
     expect(out.pairing).toEqual(pairingFromAliases(geoInput, azure.reads.at(-1)!));
     expect(out.pairing).toMatchObject({ intact: true, state: 'paired' });
+    // Last, after the re-pair: the index learns the pairing (both namespaces' subscription, once).
+    expect(r.calls.at(-1)).toMatchObject({ name: REFRESH_KEY_INDEX, input: { subscriptionIds: [SUB] } });
+    expect(out.keyIndex?.refreshed).toBe(true);
   });
 
   it('a break that took effect but whose answer was lost: re-read, reported broken, re-paired — never "intact"', async () => {

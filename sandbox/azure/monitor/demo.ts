@@ -3,7 +3,7 @@
  * REST APIs, so every rule applies): synthetic traffic on every namespace, a diagnostic setting per
  * demo vault (AuditEvent → one Log Analytics workspace), an action group whose webhook receiver is the
  * sandbox's sink, the log alerts the product's infra deploys over the audit log, and the metric alerts
- * on the CMK namespaces (platform ServerErrors, the app's custom CmkHealthy). Idempotent (PUTs).
+ * on each CMK namespace (platform ServerErrors, the app's CmkHealthy / CmkAtRisk). Idempotent (PUTs).
  */
 import type { AzureSandbox } from '../index';
 import { httpsJson } from '../testing';
@@ -96,45 +96,72 @@ export async function seedDemoMonitoring(sandbox: Sandbox): Promise<DemoMonitori
     'AzureDiagnostics | where ResourceProvider == "MICROSOFT.KEYVAULT" | where OperationName in ("KeyGet", "KeyWrap", "KeyUnwrap") and httpStatusCode_d >= 400 and trustedService_s == "Microsoft.ServiceBus/namespaces"',
   );
 
-  // Metric alerts on the CMK namespaces: the platform's ServerErrors and the app's CmkHealthy.
-  const cmkNamespaces = ['sb-demo-cmk-sai', 'sb-demo-cmk-pinned', 'sb-demo-cmk-uai'].map(
-    (n) => `${rgMsg}/providers/Microsoft.ServiceBus/namespaces/${n}`,
-  );
-  const metricAlert = (name: string, description: string, criterion: Record<string, unknown>) =>
+  // Metric alerts on each CMK namespace (Azure has no multi-resource metric alerts for Service Bus):
+  // the platform's ServerErrors, and the app's verdict in the shape README's alert path gives infra.
+  const cmkNamespaces = ['sb-demo-cmk-sai', 'sb-demo-cmk-pinned', 'sb-demo-cmk-uai'];
+  const metricAlert = (
+    name: string,
+    namespace: string,
+    description: string,
+    severity: number,
+    criterion: Record<string, unknown>,
+  ) =>
     put(`${rgMsg}/providers/Microsoft.Insights/metricAlerts/${name}`, '2018-03-01', {
       location: 'global',
       properties: {
         description,
-        severity: 1,
+        severity,
         enabled: true,
-        scopes: cmkNamespaces,
-        evaluationFrequency: 'PT5M',
+        scopes: [`${rgMsg}/providers/Microsoft.ServiceBus/namespaces/${namespace}`],
+        evaluationFrequency: criterion.metricNamespace === 'CmkGuardian' ? 'PT1M' : 'PT5M',
         windowSize: 'PT5M',
-        targetResourceType: 'Microsoft.ServiceBus/namespaces',
-        targetResourceRegion: 'westeurope',
         criteria: {
-          'odata.type': 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria',
-          allOf: [{ criterionType: 'StaticThresholdCriterion', name: 'c1', ...criterion }],
+          'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
+          allOf: [
+            { criterionType: 'StaticThresholdCriterion', name: String(criterion.metricName), ...criterion },
+          ],
         },
         autoMitigate: true,
         actions: [{ actionGroupId }],
       },
     });
-  await metricAlert('sb-demo-server-errors', 'A CMK namespace answers with server errors.', {
-    metricName: 'ServerErrors',
-    metricNamespace: 'Microsoft.ServiceBus/namespaces',
-    operator: 'GreaterThan',
-    threshold: 0,
-    timeAggregation: 'Total',
-  });
-  await metricAlert('cmk-demo-unhealthy', "The app's verdict: a namespace's CMK is unhealthy.", {
-    metricName: 'CmkHealthy',
-    metricNamespace: 'CmkGuardian',
-    operator: 'LessThan',
-    threshold: 1,
-    timeAggregation: 'Minimum',
-    skipMetricValidation: true,
-  });
+  for (const ns of cmkNamespaces) {
+    await metricAlert(`sb-demo-server-errors-${ns}`, ns, `${ns} answers with server errors.`, 1, {
+      metricName: 'ServerErrors',
+      metricNamespace: 'Microsoft.ServiceBus/namespaces',
+      operator: 'GreaterThan',
+      threshold: 0,
+      timeAggregation: 'Total',
+    });
+    await metricAlert(
+      `cmk-inoperable-${ns}`,
+      ns,
+      `CMK Guardian: ${ns} has no usable customer-managed key.`,
+      0,
+      {
+        metricName: 'CmkHealthy',
+        metricNamespace: 'CmkGuardian',
+        operator: 'LessThan',
+        threshold: 1,
+        timeAggregation: 'Minimum',
+        skipMetricValidation: true,
+      },
+    );
+    await metricAlert(
+      `cmk-atrisk-${ns}`,
+      ns,
+      `CMK Guardian: ${ns} still works but a customer-managed key is unusable or expiring.`,
+      2,
+      {
+        metricName: 'CmkAtRisk',
+        metricNamespace: 'CmkGuardian',
+        operator: 'GreaterThan',
+        threshold: 0,
+        timeAggregation: 'Maximum',
+        skipMetricValidation: true,
+      },
+    );
+  }
   // The app publishes its verdict as a custom metric on the namespaces it guards.
   sandbox.control.assignRole({
     principalId: sandbox.app.objectId,
@@ -151,7 +178,7 @@ export async function seedDemoMonitoring(sandbox: Sandbox): Promise<DemoMonitori
     text: [
       `Azure Monitor (emulated): synthetic traffic ${DEMO_REQUESTS_PER_MINUTE} requests/min per namespace; vault audit logs → ${workspaceId.split('/').pop()};`,
       `  action group ${DEMO_SINK} → webhook sink; log alerts kv-demo-key-deleted-or-disabled, kv-demo-cmk-access-refused;`,
-      '  metric alerts sb-demo-server-errors (ServerErrors > 0), cmk-demo-unhealthy (CmkHealthy < 1).',
+      '  metric alerts per CMK namespace: sb-demo-server-errors-<ns> (ServerErrors > 0), cmk-inoperable-<ns> (CmkHealthy < 1, Sev0), cmk-atrisk-<ns> (CmkAtRisk > 0, Sev2).',
       `  alerts that fired:   curl -s ${ca} ${auth} ${sandbox.url}/_sandbox/sink/${DEMO_SINK}`,
       `  Key Vault audit log: curl -s ${ca} ${auth} '${sandbox.url}/_sandbox/logs?workspace=${encodeURIComponent(workspaceId)}'`,
     ].join('\n'),

@@ -229,6 +229,11 @@ const metricAlertSchema = z.object({
   }),
 });
 const STATIC_OPERATORS = ['Equals', 'GreaterThan', 'GreaterThanOrEqual', 'LessThan', 'LessThanOrEqual'];
+/**
+ * Resource types the sandbox emulates whose metric alerts Azure does not support across several
+ * resources ("Multi-resource alerts: No" in its supported-resources table). [U] Azure's error code.
+ */
+const NO_MULTI_RESOURCE_ALERTS: ReadonlySet<string> = new Set(['microsoft.servicebus/namespaces']);
 const CRITERIA_TYPES = [
   'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
   'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria',
@@ -690,6 +695,13 @@ export function registerMonitorRoutes(deps: MonitorRouteDeps): void {
         throw bad('SingleResourceMultipleMetricCriteria alerts have exactly one scope.');
       if (multi && !props.targetResourceType)
         throw bad('targetResourceType is required for alerts on multiple resources.');
+      // Azure's supported-resources table for metric alerts: multi-resource rules only for some types.
+      const scopeTypes = new Set(props.scopes.map((scope) => resourceTypeOf(scope)?.toLowerCase() ?? ''));
+      for (const type of [...scopeTypes, props.targetResourceType?.toLowerCase() ?? ''])
+        if (props.scopes.length > 1 && NO_MULTI_RESOURCE_ALERTS.has(type))
+          throw bad(
+            `Alert rules on multiple resources are not supported for resource type '${type}'. Create one rule per resource.`,
+          );
       for (const scope of props.scopes) {
         if (!resourceExists(core, scope))
           throw bad(`The scope '${scope}' does not exist or is not a resource.`);

@@ -1,0 +1,41 @@
+/**
+ * keyWatch — one cycle of the key watch (docs/ARCHITECTURE.md "Key watch"): assess EVERY indexed
+ * namespace through the shared `ASSESS_NAMESPACES` activity (it reads each distinct vault and key
+ * once, evaluates with the one evaluator and publishes health), so what Key Vault raises no event for —
+ * a key deleted or disabled, an access policy or role assignment removed, a firewall change — is seen
+ * within one cycle, and every namespace's metric gets a fresh sample (a metric alert resolves on data,
+ * not on silence).
+ */
+import * as df from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { summarizeKeyWatch, type KeyWatchSummary } from '../domain/keyWatch';
+import { ASSESS_NAMESPACES, type AssessInput, type AssessOutput } from './assess';
+import { asStepFailed, callOrFail, operationError, type OperationError } from './plumbing';
+
+export const KEY_WATCH_ORCHESTRATION = 'keyWatch';
+/** One watch at a time: the timer skips a cycle while this instance still runs. */
+export const KEY_WATCH_INSTANCE_ID = 'key-watch';
+
+export type KeyWatchOutput =
+  | ({ outcome: 'assessed' } & KeyWatchSummary)
+  | { outcome: 'failed'; at: string; error: OperationError<'assess'> };
+
+export function* keyWatchOrchestrator(
+  context: OrchestrationContext,
+): Generator<Task, KeyWatchOutput, unknown> {
+  const at = context.df.currentUtcDateTime.toISOString();
+  context.df.setCustomStatus({ state: 'assessing', at });
+  try {
+    const input: AssessInput = { selector: { all: true }, reason: 'keyWatch', at };
+    const result = yield* callOrFail<AssessOutput>(context, ASSESS_NAMESPACES, input, 'assess');
+    const summary = summarizeKeyWatch(at, result.assessed, result.calls);
+    context.df.setCustomStatus({ state: 'done', at, byVerdict: summary.byVerdict });
+    return { outcome: 'assessed', ...summary };
+  } catch (error) {
+    const failed = asStepFailed(error, 'assess' as const);
+    context.df.setCustomStatus({ state: 'failed', at });
+    return { outcome: 'failed', at, error: operationError(failed) };
+  }
+}
+
+df.app.orchestration(KEY_WATCH_ORCHESTRATION, keyWatchOrchestrator);
