@@ -154,11 +154,17 @@ describe('rotation uptake', () => {
     const lost = op.namespaces.find((n) => n.name === 'sb-rot-lost')!;
     expect(lost).toMatchObject({ state: 'notConfirmed', assessedVerdict: 'inoperable' });
     expect(op.summary).toMatch(/3 confirmed, 1 notFollowing, 1 notConfirmed/);
+    // The deadline's assessment published one sample, for that namespace only — CmkHealthy and
+    // CmkAtRisk, one POST per metric (no key expiry: no CmkKeyDaysToExpiry), accepted. (The key watch
+    // publishes every namespace each KEY_POLL_MINUTES on the minute; the deadline is not on one.)
+    const deadline = new Date(
+      (await e.operationOf<{ deadline: string }>(instanceId)).output!.deadline,
+    ).toISOString();
     const published = (await e.appRequests(mark)).filter(
-      (r: RequestLogEntry) => r.method === 'POST' && /monitoring/.test(r.host),
+      (r: RequestLogEntry & { time?: string }) =>
+        r.method === 'POST' && /monitoring/.test(r.host) && r.time === deadline,
     );
-    // One sample, for that namespace only — CmkHealthy and CmkAtRisk, one POST per metric (no key
-    // expiry, so no CmkKeyDaysToExpiry) — accepted by the ingestion endpoint.
+    expect(deadline.endsWith(':00.000Z') && Number(deadline.slice(14, 16)) % POLL_MIN === 0).toBe(false);
     expect(published.map((p) => [p.path.toLowerCase(), p.status])).toEqual([
       [`${ns['sb-rot-lost']!.toLowerCase()}/metrics`, 200],
       [`${ns['sb-rot-lost']!.toLowerCase()}/metrics`, 200],
@@ -195,9 +201,10 @@ describe('out of order and stale', () => {
       'sb-rot-c': 'confirmed',
       'sb-rot-pin': 'notFollowing',
     });
-    // No publish (nothing was assessed: the stale one is superseded, the newer one still inside its
-    // deadline) and no write: the app only read.
-    expect((await e.appRequests(mark)).filter((r) => r.method !== 'GET')).toEqual([]);
+    // The stale confirmation assessed nothing (no alert path taken), and nothing was written to Azure
+    // (publishes in this window are the key watch's, on the poll minute).
+    expect(stale?.namespaces.some((n) => 'assessedVerdict' in n)).toBe(false);
+    expect(await e.appRequests(mark, 'attempted')).toEqual([]);
   });
 });
 
