@@ -7,7 +7,11 @@
  *
  *   node dist/sandbox/start.js [--port 7071] [--azure-port 8443] [--clock wall|virtual] [--clock-speed 1]
  *     [--clock-start ISO] [--no-seed] [--chaos duplicate-activities] [--state-dir .sandbox]
- *     [--ready-json] [--quiet]
+ *     [--ready-json] [--quiet] [--no-first-sweep]
+ *
+ * With the demo estate on the wall clock (plain `npm start`), a first compliance sweep runs at start-up
+ * (POST /api/compliance/sweeps, as a user would) and its report URL is printed when it is stored. On a
+ * virtual clock (tests) nothing starts by itself: a test decides when a sweep runs.
  *
  * Node reads NODE_EXTRA_CA_CERTS only at process start, so the launcher makes sure the sandbox CA
  * exists, then runs the composition in a child process that trusts it — exactly how the app would run
@@ -42,6 +46,7 @@ const { values: args } = parseArgs({
     'state-dir': { type: 'string' },
     'ready-json': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'information' },
+    'no-first-sweep': { type: 'boolean', default: false },
   },
 });
 
@@ -86,10 +91,13 @@ async function compose(): Promise<void> {
     // The storage account (Azurite in memory): AzureWebJobsStorage, Event Grid dead-letter containers.
     storage: true,
   });
-  // The app's cloud settings before anything in this process builds an Azure pipeline: core-rest-pipeline
-  // reads NO_PROXY once, at its first request — the demo seeding below (storage client) would otherwise
-  // freeze an empty list and send the app's Azurite requests through the sandbox's proxy.
+  // The sandbox's settings before anything builds an SDK client — the seed's storage client included:
+  // core-rest-pipeline reads NO_PROXY once, at the first client of the process, so a client built
+  // earlier would leave every later one (the app's Blob clients) sending 127.0.0.1 through the proxy.
+  // A scope the caller set (SWEEP_SUBSCRIPTIONS in the environment) is kept.
+  const explicitScope = process.env.SWEEP_SUBSCRIPTIONS;
   for (const [key, value] of Object.entries(azure.env)) process.env[key] = value;
+  if (explicitScope) process.env.SWEEP_SUBSCRIPTIONS = explicitScope;
   let demo: DemoEstateSummary | undefined;
   if (!args['no-seed']) {
     demo = await seedDemoEstate(azure);
@@ -150,11 +158,63 @@ async function compose(): Promise<void> {
     printBanner(host, azure, clock, speed, settings.file, demo);
   }
 
+  if (demo && clock.kind !== 'virtual' && !args['no-first-sweep'])
+    void firstSweep(host.url, host.keys.function, !args['ready-json']);
+
   const stop = (): void => {
     void Promise.allSettled([host.close(), azure.close()]).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * The first sweep over the demo estate: started through the app's own API, followed through its
+ * operation URL, and the report URL printed once the report is stored (or why it is not).
+ */
+async function firstSweep(baseUrl: string, functionKey: string, print: boolean): Promise<void> {
+  const say = (line: string): void => {
+    if (print) process.stdout.write(`${line}\n`);
+  };
+  const headers = { 'x-functions-key': functionKey };
+  try {
+    const started = await fetch(`${baseUrl}/api/compliance/sweeps`, { method: 'POST', headers });
+    if (started.status !== 202 && started.status !== 409) {
+      say(`First compliance sweep: not started (${started.status} ${await started.text()})`);
+      return;
+    }
+    const { statusQueryGetUri } = (await started.json()) as { statusQueryGetUri?: string };
+    const operation = statusQueryGetUri ?? `${baseUrl}/api/operations/complianceSweep`;
+    say(`First compliance sweep: running — ${operation}`);
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const op = (await (await fetch(operation, { headers })).json()) as {
+        done?: boolean;
+        runtimeStatus?: string;
+        output?: {
+          summary?: { namespaces: number; compliant: number; couldNotAssess: number };
+          report?: unknown;
+          error?: { detail: string };
+        } | null;
+      };
+      if (!op.done) continue;
+      const out = op.output;
+      if (op.runtimeStatus !== 'Completed' || !out?.summary) {
+        say(`First compliance sweep: ${op.runtimeStatus ?? 'ended'} — see ${operation}`);
+        return;
+      }
+      const s = out.summary;
+      say(
+        `First compliance sweep: ${s.namespaces} namespaces, ${s.compliant} compliant, ${s.couldNotAssess} could not be assessed`,
+      );
+      if (out.report) say(`  Compliance report  ${baseUrl}/api/compliance/report.html   (JSON: ${baseUrl}/api/compliance/report)`);
+      else say(`  The report was not stored: ${out.error?.detail ?? 'unknown reason'}`);
+      return;
+    }
+    say(`First compliance sweep: still running — follow ${operation}`);
+  } catch (error) {
+    say(`First compliance sweep: failed to start (${(error as Error).message})`);
+  }
 }
 
 /** README's "The app's Azure roles", applied to the demo estate. */

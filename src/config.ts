@@ -74,8 +74,12 @@ export interface AppConfig {
   version: string;
   cloud: CloudName;
   endpoints: CloudEndpoints;
-  /** SWEEP_SUBSCRIPTIONS: `*` or the subscriptions the app is meant to cover (GET /api/health/azure checks them). */
-  sweep: { subscriptions: '*' | string[] };
+  /**
+   * SWEEP_SUBSCRIPTIONS: `*` or the subscriptions the app is meant to cover (GET /api/health/azure checks them).
+   * SWEEP_SCHEDULE: NCRONTAB of the compliance sweep's timer. SWEEP_CONCURRENCY: subscriptions (and
+   * key-material batches) a sweep works on at once.
+   */
+  sweep: { subscriptions: '*' | string[]; schedule: string; concurrency: number };
   keyExpiryWarningDays: number;
   /** REPORTS_CONTAINER: blob container of the compliance reports in the app's storage account. */
   reportsContainer: string;
@@ -155,6 +159,60 @@ function httpsUrl(value: string, problem: Problem): string | undefined {
   return value.replace(/\/+$/, '');
 }
 
+/** Every six hours, on the hour (NCRONTAB: second minute hour day month day-of-week). */
+export const DEFAULT_SWEEP_SCHEDULE = '0 0 */6 * * *';
+
+const CRON_FIELDS: ReadonlyArray<{ name: string; min: number; max: number; names?: readonly string[] }> = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day', min: 1, max: 31 },
+  {
+    name: 'month',
+    min: 1,
+    max: 12,
+    names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'],
+  },
+  { name: 'day-of-week', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+];
+
+/**
+ * An NCRONTAB expression as the Functions timer trigger takes it: six fields, each `*`, a value, a
+ * range `a-b`, a list `a,b` and an optional step `/n`; months and days of the week also by name.
+ */
+function ncrontab(value: string, problem: Problem): string | undefined {
+  const fields = value.split(/\s+/);
+  if (fields.length !== 6)
+    return problem(
+      `must be an NCRONTAB expression with 6 fields ({second} {minute} {hour} {day} {month} {day-of-week}), got ${fields.length}`,
+    );
+  for (const [i, field] of fields.entries()) {
+    const spec = CRON_FIELDS[i]!;
+    const atom = (text: string): number | undefined => {
+      if (/^\d+$/.test(text)) return Number(text);
+      const named = spec.names?.indexOf(text.toUpperCase()) ?? -1;
+      return named >= 0 ? named + spec.min : undefined;
+    };
+    for (const part of field.split(',')) {
+      const [range = '', step, extra] = part.split('/');
+      const badStep = step !== undefined && (!/^\d+$/.test(step) || Number(step) === 0);
+      const bounds = range === '*' ? [] : range.split('-');
+      const values = bounds.map(atom);
+      const badRange =
+        extra !== undefined ||
+        (range !== '*' &&
+          (bounds.length > 2 ||
+            values.some((n) => n === undefined || n < spec.min || n > spec.max) ||
+            (values.length === 2 && values[0]! > values[1]!)));
+      if (badStep || badRange)
+        return problem(
+          `has an invalid ${spec.name} field "${field}" (${spec.min}-${spec.max}, *, a-b, a,b, /n)`,
+        );
+    }
+  }
+  return fields.join(' ');
+}
+
 /** Reads and validates settings; empty strings count as "not set" (as in App Service settings). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
@@ -189,6 +247,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if (list.length > 0 && list.every((s) => GUID.test(s))) return list;
       return problem('must be * or a comma-separated list of subscription ids');
     }) ?? '*';
+  const sweepSchedule = check('SWEEP_SCHEDULE', ncrontab) ?? DEFAULT_SWEEP_SCHEDULE;
+  const sweepConcurrency =
+    check('SWEEP_CONCURRENCY', (v, problem) => {
+      if (!/^\d+$/.test(v)) return problem('must be a whole number');
+      const n = Number(v);
+      if (n < 1 || n > 32) return problem('must be between 1 and 32');
+      return n;
+    }) ?? 8;
   const keyExpiryWarningDays =
     check('KEY_EXPIRY_WARNING_DAYS', (v, problem) => {
       if (!/^\d+$/.test(v)) return problem('must be a whole number');
@@ -291,7 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       keyVaultDnsSuffix: keyVaultDnsSuffix ?? base.keyVaultDnsSuffix,
       authorityHost: authorityHost ?? base.authorityHost,
     },
-    sweep: { subscriptions },
+    sweep: { subscriptions, schedule: sweepSchedule, concurrency: sweepConcurrency },
     keyExpiryWarningDays,
     reportsContainer,
     keyPollMinutes,

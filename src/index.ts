@@ -12,6 +12,7 @@ import './functions/azureHealth';
 import './functions/cmk';
 import './functions/cmkGeoDr';
 import './orchestrations/assess';
+import './functions/complianceSweep';
 import './functions/complianceReport';
 import './functions/keyVaultEvents';
 import './functions/keyVaultAudit';

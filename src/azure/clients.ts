@@ -6,7 +6,7 @@ import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import type { TokenCredential } from '@azure/identity';
 import type { KeyClient } from '@azure/keyvault-keys';
-import type { HttpClient, Pipeline, PipelineOptions } from '@azure/core-rest-pipeline';
+import type { HttpClient, Pipeline, PipelineOptions, PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppConfig } from '../config';
 import { isKeyVaultUrl as isDomainKeyVaultUrl } from '../domain/resourceIds';
@@ -61,12 +61,27 @@ export function createCredential(config: AppConfig, env: NodeJS.ProcessEnv = pro
   });
 }
 
+/** Pipeline policies added to every client, each run once per attempt (after the SDK's retry policy). */
+export type ExtraPolicies = readonly PipelinePolicy[];
+
+function perRetry(policies: ExtraPolicies): {
+  additionalPolicies?: Array<{ policy: PipelinePolicy; position: 'perRetry' }>;
+} {
+  return policies.length
+    ? { additionalPolicies: policies.map((policy) => ({ policy, position: 'perRetry' })) }
+    : {};
+}
+
 /** Options every ARM client gets (legacy core-client and modular clients spell the scope differently). */
-export function armClientOptions(config: AppConfig): {
+export function armClientOptions(
+  config: AppConfig,
+  policies: ExtraPolicies = [],
+): {
   endpoint: string;
   credentialScopes: string[];
   credentials: { scopes: string[] };
   userAgentOptions: { userAgentPrefix: string };
+  additionalPolicies?: Array<{ policy: PipelinePolicy; position: 'perRetry' }>;
 } {
   const scope = `${config.endpoints.resourceManagerAudience.replace(/\/+$/, '')}/.default`;
   return {
@@ -74,6 +89,7 @@ export function armClientOptions(config: AppConfig): {
     credentialScopes: [scope],
     credentials: { scopes: [scope] },
     userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${config.version}` },
+    ...perRetry(policies),
   };
 }
 
@@ -107,16 +123,22 @@ export class StorageNotConfiguredError extends Error {
 export class AzureClients {
   private readonly cache = new Map<string, unknown>();
 
+  /** `policies`: e.g. the ARM pacing + call counting of armPacing.ts, on every client built here. */
   constructor(
     readonly config: AppConfig,
     readonly credential: TokenCredential = createCredential(config),
+    readonly policies: ExtraPolicies = [],
   ) {}
 
   /** Tenant-level client: the subscriptions the app identity can see. */
   subscriptions(): SubscriptionClient {
     return this.cached(
       'subscriptions',
-      () => new (sdk.subscriptions().SubscriptionClient)(this.credential, armClientOptions(this.config)),
+      () =>
+        new (sdk.subscriptions().SubscriptionClient)(
+          this.credential,
+          armClientOptions(this.config, this.policies),
+        ),
     );
   }
 
@@ -127,7 +149,7 @@ export class AzureClients {
         new (sdk.authorization().AuthorizationManagementClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -139,7 +161,7 @@ export class AzureClients {
         new (sdk.msi().ManagedServiceIdentityClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -151,7 +173,7 @@ export class AzureClients {
         new (sdk.keyVault().KeyVaultManagementClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -163,7 +185,7 @@ export class AzureClients {
         new (sdk.serviceBus().ServiceBusManagementClient)(
           this.credential,
           subscriptionId,
-          armClientOptions(this.config),
+          armClientOptions(this.config, this.policies),
         ),
     );
   }
@@ -171,7 +193,12 @@ export class AzureClients {
   monitor(subscriptionId: string): MonitorClient {
     return this.cached(
       `mon:${subscriptionId}`,
-      () => new (sdk.monitor().MonitorClient)(this.credential, subscriptionId, armClientOptions(this.config)),
+      () =>
+        new (sdk.monitor().MonitorClient)(
+          this.credential,
+          subscriptionId,
+          armClientOptions(this.config, this.policies),
+        ),
     );
   }
 
@@ -185,6 +212,7 @@ export class AzureClients {
       () =>
         new (sdk.keys().KeyClient)(origin, this.credential, {
           userAgentOptions: { userAgentPrefix: `${USER_AGENT_PREFIX}/${this.config.version}` },
+          ...perRetry(this.policies),
         }),
     );
   }
@@ -220,6 +248,7 @@ export class AzureClients {
       pipeline.addPolicy(
         p.bearerTokenAuthenticationPolicy({ credential: this.credential, scopes: `${audience}/.default` }),
       );
+      for (const policy of this.policies) pipeline.addPolicy(policy, { afterPhase: 'Retry' });
       return { pipeline, httpClient: p.createDefaultHttpClient() };
     });
   }

@@ -96,11 +96,12 @@ export async function getComplianceReportPageHandler(
       (p) => Date.parse(p.generatedAt) <= upTo,
     );
     // The JSON/CSV links open the same report; a function key given as ?code= travels with them.
-    const params = new URLSearchParams({ at: report.generatedAt });
     const code = request.query.get('code');
-    if (code) params.set('code', code);
-    const csv = new URLSearchParams(params);
-    csv.set('format', 'csv');
+    const link = (path: string, query: Record<string, string>): string => {
+      const params = new URLSearchParams(query);
+      if (code) params.set('code', code);
+      return `${path}?${params.toString()}`;
+    };
     return {
       status: 200,
       headers: {
@@ -111,8 +112,9 @@ export async function getComplianceReportPageHandler(
         'cache-control': 'no-store',
       },
       body: renderReportHtml(report, trend, {
-        json: `report?${params.toString()}`,
-        csv: `report?${csv.toString()}`,
+        json: link('report', { at: report.generatedAt }),
+        csv: link('report', { at: report.generatedAt, format: 'csv' }),
+        pageAt: (at) => link('report.html', { at }),
       }),
     };
   } catch (error) {

@@ -18,6 +18,8 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         resourceManager: config.endpoints.resourceManager,
         keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
         subscriptions: config.sweep.subscriptions === '*' ? '*' : config.sweep.subscriptions.length,
+        sweepSchedule: config.sweep.schedule,
+        sweepConcurrency: config.sweep.concurrency,
         keyExpiryWarningDays: config.keyExpiryWarningDays,
         reportsContainer: config.reportsContainer,
         keyPollMinutes: config.keyPollMinutes,

@@ -132,6 +132,8 @@ const META_CSP = CSP_DIRECTIVES.join('; ');
 export interface ReportPageLinks {
   json: string;
   csv: string;
+  /** The page of the report stored at that instant (the trend's points link to it). */
+  pageAt?: (generatedAt: string) => string;
 }
 
 const DAY = 86_400_000;
@@ -284,7 +286,7 @@ function timelineSvg(points: KeyExpiryPoint[], now: number): string {
 ${rows}</svg>`;
 }
 
-function trendSvg(trend: TrendPoint[]): string {
+function trendSvg(trend: TrendPoint[], pageAt?: (generatedAt: string) => string): string {
   if (trend.length === 0) return '<p class="empty">No history yet.</p>';
   const W = 640,
     H = 200,
@@ -308,7 +310,7 @@ function trendSvg(trend: TrendPoint[]): string {
   const dots = pts
     .map(
       (q) =>
-        `<g data-trend-at="${esc(q.p.generatedAt)}" data-compliant="${q.p.compliant}" data-namespaces="${q.p.namespaces}"><title>${esc(`${q.p.generatedAt}: ${q.p.compliant}/${q.p.namespaces} compliant`)}</title><circle class="pt" cx="${q.x.toFixed(1)}" cy="${q.y.toFixed(1)}" r="4"/></g>`,
+        `${pageAt ? `<a href="${esc(pageAt(q.p.generatedAt))}">` : ''}<g data-trend-at="${esc(q.p.generatedAt)}" data-compliant="${q.p.compliant}" data-namespaces="${q.p.namespaces}"><title>${esc(`${q.p.generatedAt}: ${q.p.compliant}/${q.p.namespaces} compliant${pageAt ? ' (open)' : ''}`)}</title><circle class="pt" cx="${q.x.toFixed(1)}" cy="${q.y.toFixed(1)}" r="5"/></g>${pageAt ? '</a>' : ''}`,
     )
     .join('');
   const first = trend[0]!,
@@ -353,7 +355,7 @@ ${tiles(report)}
 ${couldNotAssessTable(report)}
 <div class="grid2">
 <section><h2>Key expiry</h2><div class="card">${timelineSvg(keyExpiryTimeline(report), now)}</div></section>
-<section><h2>Compliant namespaces over time</h2><div class="card">${trendSvg(trend)}</div></section>
+<section><h2>Compliant namespaces over time</h2><div class="card">${trendSvg(trend, links.pageAt)}</div></section>
 </div>
 <h2>Findings by rule</h2>
 <div class="card">${rulesTable(report)}</div>

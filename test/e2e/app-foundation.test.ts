@@ -37,6 +37,8 @@ describe('the Function App on the local host', () => {
         keyVaultDnsSuffix: 'vault.azure.net',
         subscriptions: '*',
         keyExpiryWarningDays: 45,
+        sweepSchedule: '0 0 */6 * * *',
+        sweepConcurrency: 8,
         reportsContainer: 'cmk-reports',
         keyPollMinutes: 3,
         uptakeDeadlineMinutes: 45,
@@ -48,6 +50,7 @@ describe('the Function App on the local host', () => {
       },
     });
     // Only settings a built feature reads: nothing of the sweep schedule or reports yet.
+    // Only settings a built feature reads.
     expect(Object.keys(response.body.config as object).sort()).toEqual([
       'alertActionGroupId',
       'alertRules',
@@ -64,6 +67,8 @@ describe('the Function App on the local host', () => {
       'resourceManager',
       'storage',
       'subscriptions',
+      'sweepConcurrency',
+      'sweepSchedule',
       'uptakeDeadlineMinutes',
     ]);
     expect(String(response.body.version)).toMatch(/^\d+\.\d+\.\d+/);

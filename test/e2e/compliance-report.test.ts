@@ -19,8 +19,11 @@ import { HOSTILE_NAME, reportFrom } from '../unit/report-fixtures';
 import {
   WINDOW,
   expectFormatsAgree,
+  attr,
+  elements,
   headlessChromium,
   pageFacts,
+  unescapeHtml,
   type Chromium,
 } from './report-page-support';
 
@@ -113,6 +116,15 @@ describe('GET /api/compliance/report and report.html', () => {
     // The figures themselves (the estate of report-fixtures.ts), so an empty report could not pass.
     expect(Object.values(page.tiles)).toEqual([7, 2, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
     expect(page.trend).toEqual([older.generatedAt, latest.generatedAt]);
+    // Each trend point links to its report's page, the function key carried along.
+    const links = elements(dom, '<a href="report.html').map((a) => unescapeHtml(attr(a, 'href') ?? ''));
+    expect(links).toEqual(
+      [older, latest].map(
+        (r) => `report.html?at=${encodeURIComponent(r.generatedAt)}&code=${TEST_KEYS.function}`,
+      ),
+    );
+    const followed = pageFacts(await chromium.dom(`${host.url}/api/compliance/${links[0]}`));
+    expect([followed.sweepId, followed.rows.length]).toEqual(['sweep-older', 0]);
 
     // The hostile name is text in the DOM Chromium built: no element came from it.
     expect(dom).not.toContain('<img');

@@ -9,7 +9,7 @@ describe('loadConfig', () => {
       keyVaultDnsSuffix: 'vault.azure.net',
     });
     expect(config.keyExpiryWarningDays).toBe(30);
-    expect(config.sweep).toEqual({ subscriptions: '*' });
+    expect(config.sweep).toEqual({ subscriptions: '*', schedule: '0 0 */6 * * *', concurrency: 8 });
     expect(config).toMatchObject({
       keyPollMinutes: 5,
       uptakeDeadlineMinutes: 60,
@@ -31,6 +31,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KEY_INDEX_REFRESH_SCHEDULE: '*/5 * * * *' })).toThrow(
       /KEY_INDEX_REFRESH_SCHEDULE must be an NCRONTAB expression with 6 fields/,
     );
+  });
+
+  it('reads SWEEP_SCHEDULE as NCRONTAB (six fields, names, ranges, lists, steps) and SWEEP_CONCURRENCY', () => {
+    const config = loadConfig({ SWEEP_SCHEDULE: ' 30  15 2-4,22 * JAN-mar MON/2 ', SWEEP_CONCURRENCY: '3' });
+    expect(config.sweep).toEqual({
+      subscriptions: '*',
+      schedule: '30 15 2-4,22 * JAN-mar MON/2',
+      concurrency: 3,
+    });
+  });
+
+  it.each([
+    ['0 */5 * * *', /SWEEP_SCHEDULE must be an NCRONTAB expression with 6 fields .* got 5/],
+    ['0 61 * * * *', /SWEEP_SCHEDULE has an invalid minute field "61"/],
+    ['0 0 5-2 * * *', /SWEEP_SCHEDULE has an invalid hour field "5-2"/],
+    ['0 0 0 0 * *', /SWEEP_SCHEDULE has an invalid day field "0"/],
+    ['0 0 0 * FOO *', /SWEEP_SCHEDULE has an invalid month field "FOO"/],
+    ['0 */0 * * * *', /SWEEP_SCHEDULE has an invalid minute field "\*\/0"/],
+    ['00:05:00', /SWEEP_SCHEDULE must be an NCRONTAB expression with 6 fields .* got 1/],
+  ])('refuses SWEEP_SCHEDULE %j with a message naming the field', (schedule, message) => {
+    expect(() => loadConfig({ SWEEP_SCHEDULE: schedule })).toThrow(message);
+  });
+
+  it.each(['0', '33', 'eight'])('refuses SWEEP_CONCURRENCY %j', (value) => {
+    expect(() => loadConfig({ SWEEP_CONCURRENCY: value })).toThrow(/SWEEP_CONCURRENCY must be/);
   });
 
   it('reads the reaction settings (key poll, uptake deadline, pinned-version policy)', () => {
