@@ -207,7 +207,10 @@ async function firstSweep(baseUrl: string, functionKey: string, print: boolean):
       say(
         `First compliance sweep: ${s.namespaces} namespaces, ${s.compliant} compliant, ${s.couldNotAssess} could not be assessed`,
       );
-      if (out.report) say(`  Compliance report  ${baseUrl}/api/compliance/report.html   (JSON: ${baseUrl}/api/compliance/report)`);
+      if (out.report)
+        say(
+          `  Compliance report  ${baseUrl}/api/compliance/report.html   (JSON: ${baseUrl}/api/compliance/report)`,
+        );
       else say(`  The report was not stored: ${out.error?.detail ?? 'unknown reason'}`);
       return;
     }

@@ -106,12 +106,12 @@ export function* sweepSubscriptionOrchestrator(
   for (;;) {
     let r: ({ ok: true } & ListAnswer) | ListFailure;
     try {
-      r = (yield* callActivity<ListAnswer>(
+      r = yield* callActivity<ListAnswer>(
         context,
         SWEEP_LIST_NAMESPACES_ACTIVITY,
         { subscriptionId },
         'listNamespaces',
-      )) as ({ ok: true } & ListAnswer) | ListFailure;
+      );
     } catch (error) {
       // A platform fault (5xx, timeouts) that outlasted Durable's retries.
       const detail = error instanceof StepFailed ? error.detail : String(error);

@@ -68,7 +68,7 @@ async function startSandbox(): Promise<{ ready: Ready; child: ChildProcess }> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = await new Promise<Ready>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('{"event":"ready"')) resolve(JSON.parse(line) as Ready);
     });
     child.once('exit', (code) => reject(new Error(`the bench sandbox exited with ${code}`)));

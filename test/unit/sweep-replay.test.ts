@@ -29,7 +29,6 @@ import {
   sweepSubscriptionOrchestrator,
   type SweepSubscriptionOutput,
 } from '../../src/orchestrations/complianceSweepSubscription';
-import type { OrchestrationHandler } from 'durable-functions';
 import { SUFFIX, namespaceFacts } from './domain-fixtures';
 import { replay, type Answer, type Call } from './replay-driver';
 
@@ -177,7 +176,13 @@ describe('complianceSweep', () => {
     ]);
     // Calls: scope 1 + lists 4+1+1 + material 4 = 11 ARM reads; the health publish (1) is counted apart.
     expect(finish.sweep.calls).toBe(11);
-    expect(finish.sweep.callsByKind).toEqual({ arm: 11, keyVault: 0, healthPublishes: 1, throttled: 0, paced: 0 });
+    expect(finish.sweep.callsByKind).toEqual({
+      arm: 11,
+      keyVault: 0,
+      healthPublishes: 1,
+      throttled: 0,
+      paced: 0,
+    });
     const out = r.state.output as ComplianceSweepOutput;
     expect(out).toMatchObject({
       sweepId: 'complianceSweep',
@@ -240,14 +245,10 @@ describe('complianceSweepSubscription', () => {
     },
   });
   const run = (answers: Answer[]) =>
-    replay(
-      sweepSubscriptionOrchestrator as unknown as OrchestrationHandler,
-      { subscriptionId: S },
-      (call) => {
-        expect(call.name).toBe(SWEEP_LIST_NAMESPACES_ACTIVITY);
-        return answers.shift() ?? { throws: 'no more answers' };
-      },
-    );
+    replay(sweepSubscriptionOrchestrator, { subscriptionId: S }, (call) => {
+      expect(call.name).toBe(SWEEP_LIST_NAMESPACES_ACTIVITY);
+      return answers.shift() ?? { throws: 'no more answers' };
+    });
 
   it('waits Retry-After on a durable timer after a throttled listing, then lists again', async () => {
     const ns = listed(S, 2);
