@@ -14,5 +14,7 @@ import './functions/cmkGeoDr';
 import './orchestrations/assess';
 import './functions/complianceSweep';
 import './functions/complianceReport';
+import './functions/keyVaultEvents';
+import './functions/keyVaultAudit';
 import './functions/keyImpact';
 import './functions/keyWatch';

@@ -7,9 +7,12 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export type ParsedJsonBody = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
 
 /** Reads a JSON body with a size cap: 413 when too big, 415/400 when not JSON. Never throws. */
-export async function readJsonBody(request: HttpRequest): Promise<ParsedJsonBody> {
+export async function readJsonBody(
+  request: HttpRequest,
+  maxBytes: number = MAX_BODY_BYTES,
+): Promise<ParsedJsonBody> {
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
+  if (declared > maxBytes) return { ok: false, response: tooLarge(maxBytes) };
   const type = request.headers.get('content-type') ?? '';
   if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type.trim())) {
     return {
@@ -34,7 +37,7 @@ export async function readJsonBody(request: HttpRequest): Promise<ParsedJsonBody
       }),
     };
   }
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return { ok: false, response: tooLarge() };
+  if (Buffer.byteLength(text, 'utf8') > maxBytes) return { ok: false, response: tooLarge(maxBytes) };
   try {
     return { ok: true, body: JSON.parse(text) as unknown };
   } catch (error) {
@@ -49,10 +52,10 @@ export async function readJsonBody(request: HttpRequest): Promise<ParsedJsonBody
   }
 }
 
-function tooLarge(): HttpResponseInit {
+function tooLarge(maxBytes: number): HttpResponseInit {
   return problem({
     status: 413,
     title: 'Request body too large',
-    detail: `The request body must be at most ${MAX_BODY_BYTES} bytes.`,
+    detail: `The request body must be at most ${maxBytes} bytes.`,
   });
 }
