@@ -38,6 +38,14 @@ function placeholders(names: Names): Map<string, string> {
   return new Map(Object.entries(names).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
+/** Names the matrix gives each case's resources (`sb-m-3-p`, `kv-m-3`, `k-3`, `al-m-3` …). */
+const CASE_RESOURCE = /^([a-z]+-m-\d+(-[a-z])?|k-\d+)$/i;
+
+/** True when the path names a matrix resource that is not one of this scenario's. */
+function namesOtherCase(path: string, map: Map<string, string>): boolean {
+  return path.split('/').some((seg) => CASE_RESOURCE.test(seg) && !map.has(seg.toLowerCase()));
+}
+
 /** A path with the scenario's names, GUIDs and key versions replaced by placeholders. */
 export function templateOf(path: string, names: Names): string {
   const map = placeholders(names);
@@ -57,6 +65,10 @@ export function callSites(entries: readonly RequestLogEntry[], names: Names): Ca
   const sites: CallSite[] = [];
   for (const e of entries) {
     if (e.service !== 'arm' && e.service !== 'keyvault' && e.service !== 'identity') continue;
+    // An enable ends with a key-index refresh of its subscription, which reads every CMK namespace
+    // there — also those of other cases running at the same time on the same sandbox. Reads naming
+    // another case's resources depend on that interleaving: they are that case's, not a site of this one.
+    if (namesOtherCase(e.path, map)) continue;
     const template = templateOf(e.path, names);
     const resourceRaw = e.service === 'identity' ? new URLSearchParams(e.query ?? '').get('resource') : null;
     const resource = resourceRaw === null ? undefined : (map.get(resourceRaw.toLowerCase()) ?? resourceRaw);
