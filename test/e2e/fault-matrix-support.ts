@@ -43,7 +43,15 @@ const CASE_RESOURCE = /^([a-z]+-m-\d+(-[a-z])?|k-\d+)$/i;
 
 /** True when the path names a matrix resource that is not one of this scenario's. */
 function namesOtherCase(path: string, map: Map<string, string>): boolean {
-  return path.split('/').some((seg) => CASE_RESOURCE.test(seg) && !map.has(seg.toLowerCase()));
+  const segs = path.split('/');
+  if (segs.some((seg) => CASE_RESOURCE.test(seg) && !map.has(seg.toLowerCase()))) return true;
+  // A vault this case does not use: the host's guardian timers (key watch, index refresh, sweep) read
+  // the demo estate's vaults and keys on their own cycles, whenever the clock reaches them.
+  const vault = segs.findIndex(
+    (seg, i) => seg.toLowerCase() === 'vaults' && segs[i - 1]?.toLowerCase() === 'microsoft.keyvault',
+  );
+  const name = vault >= 0 ? segs[vault + 1] : undefined;
+  return name !== undefined && !map.has(name.toLowerCase());
 }
 
 /** A path with the scenario's names, GUIDs and key versions replaced by placeholders. */
