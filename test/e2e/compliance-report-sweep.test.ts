@@ -82,11 +82,17 @@ describe('reports written by the sweep', () => {
   it('a second sweep after a new namespace without CMK: the report and trend move; ?at= answers the first', async () => {
     const added = await e.namespace('sb-report-plain');
     await e.estate.azure.control('POST', '/clock/advance', { ms: 60 * 60_000 });
+    const clock = async () => (await e.estate.azure.control<{ nowMs: number }>('GET', '/clock')).body.nowMs;
+    const advancedTo = await clock();
     const second = await sweep();
-    // The sweep ran on the sandbox clock, an hour later.
-    expect(Date.parse(second.sweep.startedAt) - Date.parse(first.sweep.startedAt)).toBeGreaterThanOrEqual(
-      3_600_000,
-    );
+    const after = await clock();
+    // The sweep ran on the sandbox clock, an hour later: it started between the advanced clock and its end.
+    const started = Date.parse(second.sweep.startedAt);
+    expect([
+      advancedTo - Date.parse(first.sweep.startedAt) >= 3_600_000,
+      advancedTo <= started,
+      started <= after,
+    ]).toEqual([true, true, true]);
     expect(second.namespaces.map((n) => n.id.toLowerCase()).sort()).toEqual(await azureNamespaceIds(second));
     const entry = second.namespaces.find((n) => n.id.toLowerCase() === added.toLowerCase());
     expect([entry?.verdict, entry?.findings.map((f) => f.ruleId)]).toEqual(['notEncrypted', ['CMK-001']]);
