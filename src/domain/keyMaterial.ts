@@ -6,7 +6,7 @@
  * judge identically (docs/ARCHITECTURE.md "Batch reads"). JSON-serialisable: the sweep hands it from
  * one activity to the next.
  */
-import type { KeyFacts, KeyRef, NamespaceIdentity } from './cmkState';
+import { plainKeyRef, type KeyFacts, type KeyRef, type NamespaceIdentity } from './cmkState';
 import {
   accessPolicyMissingPermissions,
   roleAssignmentsGrantCmkAccess,
@@ -85,7 +85,7 @@ export function keyMaterialRequest(namespaces: readonly AssessedNamespace[]): Ke
     for (const k of ns.cmk.keys) {
       if (!k.hostTrusted || !k.vaultName) continue;
       const id = keyReferenceKey(k);
-      if (!keys.has(id)) keys.set(id, plainRef(k));
+      if (!keys.has(id)) keys.set(id, plainKeyRef(k));
     }
     const enc = ns.cmk.identity;
     if (enc.type === 'UserAssigned' && !attachedPrincipal(ns.identity, enc.resourceId))
@@ -103,19 +103,6 @@ export function keyMaterialRequest(namespaces: readonly AssessedNamespace[]): Ke
     userAssignedIdentityIds: [...uais.values()],
     partnerNamespaceIds: [...partners.values()],
     knownPartners,
-  };
-}
-
-function plainRef(k: KeyRef): KeyRef {
-  return {
-    vaultUri: k.vaultUri,
-    host: k.host,
-    ...(k.vaultName ? { vaultName: k.vaultName } : {}),
-    keyName: k.keyName,
-    ...(k.keyVersion ? { keyVersion: k.keyVersion } : {}),
-    versionlessKeyId: k.versionlessKeyId,
-    keyId: k.keyId,
-    hostTrusted: k.hostTrusted,
   };
 }
 
