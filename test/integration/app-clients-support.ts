@@ -5,9 +5,11 @@
  */
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { MonitorClient } from '@azure/arm-monitor';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import { ServiceBusManagementClient } from '@azure/arm-servicebus';
+import type { TokenCredential } from '@azure/core-auth';
 import type { AzureSandbox } from '../../sandbox/azure';
 import { armClientOptions, SandboxCredential } from '../../sandbox/azure/testing';
 import { AzureClients } from '../../src/azure/clients';
@@ -20,6 +22,7 @@ export class SandboxAzureClients extends AzureClients {
     objectId: string = sandbox.app.objectId,
     /** More settings (e.g. AzureWebJobsStorage from a sandbox started with storage). */
     env: NodeJS.ProcessEnv = {},
+    credential: TokenCredential = new SandboxCredential(sandbox, objectId),
   ) {
     super(
       loadConfig({
@@ -28,13 +31,13 @@ export class SandboxAzureClients extends AzureClients {
         KEYVAULT_DNS_SUFFIX: sandbox.keyVaultDnsSuffix,
         ...env,
       }),
-      new SandboxCredential(sandbox, objectId),
+      credential,
     );
   }
-  private opts() {
+  protected opts() {
     return { ...armClientOptions(this.sandbox), retryOptions: { maxRetries: 0 } };
   }
-  private once<T>(key: string, make: () => T): T {
+  protected once<T>(key: string, make: () => T): T {
     if (!this.made.has(key)) this.made.set(key, make());
     return this.made.get(key) as T;
   }
@@ -55,5 +58,8 @@ export class SandboxAzureClients extends AzureClients {
   }
   override managedIdentities(sub: string): ManagedServiceIdentityClient {
     return this.once(`msi:${sub}`, () => new ManagedServiceIdentityClient(this.credential, sub, this.opts()));
+  }
+  override monitor(sub: string): MonitorClient {
+    return this.once(`mon:${sub}`, () => new MonitorClient(this.credential, sub, this.opts()));
   }
 }

@@ -3,13 +3,6 @@
  * app's own identity: what each read turns into (domain facts), how refusals become facts instead of
  * crashes, and that each write is idempotent.
  */
-import { AuthorizationManagementClient } from '@azure/arm-authorization';
-import { KeyVaultManagementClient } from '@azure/arm-keyvault';
-import { ManagedServiceIdentityClient } from '@azure/arm-msi';
-import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import { ServiceBusManagementClient } from '@azure/arm-servicebus';
-import { armClientOptions, SandboxCredential } from '../../sandbox/azure/testing';
-import { AzureClients } from '../../src/azure/clients';
 import {
   cmkGateways,
   readDiagnoseFacts,
@@ -17,7 +10,6 @@ import {
   type CmkGateways,
 } from '../../src/azure/cmkFacts';
 import { roleAssignmentName } from '../../src/azure/authorization';
-import { loadConfig } from '../../src/config';
 import {
   buildEnablePlan,
   evaluateDiagnosis,
@@ -26,50 +18,8 @@ import {
   type EnableCmkRequest,
   type RuleSettings,
 } from '../../src/domain';
+import { SandboxAzureClients } from './app-clients-support';
 import { SbHarness } from './servicebus-support';
-
-/** The app's AzureClients, with the sandbox CA passed in-process (the app itself uses NODE_EXTRA_CA_CERTS). */
-class SandboxAzureClients extends AzureClients {
-  private readonly made = new Map<string, unknown>();
-  constructor(
-    private readonly h: SbHarness,
-    objectId: string,
-  ) {
-    super(
-      loadConfig({
-        AZURE_CLOUD: 'Custom',
-        ARM_ENDPOINT: h.sandbox.url,
-        KEYVAULT_DNS_SUFFIX: h.sandbox.keyVaultDnsSuffix,
-      }),
-      new SandboxCredential(h.sandbox, objectId),
-    );
-  }
-  private opts() {
-    return { ...armClientOptions(this.h.sandbox), retryOptions: { maxRetries: 0 } };
-  }
-  private once<T>(key: string, make: () => T): T {
-    if (!this.made.has(key)) this.made.set(key, make());
-    return this.made.get(key) as T;
-  }
-  override subscriptions(): SubscriptionClient {
-    return this.once('subs', () => new SubscriptionClient(this.credential, this.opts()));
-  }
-  override serviceBus(sub: string): ServiceBusManagementClient {
-    return this.once(`sb:${sub}`, () => new ServiceBusManagementClient(this.credential, sub, this.opts()));
-  }
-  override keyVaultManagement(sub: string): KeyVaultManagementClient {
-    return this.once(`kv:${sub}`, () => new KeyVaultManagementClient(this.credential, sub, this.opts()));
-  }
-  override authorization(sub: string): AuthorizationManagementClient {
-    return this.once(
-      `authz:${sub}`,
-      () => new AuthorizationManagementClient(this.credential, sub, this.opts()),
-    );
-  }
-  override managedIdentities(sub: string): ManagedServiceIdentityClient {
-    return this.once(`msi:${sub}`, () => new ManagedServiceIdentityClient(this.credential, sub, this.opts()));
-  }
-}
 
 let h: SbHarness;
 let gw: CmkGateways;
@@ -85,7 +35,7 @@ beforeAll(async () => {
     role: 'Owner',
     scope: `/subscriptions/${h.sandbox.subscriptionId}`,
   });
-  gw = cmkGateways(new SandboxAzureClients(h, app));
+  gw = cmkGateways(new SandboxAzureClients(h.sandbox, app));
   settings = { keyVaultDnsSuffix: h.sandbox.keyVaultDnsSuffix, keyExpiryWarningDays: 30 };
 });
 afterAll(async () => h?.close());
@@ -389,7 +339,7 @@ describe('facts for the preflight, plan and diagnosis', () => {
 
   it('without any role, the app gets a 403 refusal for the namespace and "forbidden" vaults', async () => {
     const nobody = h.sandbox.control.createPrincipal({ displayName: 'gw-no-roles' }).objectId;
-    const weak = cmkGateways(new SandboxAzureClients(h, nobody));
+    const weak = cmkGateways(new SandboxAzureClients(h.sandbox, nobody));
     const ns = await weak.serviceBus.namespaceFacts(parseServiceBusNamespaceId(h.nsId('gw-ns-facts')));
     expect(ns).toMatchObject({ ok: false, status: 403, code: 'AuthorizationFailed' });
     const vaults = await weak.keyVault.findVaults(
