@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { httpsJson } from '../../sandbox/azure/testing';
 import { grantAppRoles } from '../../sandbox/infra/apply';
 import { loadInfraData } from '../../sandbox/infra/data';
 import type { LocalEstate } from '../support/localEstate';
@@ -78,6 +79,44 @@ export class Estate {
 
   get app(): string {
     return this.estate.azure.app.objectId;
+  }
+
+  /** The sandbox administrator's object id (known after init). */
+  async adminObjectId(): Promise<string> {
+    return Promise.resolve(this.adminId);
+  }
+
+  private adminKvToken = '';
+
+  /**
+   * A Key Vault data-plane call as the administrator (`path` relative to the vault URI, e.g.
+   * `keys/k1/rotate`); throws on an error status.
+   */
+  async kv<T = Record<string, unknown>>(
+    method: string,
+    vault: string,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    if (!this.adminKvToken) {
+      this.adminKvToken = (
+        await this.estate.azure.control<{ access_token: string }>('POST', '/tokens', {
+          objectId: this.adminId,
+          resource: 'keyvault',
+        })
+      ).body.access_token;
+    }
+    const sandbox = {
+      caPem: readFileSync(this.estate.azure.caPath, 'utf8'),
+      keyVaultDnsSuffix: 'vault.sandbox.localhost',
+      port: Number(new URL(this.estate.azure.url).port),
+    };
+    const res = await httpsJson(sandbox, method, `${this.vaultUri(vault)}${path}?api-version=7.4`, {
+      token: this.adminKvToken,
+      ...(body === undefined ? {} : { body }),
+    });
+    if (res.status >= 400) throw new Error(`${method} ${vault} ${path}: ${res.status} ${res.text}`);
+    return res.body as T;
   }
 
   async init(): Promise<this> {

@@ -5,12 +5,9 @@
  * seeded estate shaped like the `npm start` demo. The app is driven only through its HTTP functions.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { httpsJson } from '../../sandbox/azure/testing';
 import { Estate } from './enable-cmk-support';
 
 const KV_ARM = '2023-07-01';
-const KV_DATA = '7.4';
 const SB = '2021-11-01';
 const AUTHZ = '2022-04-01';
 const CRYPTO_SERVICE_ENCRYPTION_USER = 'e147488a-f6f5-4113-8e2d-b22465e65bf6';
@@ -23,53 +20,6 @@ export interface NamespaceHealthView {
 }
 
 export class GuardianEstate extends Estate {
-  private kvToken = '';
-  private readonly sandbox = {
-    caPem: readFileSync(this.estate.azure.caPath, 'utf8'),
-    keyVaultDnsSuffix: 'vault.sandbox.localhost',
-    port: Number(new URL(this.estate.azure.url).port),
-  };
-
-  override async init(): Promise<this> {
-    await super.init();
-    const admin = await this.adminObjectId();
-    this.kvToken = (
-      await this.estate.azure.control<{ access_token: string }>('POST', '/tokens', {
-        objectId: admin,
-        resource: 'keyvault',
-      })
-    ).body.access_token;
-    return this;
-  }
-
-  async adminObjectId(): Promise<string> {
-    const principals = await this.estate.azure.control<Array<{ objectId: string; kind: string }>>(
-      'GET',
-      '/principals',
-    );
-    return principals.body.find((p) => p.kind === 'admin')!.objectId;
-  }
-
-  /** A Key Vault data-plane call as the administrator; throws on an error status. */
-  async kv<T = Record<string, unknown>>(
-    method: string,
-    vault: string,
-    path: string,
-    body?: unknown,
-  ): Promise<T> {
-    const res = await httpsJson(
-      this.sandbox,
-      method,
-      `${this.vaultUri(vault)}${path}?api-version=${KV_DATA}`,
-      {
-        token: this.kvToken,
-        ...(body === undefined ? {} : { body }),
-      },
-    );
-    if (res.status >= 400) throw new Error(`${method} ${vault} ${path}: ${res.status} ${res.text}`);
-    return res.body as T;
-  }
-
   /** A vault the administrator can manage keys in (access policy `all`, or Crypto Officer on RBAC). */
   async adminVault(name: string, rbac = false): Promise<void> {
     const admin = await this.adminObjectId();

@@ -75,7 +75,7 @@ beforeAll(async () => {
 const HOUR = 60 * MINUTE;
 async function setExpiry(at: number): Promise<void> {
   const version = await e.currentVersion('kv-exp', 'k-exp');
-  await e.kv('PATCH', 'kv-exp', `/keys/k-exp/${version}`, { attributes: { exp: Math.floor(at / 1000) } });
+  await e.kv('PATCH', 'kv-exp', `keys/k-exp/${version}`, { attributes: { exp: Math.floor(at / 1000) } });
 }
 const clockNow = async (): Promise<number> =>
   (await e.estate.azure.control<{ nowMs: number }>('GET', '/clock')).body.nowMs;

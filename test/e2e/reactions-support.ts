@@ -5,14 +5,9 @@
  * (rotate a key over the data plane, change access policies over ARM), and readers for what the app
  * did: its Durable instances (through the host's Durable API) and its requests (the sandbox's log).
  */
-import { readFileSync } from 'node:fs';
-import https from 'node:https';
-import { sandboxAgent } from '../../sandbox/azure/testing';
-import type { LocalEstate } from '../support/localEstate';
 import { Estate, grantDocumentedRoles, type Operation } from './enable-cmk-support';
 
 export const EG_API = '2022-06-15';
-const KV_API = '7.4';
 
 export interface Instance {
   name: string;
@@ -23,41 +18,13 @@ export interface Instance {
 }
 
 export class ReactionsEstate extends Estate {
-  private adminKvToken = '';
-  private agentKv: https.Agent;
-
-  constructor(estate: LocalEstate) {
-    super(estate);
-    const url = new URL(estate.azure.url);
-    this.agentKv = sandboxAgent({
-      caPem: readFileSync(estate.azure.caPath, 'utf8'),
-      keyVaultDnsSuffix: 'vault.sandbox.localhost',
-      port: Number(url.port),
-    });
-  }
-
   async setup(): Promise<this> {
     await this.init();
     await grantDocumentedRoles(this);
     // The alert path: the app publishes its verdicts as custom metrics on the namespaces.
     await this.grantApp('Monitoring Metrics Publisher', this.rgId());
     // Azure Monitor's metrics API is read with the subscription's Reader role (already granted).
-    const admin = await this.administrator();
-    this.adminKvToken = (
-      await this.estate.azure.control<{ access_token: string }>('POST', '/tokens', {
-        objectId: admin,
-        resource: 'keyvault',
-      })
-    ).body.access_token;
     return this;
-  }
-
-  async administrator(): Promise<string> {
-    const principals = await this.estate.azure.control<Array<{ objectId: string; kind: string }>>(
-      'GET',
-      '/principals',
-    );
-    return principals.body.find((p) => p.kind === 'admin')!.objectId;
   }
 
   /** An access-policy vault the administrator may also rotate keys in (data plane). */
@@ -68,7 +35,7 @@ export class ReactionsEstate extends Estate {
         accessPolicies: [
           {
             tenantId: this.estate.azure.tenantId,
-            objectId: await this.administrator(),
+            objectId: await this.adminObjectId(),
             permissions: { keys: ['get', 'list', 'create', 'rotate', 'update'] },
           },
         ],
@@ -85,47 +52,9 @@ export class ReactionsEstate extends Estate {
     return body.properties.keyUriWithVersion.split('/').pop()!;
   }
 
-  /** Key Vault data plane as the administrator (vault hosts mapped to the sandbox). */
-  async kv<T = Record<string, unknown>>(
-    method: string,
-    vault: string,
-    path: string,
-    body?: unknown,
-  ): Promise<T> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const url = `https://${vault}.vault.sandbox.localhost${path}${path.includes('?') ? '&' : '?'}api-version=${KV_API}`;
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        url,
-        {
-          method,
-          agent: this.agentKv,
-          headers: {
-            authorization: `Bearer ${this.adminKvToken}`,
-            ...(payload
-              ? { 'content-type': 'application/json', 'content-length': String(payload.length) }
-              : {}),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => {
-            if ((res.statusCode ?? 0) >= 300)
-              reject(new Error(`${method} ${url}: ${res.statusCode} ${text}`));
-            else resolve(JSON.parse(text || '{}') as T);
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
   /** Rotates the key (a real Key Vault rotation: a new version, KeyNewVersionCreated); returns the version. */
   async rotate(vault: string, key: string): Promise<string> {
-    const body = await this.kv<{ key: { kid: string } }>('POST', vault, `/keys/${key}/rotate`);
+    const body = await this.kv<{ key: { kid: string } }>('POST', vault, `keys/${key}/rotate`);
     return body.key.kid.split('/').pop()!;
   }
 
