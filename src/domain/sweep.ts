@@ -201,19 +201,17 @@ export function mergeNotAssessed(entries: readonly CouldNotAssessEntry[]): Could
   );
 }
 
+/** Key material that holds nothing yet (merged into as the sweep's batches are read). */
+export function emptyKeyMaterial(): KeyMaterial {
+  return { vaults: {}, keys: {}, identities: {}, partners: {}, calls: 0, callsByOperation: {} };
+}
+
 /**
  * The part of the key material a batch of namespaces needs (their vaults, keys, identities and
  * partners), so an evaluation activity's input stays proportional to its batch, not to the estate.
  */
 export function materialFor(namespaces: readonly ListedNamespace[], material: KeyMaterial): KeyMaterial {
-  const out: KeyMaterial = {
-    vaults: {},
-    keys: {},
-    identities: {},
-    partners: {},
-    calls: 0,
-    callsByOperation: {},
-  };
+  const out = emptyKeyMaterial();
   for (const ns of namespaces) {
     if (!ns.cmk.encrypted) continue;
     for (const ref of ns.cmk.keys) {

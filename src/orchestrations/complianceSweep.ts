@@ -51,6 +51,7 @@ import {
 import {
   addCalls,
   chunks,
+  emptyKeyMaterial,
   materialFor,
   mergeNotAssessed,
   noCalls,
@@ -274,15 +275,6 @@ df.app.activity(SWEEP_FINISH_ACTIVITY, { handler: finishActivity });
 // Orchestrator
 // ---------------------------------------------------------------------------------------------------
 
-const emptyMaterial = (): KeyMaterial => ({
-  vaults: {},
-  keys: {},
-  identities: {},
-  partners: {},
-  calls: 0,
-  callsByOperation: {},
-});
-
 export const complianceSweepOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<ComplianceSweepInput>();
   const sweepId = context.df.instanceId;
@@ -338,7 +330,7 @@ export const complianceSweepOrchestrator: OrchestrationHandler = function* (cont
 
   // Key material: every distinct vault and key once for the whole sweep.
   const request = keyMaterialRequest(namespaces);
-  let material = emptyMaterial();
+  let material = emptyKeyMaterial();
   const notAssessed: CouldNotAssessEntry[] = outcomes.flatMap((o) => subscriptionNotAssessed(o) ?? []);
   if (request.keys.length > 0) {
     publish('keyMaterial', `${request.keys.length} distinct key references`);
