@@ -69,7 +69,7 @@ export function parseAuditAlert(body: unknown, keyVaultDnsSuffix: string): Parse
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred loading is the point
   schema ??= buildSchema(require('zod') as typeof import('zod'));
   const shaped = schema.safeParse(body);
-  if (!shaped.success) return { ok: false, problems: zodProblems(shaped.error) };
+  if (!shaped.success) return { ok: false, problems: zodProblems(shaped.error, body) };
   const e = shaped.data.data.essentials;
   const vaults = new Map<string, { name: string; resourceId: string }>();
   let otherTargets = 0;

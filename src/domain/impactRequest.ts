@@ -75,7 +75,7 @@ const UNION_MESSAGES: Record<string, string> = {
 
 function problemsOf(error: z.ZodError, body: unknown): RequestProblem[] {
   const given = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-  return zodProblems(error).map((p) => {
+  return zodProblems(error, body).map((p) => {
     const union = UNION_MESSAGES[p.field];
     if (union && error.issues.some((i) => i.code === 'invalid_union' && i.path.join('.') === p.field)) {
       return { field: p.field, message: union };

@@ -142,7 +142,7 @@ function structuralProblems(
   body: unknown,
   namespaceFields: readonly string[],
 ): RequestProblem[] {
-  const problems = zodProblems(error);
+  const problems = zodProblems(error, body);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return problems;
   const obj = body as Record<string, unknown>;
   const flagged = new Set(problems.map((p) => p.field));
@@ -161,8 +161,21 @@ function structuralProblems(
   return problems;
 }
 
-/** zod issues as request problems (shared by every request parser). */
-export function zodProblems(error: z.ZodError): RequestProblem[] {
+/** The value at a zod issue's path in the body, `undefined` when the path is absent. */
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let value = body;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * zod issues as request problems (shared by every request parser). A missing field is told from a
+ * wrongly typed one by looking at the body itself, never by reading zod's wording.
+ */
+export function zodProblems(error: z.ZodError, body: unknown): RequestProblem[] {
   return error.issues.flatMap((issue): RequestProblem[] => {
     const field = pathOf(issue.path);
     if (issue.code === 'unrecognized_keys') {
@@ -182,7 +195,7 @@ export function zodProblems(error: z.ZodError): RequestProblem[] {
         },
       ];
     }
-    if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+    if (issue.code === 'invalid_type' && valueAt(body, issue.path) === undefined) {
       return [{ field, message: 'is required' }];
     }
     return [{ field, message: issue.message.replace(/^Invalid input: /, '') }];
