@@ -18,4 +18,9 @@ module.exports = {
     { ...common, displayName: 'clients', testMatch: ['<rootDir>/test/clients/**/*.test.ts'] },
   ],
   testTimeout: 60000,
+  // Two workers on the 2-core CI machine (jest's default there is one): most e2e suites wait on real
+  // time (the SDK's retry back-off) rather than on the CPU, so two suites at a time roughly halve the
+  // run. The longest suites start first (jest.sequencer.config.js).
+  maxWorkers: 2,
+  testSequencer: '<rootDir>/jest.sequencer.config.js',
 };

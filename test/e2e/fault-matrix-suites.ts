@@ -17,7 +17,14 @@
  * sites whose URL every case shares (the vault list, the subscription list) run alone. Geo-DR cases run
  * one at a time per host (their polling counts depend on how the clock moves), spread over three hosts. The token endpoint is requested
  * once per process (the credential caches the token), so its cases each get a fresh host.
+ *
+ * Shards: the matrix's cases wait on real time (the SDK's retries), not on the CPU, so they are split
+ * over several test files that jest runs in parallel (`fault-matrix-*.test.ts`, one `describe…` call
+ * each). Every shard runs the same clean scenarios, lists the same call sites, and runs the cases whose
+ * label hashes to it (`inShard`): a case's shard depends only on its own label, so the shards together
+ * run every case once, and each shard's coverage check fails if one of its own cases did not run.
  */
+import { createHash } from 'node:crypto';
 import { grantAppRoles } from '../../sandbox/infra/apply';
 import { loadInfraData } from '../../sandbox/infra/data';
 import { startLocalEstate } from '../support/localEstate';
@@ -60,6 +67,16 @@ const applies = (f: Fault, site: CallSite) => !f.writesOnly || site.write;
  */
 const ONLY = process.env.FAULT_MATRIX_ONLY ? new RegExp(process.env.FAULT_MATRIX_ONLY, 'i') : undefined;
 const labelOf = (kind: string, fault: Fault, site: CallSite) => `${kind} ${fault.label} at ${site.key}`;
+
+/** Shard `index` (1-based) of `count`; a case belongs to the shard its label's hash points at. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+const ALL: Shard = { index: 1, count: 1 };
+const inShard = (label: string, shard: Shard): boolean =>
+  createHash('sha256').update(label).digest().readUInt32BE(0) % shard.count === shard.index - 1;
+const shardName = (shard: Shard) => (shard.count === 1 ? '' : ` (shard ${shard.index}/${shard.count})`);
 
 interface Prepared {
   names: Names;
@@ -358,7 +375,7 @@ async function runAll(
 }
 
 /** Distinct sites over the scenarios (the first scenario reaching a site faults it), × the faults. */
-function casesOf(cleans: Clean[], skipShared = false): Array<Case & { clean: Clean }> {
+function casesOf(cleans: Clean[], shard: Shard, skipShared = false): Array<Case & { clean: Clean }> {
   const seen = new Set<string>();
   const cases: Array<Case & { clean: Clean }> = [];
   for (const clean of cleans)
@@ -366,7 +383,11 @@ function casesOf(cleans: Clean[], skipShared = false): Array<Case & { clean: Cle
       if ((skipShared && site.shared) || seen.has(site.key)) continue;
       seen.add(site.key);
       for (const fault of FAULTS)
-        if (applies(fault, site) && (!ONLY || ONLY.test(labelOf(clean.scenario.kind, fault, site))))
+        if (
+          applies(fault, site) &&
+          inShard(labelOf(clean.scenario.kind, fault, site), shard) &&
+          (!ONLY || ONLY.test(labelOf(clean.scenario.kind, fault, site)))
+        )
           cases.push({ scenario: clean.scenario, site, fault, clean });
     }
   return cases;
@@ -389,8 +410,8 @@ function report(kind: string, cleans: Clean[], outcomes: Outcome[], cases: Case[
   );
 }
 
-/** Every site of every clean run, with every fault that applies, was among the cases run. */
-function unfaulted(cleans: Clean[], outcomes: Outcome[], kind: string): string[] {
+/** Every site of every clean run, with every fault that applies (in this shard), was among the cases run. */
+function unfaulted(cleans: Clean[], outcomes: Outcome[], kind: string, shard: Shard): string[] {
   if (ONLY) {
     console.log(
       `fault matrix (${kind}): PARTIAL run (FAULT_MATRIX_ONLY=${ONLY.source}); coverage not checked`,
@@ -402,7 +423,11 @@ function unfaulted(cleans: Clean[], outcomes: Outcome[], kind: string): string[]
   for (const clean of cleans)
     for (const site of clean.sites)
       for (const fault of FAULTS)
-        if (applies(fault, site) && !ran.has(`${kind} ${fault.label} at ${site.key}`))
+        if (
+          applies(fault, site) &&
+          inShard(labelOf(kind, fault, site), shard) &&
+          !ran.has(labelOf(kind, fault, site))
+        )
           missing.push(`${fault.label} at ${site.key}`);
   return [...new Set(missing)];
 }
@@ -416,105 +441,113 @@ async function matrixEstate(): Promise<Estate> {
   return e;
 }
 
-describe('fault matrix: enable', () => {
-  let e: Estate;
-  const cleans: Clean[] = [];
-  beforeAll(async () => {
-    e = await matrixEstate();
-    for (const s of ENABLE_SCENARIOS) cleans.push(await cleanRun(e, s));
-  }, 120_000);
-  afterAll(async () => e?.estate.stop());
+/** The enable matrix (or one shard of it): one host, four cases at a time. */
+export function describeEnableMatrix(shard: Shard = ALL): void {
+  describe(`fault matrix: enable${shardName(shard)}`, () => {
+    let e: Estate;
+    const cleans: Clean[] = [];
+    beforeAll(async () => {
+      e = await matrixEstate();
+      for (const s of ENABLE_SCENARIOS) cleans.push(await cleanRun(e, s));
+    }, 120_000);
+    afterAll(async () => e?.estate.stop());
 
-  test('every call site × {429, 503, dropped connection, lost answer}: same end state in Azure, each fault served once', async () => {
-    for (const c of cleans) expect(c.result.outcome).toBe('enabled');
-    const cases = casesOf(cleans);
-    const outcomes = await runAll(e, cases, (c) => (c as Case & { clean: Clean }).clean, 4);
-    report('enable', cleans, outcomes, cases);
-    expect(outcomes.filter((o) => !o.ok).map((o) => `${o.label}: ${o.detail}`)).toEqual([]);
-    expect(unfaulted(cleans, outcomes, 'enable')).toEqual([]);
-    expect(outcomes).toHaveLength(cases.length);
-  }, 600_000);
-});
+    test('every call site × {429, 503, dropped connection, lost answer}: same end state in Azure, each fault served once', async () => {
+      for (const c of cleans) expect(c.result.outcome).toBe('enabled');
+      const cases = casesOf(cleans, shard);
+      const outcomes = await runAll(e, cases, (c) => (c as Case & { clean: Clean }).clean, 4);
+      report(`enable${shardName(shard)}`, cleans, outcomes, cases);
+      expect(outcomes.filter((o) => !o.ok).map((o) => `${o.label}: ${o.detail}`)).toEqual([]);
+      expect(unfaulted(cleans, outcomes, 'enable', shard)).toEqual([]);
+      expect(outcomes).toHaveLength(cases.length);
+    }, 600_000);
+  });
+}
 
-describe('fault matrix: Geo-DR', () => {
-  // Cases run one at a time per host (polling counts follow the clock), so they are spread over hosts.
-  const HOSTS = 3;
-  let hosts: Estate[] = [];
-  const cleans: Clean[][] = [];
-  beforeAll(async () => {
-    hosts = await Promise.all(Array.from({ length: HOSTS }, () => matrixEstate()));
-    // Every host runs the clean scenarios: the call-site lists of the first host drive the cases, and
-    // the others must list the same sites (the runs are deterministic, or occurrences would mislead).
-    for (const h of hosts) {
-      const mine: Clean[] = [];
-      for (const s of GEO_SCENARIOS) mine.push(await cleanRun(h, s));
-      cleans.push(mine);
-    }
-  }, 180_000);
-  afterAll(async () => Promise.all(hosts.map((h) => h.estate.stop())));
-
-  test('every call site × {429, 503, dropped connection, lost answer}: same end state, the pairing reported = Azure', async () => {
-    const [first, ...others] = cleans as [Clean[], ...Clean[][]];
-    expect(first.map((c) => c.result.outcome)).toEqual(['enabled', 'enabled']);
-    // Parallel reads interleave differently from run to run; the set of sites is what must not change.
-    const keys = (cs: Clean[]) => cs.map((c) => c.sites.map((x) => x.key).sort());
-    for (const o of others) expect(keys(o)).toEqual(keys(first));
-    const cases = casesOf(first);
-    const shards = hosts.map((_, i) => cases.filter((_c, j) => j % HOSTS === i));
-    const outcomes = (
-      await Promise.all(
-        hosts.map((h, i) => runAll(h, shards[i]!, (c) => (c as Case & { clean: Clean }).clean, 1)),
-      )
-    ).flat();
-    report('geo-dr', first, outcomes, cases);
-    expect(outcomes.filter((o) => !o.ok).map((o) => `${o.label}: ${o.detail}`)).toEqual([]);
-    expect(unfaulted(first, outcomes, 'geo-dr')).toEqual([]);
-    expect(outcomes).toHaveLength(cases.length);
-  }, 900_000);
-});
-
-describe('fault matrix: the managed-identity token endpoint', () => {
-  test('the first token request of a fresh host × every fault: enable still ends the same, each fault served once', async () => {
-    const run = async (fault: Fault | undefined) => {
-      const e = await new Estate(await startLocalEstate()).init();
-      try {
-        await grantDocumentedRoles(e);
-        const scenario = ENABLE_SCENARIOS[0]!;
-        if (!fault) return { clean: await cleanRun(e, scenario, true) };
-        // The clean run's token site, found again in this host.
-        const prepared = await scenario.prepare(e, nextId());
-        const rule = await e.estate.azure.control<{ id: string }>('POST', '/faults', {
-          match: { service: 'identity', query: { resource: e.estate.azure.url } },
-          effect: fault.effect,
-          phase: fault.phase,
-          occurrence: 1,
-        });
-        const result = await prepared.run();
-        const rules = await e.estate.azure.control<Array<{ id: string; hits: number }>>('GET', '/faults');
-        return {
-          fault,
-          result,
-          hits: rules.body.find((r) => r.id === rule.body.id)?.hits,
-          state: await readAzureState(e, prepared),
-        };
-      } finally {
-        await e.estate.stop();
+/** The Geo-DR matrix (or one shard of it): cases one at a time per host, spread over `hosts` hosts. */
+export function describeGeoDrMatrix(shard: Shard = ALL, HOSTS = 3): void {
+  describe(`fault matrix: Geo-DR${shardName(shard)}`, () => {
+    // Cases run one at a time per host (polling counts follow the clock), so they are spread over hosts.
+    let hosts: Estate[] = [];
+    const cleans: Clean[][] = [];
+    beforeAll(async () => {
+      hosts = await Promise.all(Array.from({ length: HOSTS }, () => matrixEstate()));
+      // Every host runs the clean scenarios: the call-site lists of the first host drive the cases, and
+      // the others must list the same sites (the runs are deterministic, or occurrences would mislead).
+      for (const h of hosts) {
+        const mine: Clean[] = [];
+        for (const s of GEO_SCENARIOS) mine.push(await cleanRun(h, s));
+        cleans.push(mine);
       }
-    };
-    const tokenFaults = FAULTS.filter((f) => !f.writesOnly).concat([{ ...FAULTS[3]!, writesOnly: false }]);
-    const [clean, ...faulted] = await Promise.all([run(undefined), ...tokenFaults.map((f) => run(f))]);
-    const sites = clean.clean!.sites.filter((s) => s.service === 'identity');
-    expect(sites.map((s) => s.key)).toEqual(['identity GET /msi/token?resource={arm} #1']);
-    console.log(
-      `fault matrix (token endpoint): 1 call site faulted, ${faulted.length} cases (${tokenFaults.map((f) => f.label).join(', ')})`,
-    );
-    for (const f of faulted) {
-      expect({ fault: f.fault?.label, outcome: f.result?.outcome, hits: f.hits }).toEqual({
-        fault: f.fault?.label,
-        outcome: 'enabled',
-        hits: 1,
-      });
-      expect(f.state).toEqual(clean.clean!.state);
-    }
-  }, 180_000);
-});
+    }, 180_000);
+    afterAll(async () => Promise.all(hosts.map((h) => h.estate.stop())));
+
+    test('every call site × {429, 503, dropped connection, lost answer}: same end state, the pairing reported = Azure', async () => {
+      const [first, ...others] = cleans as [Clean[], ...Clean[][]];
+      expect(first.map((c) => c.result.outcome)).toEqual(['enabled', 'enabled']);
+      // Parallel reads interleave differently from run to run; the set of sites is what must not change.
+      const keys = (cs: Clean[]) => cs.map((c) => c.sites.map((x) => x.key).sort());
+      for (const o of others) expect(keys(o)).toEqual(keys(first));
+      const cases = casesOf(first, shard);
+      const shards = hosts.map((_, i) => cases.filter((_c, j) => j % HOSTS === i));
+      const outcomes = (
+        await Promise.all(
+          hosts.map((h, i) => runAll(h, shards[i]!, (c) => (c as Case & { clean: Clean }).clean, 1)),
+        )
+      ).flat();
+      report(`geo-dr${shardName(shard)}`, first, outcomes, cases);
+      expect(outcomes.filter((o) => !o.ok).map((o) => `${o.label}: ${o.detail}`)).toEqual([]);
+      expect(unfaulted(first, outcomes, 'geo-dr', shard)).toEqual([]);
+      expect(outcomes).toHaveLength(cases.length);
+    }, 900_000);
+  });
+}
+
+/** The token endpoint: its first request of a fresh host × every fault, one host per case. */
+export function describeTokenMatrix(): void {
+  describe('fault matrix: the managed-identity token endpoint', () => {
+    test('the first token request of a fresh host × every fault: enable still ends the same, each fault served once', async () => {
+      const run = async (fault: Fault | undefined) => {
+        const e = await new Estate(await startLocalEstate()).init();
+        try {
+          await grantDocumentedRoles(e);
+          const scenario = ENABLE_SCENARIOS[0]!;
+          if (!fault) return { clean: await cleanRun(e, scenario, true) };
+          // The clean run's token site, found again in this host.
+          const prepared = await scenario.prepare(e, nextId());
+          const rule = await e.estate.azure.control<{ id: string }>('POST', '/faults', {
+            match: { service: 'identity', query: { resource: e.estate.azure.url } },
+            effect: fault.effect,
+            phase: fault.phase,
+            occurrence: 1,
+          });
+          const result = await prepared.run();
+          const rules = await e.estate.azure.control<Array<{ id: string; hits: number }>>('GET', '/faults');
+          return {
+            fault,
+            result,
+            hits: rules.body.find((r) => r.id === rule.body.id)?.hits,
+            state: await readAzureState(e, prepared),
+          };
+        } finally {
+          await e.estate.stop();
+        }
+      };
+      const tokenFaults = FAULTS.filter((f) => !f.writesOnly).concat([{ ...FAULTS[3]!, writesOnly: false }]);
+      const [clean, ...faulted] = await Promise.all([run(undefined), ...tokenFaults.map((f) => run(f))]);
+      const sites = clean.clean!.sites.filter((s) => s.service === 'identity');
+      expect(sites.map((s) => s.key)).toEqual(['identity GET /msi/token?resource={arm} #1']);
+      console.log(
+        `fault matrix (token endpoint): 1 call site faulted, ${faulted.length} cases (${tokenFaults.map((f) => f.label).join(', ')})`,
+      );
+      for (const f of faulted) {
+        expect({ fault: f.fault?.label, outcome: f.result?.outcome, hits: f.hits }).toEqual({
+          fault: f.fault?.label,
+          outcome: 'enabled',
+          hits: 1,
+        });
+        expect(f.state).toEqual(clean.clean!.state);
+      }
+    }, 180_000);
+  });
+}
