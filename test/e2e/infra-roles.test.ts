@@ -162,6 +162,25 @@ interface RotationOutput {
   error?: unknown;
 }
 
+/**
+ * Follows a confirmRotation to its end, moving the clock only when it waits: to its next check while
+ * it waits for a key poll, 15 s while a move is provisioning; never past the deadline + 1 minute.
+ */
+async function followRotation(instanceId: string): Promise<RotationOutput> {
+  const limit = (await clockNow()) + (DEADLINE_MIN + 1) * MINUTE;
+  for (let i = 0; i < 5000; i++) {
+    const op = await e.operation<RotationOutput>(instanceId);
+    if (op.done) return op.output!;
+    const status = op.customStatus as unknown as { state?: string; nextCheckAt?: string } | null;
+    const now = await clockNow();
+    if (now > limit) break;
+    if (status?.state === 'waitingForKeyPoll' && status.nextCheckAt)
+      await advanceTo(Math.max(Date.parse(status.nextCheckAt), now) + 1_000);
+    else if (status?.state === 'moving') await e.advance(15_000);
+  }
+  throw new Error(`confirmRotation ${instanceId} did not finish by its deadline`);
+}
+
 /** The administrator's guardian estate of one round: a versionless and a pinned namespace on one key. */
 interface Guarded {
   key: string;
@@ -179,17 +198,37 @@ async function guardedNamespaces(round: string): Promise<Guarded> {
   return guarded;
 }
 
+/** Namespaces of the last round, deleted when the next one starts. */
+const leftovers: string[] = [];
+
 /** Starts every operation first, then follows each (the clock moves them all). */
 async function runRound(round: string, remove: () => Promise<void>): Promise<Record<string, Outcome>> {
   const ns = (f: string) => `sb-${round}-${f}`;
+  // The previous round's namespaces go (the Geo-DR pair stays: it is deleted only unpaired) and so do
+  // all managed rules (each round checks its own namespaces' rules), so every round's key watch,
+  // refresh, sweep and rule evaluations cost about as much as the first one's.
+  const gone = leftovers.splice(0);
+  for (const name of gone) await e.arm('DELETE', `${e.nsId(name)}?api-version=2021-11-01`);
+  const rulesNow = await e.arm<{ value: Array<{ id: string; name: string }> }>(
+    'GET',
+    `/subscriptions/${e.sub}/resourceGroups/${ALERT_RG}/providers/Microsoft.Insights/metricAlerts?api-version=2018-03-01`,
+  );
+  for (const rule of rulesNow.value) await e.arm('DELETE', `${rule.id}?api-version=2018-03-01`);
   // Before the removal: the guardian's namespaces in the index, nothing of theirs published yet.
   const watched = await watchCycle();
   const guarded = await guardedNamespaces(round);
   for (const f of ['ap', 'rbac', 'uai', 'geop', 'geos']) await e.namespace(ns(f));
   await pairAndSettle(e, ns('geop'), ns('geos'), `alias-${round}`);
   // The app writes the pinned namespace (follow): it holds the namespace roles there, not on the other.
-  await grantRound([ns('ap'), ns('rbac'), ns('uai'), ns('geop'), ns('geos'), guarded.pin].map(e.nsId, e));
+  await grantRound(
+    [ns('ap'), ns('rbac'), ns('uai'), ns('geop'), ns('geos'), guarded.pin].map((n) => e.nsId(n)),
+  );
   await refreshIndexAfter(watched.due);
+  leftovers.push(
+    ...['ap', 'rbac', 'uai'].map(ns).filter((n) => e.nsId(n) !== diagnosed),
+    guarded.g,
+    guarded.pin,
+  );
   await remove();
 
   const ids = {
@@ -331,12 +370,7 @@ async function runGuardian(guarded: Guarded): Promise<Record<string, Outcome>> {
     if (!instanceId) await new Promise((r) => setTimeout(r, 25));
   }
   if (!instanceId) throw new Error(`no confirmRotation for ${guarded.key} ${v2}`);
-  let rotation = await e.operation<RotationOutput>(instanceId);
-  for (let m = 0; m <= DEADLINE_MIN + 2 && !rotation.done; m++) {
-    await e.advance(MINUTE);
-    rotation = await e.operation<RotationOutput>(instanceId);
-  }
-  const out = rotation.output!;
+  const out = await followRotation(instanceId);
   const rotationSaid = JSON.stringify(out);
   const uptake = (name: string) => out.namespaces.find((n) => n.name === name);
   outcomes['confirm-rotation'] = { ok: uptake(guarded.g)?.state === 'confirmed', said: rotationSaid };
