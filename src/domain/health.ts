@@ -52,7 +52,7 @@ const UNREAD_RULES: ReadonlySet<string> = new Set(['PRE-011', 'PRE-012']);
 
 /**
  * Why a verdict is `unknown`, in the operator's words: each unread vault or key with its fix (the
- * role to grant, and the command). Empty for any other verdict — every flow that summarises health
+ * role to grant, with the command). Empty for any other verdict — every flow that summarises health
  * (key watch, reactions, blast radius) shows it, so "no verdict" always says what to change.
  */
 export function unknownBecause(findings: readonly Finding[], verdict: CmkVerdict): string[] {
@@ -61,7 +61,8 @@ export function unknownBecause(findings: readonly Finding[], verdict: CmkVerdict
     ...new Set(
       findings
         .filter((f) => UNREAD_RULES.has(f.ruleId))
-        .map((f) => `${f.message} ${f.fix}${f.command ? ` ${f.command}` : ''}`),
+        // `fix` already ends with the command when there is one.
+        .map((f) => `${f.message} ${f.fix}`),
     ),
   ];
 }
