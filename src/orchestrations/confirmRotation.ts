@@ -182,7 +182,7 @@ export const readEvidenceActivity = activity(async (input: EvidenceInput): Promi
     status === 403 || status === 401
       ? grantRoleFix('subscription', `/subscriptions/${subscriptionId}`)
       : undefined;
-  const withFix = (detail: string, fix: string | undefined) => (fix ? `${detail}. ${fix}` : detail);
+  const withFix = (detail: string, fix: string | undefined) => (fix ? sentences(detail, fix) : detail);
 
   const namespaces = await Promise.all(
     ids.map(async (ns, i): Promise<NamespaceRotationEvidence> => {
@@ -496,6 +496,9 @@ export const confirmRotationOrchestrator: OrchestrationHandler = function* (cont
   return finish();
 };
 
+/** Azure's message (which may end in a full stop or not), then the fix. */
+const sentences = (detail: string, fix: string): string => `${detail.replace(/\.$/, '')}. ${fix}`;
+
 /** PATCH the pinned reference to the new version, then wait for provisioning to succeed. */
 function* movePinned(
   context: OrchestrationContext,
@@ -508,7 +511,7 @@ function* movePinned(
     { namespaceId: n.namespaceId, key: input.key, settings: input.settings } satisfies MoveInput,
     'movePinned',
   )) as MoveResult;
-  if (isFailure(r)) return { ok: false, detail: r.fix ? `${r.detail}. ${r.fix}` : r.detail };
+  if (isFailure(r)) return { ok: false, detail: r.fix ? sentences(r.detail, r.fix) : r.detail };
   let state = r.provisioningState;
   for (let poll = 0; state?.toLowerCase() !== 'succeeded'; poll++) {
     if (state?.toLowerCase() === 'failed')
