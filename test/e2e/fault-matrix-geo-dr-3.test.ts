@@ -1,0 +1,4 @@
+// The Geo-DR fault matrix, shard 3 of 3 (test/e2e/fault-matrix-suites.ts: the shards run in parallel).
+import { describeGeoDrMatrix } from './fault-matrix-suites';
+
+describeGeoDrMatrix({ index: 3, count: 3 });
