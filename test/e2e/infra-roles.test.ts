@@ -365,7 +365,8 @@ async function runGuardian(guarded: Guarded): Promise<Record<string, Outcome>> {
   // A real rotation: Event Grid delivers KeyNewVersionCreated to keyVaultEvents → confirmRotation.
   const v2 = await e.rotateKey(GUARD_VAULT, guarded.key);
   let instanceId: string | undefined;
-  for (let i = 0; i < 200 && !instanceId; i++) {
+  // Event Grid delivers on its own (real) time: wait for the instance, up to 30 s on a loaded machine.
+  for (const until = Date.now() + 30_000; !instanceId && Date.now() < until;) {
     instanceId = await confirmRotationOf(v2);
     if (!instanceId) await new Promise((r) => setTimeout(r, 25));
   }
