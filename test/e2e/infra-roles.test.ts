@@ -561,6 +561,15 @@ it('with exactly the roles of roles.json, every feature passes (Azure read back)
       ...nsScopes,
     ].sort(),
   );
+  // Reader alone covers the platform-metrics read (Microsoft.Insights/metrics/read, `*/read`): the app
+  // holds no role on sb-all-g itself (above), and its one metrics read there (the rotation's single
+  // check) was answered.
+  const metricsReads = (await e.appRequests(0)).filter((r) =>
+    r.path.toLowerCase().endsWith('/namespaces/sb-all-g/providers/microsoft.insights/metrics'),
+  );
+  expect(metricsReads.map((r) => [r.method, r.status, r.operation])).toEqual([
+    ['GET', 200, 'Microsoft.Insights/metrics/read'],
+  ]);
   expect(granted.map((g) => g.id).sort()).toEqual(
     granted
       .map((g) => roleAssignmentId(g.scope, e.app, roles.find((r) => r.role.roleName === g.roleName)!.role))
