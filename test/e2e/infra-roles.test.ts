@@ -400,11 +400,11 @@ async function runGuardian(guarded: Guarded): Promise<Record<string, Outcome>> {
     said: JSON.stringify({ outcome: watch.outcome, attention: ours, error: watch.error }),
   };
   // The app's two rules per namespace, read back from Azure in the alert resource group.
-  const rules = await e.arm<{ value: Array<{ name: string }> }>(
+  const rules = await e.arm<{ value: Array<{ name: string; tags?: Record<string, string> }> }>(
     'GET',
     `/subscriptions/${e.sub}/resourceGroups/${ALERT_RG}/providers/Microsoft.Insights/metricAlerts?api-version=2018-03-01`,
   );
-  const names = new Set(rules.value.map((r) => r.name));
+  const names = new Set(rules.value.filter((r) => r.tags?.['cmk-guardian'] === 'managed').map((r) => r.name));
   outcomes['managed-alert-rules'] = {
     ok: both.every((n) => names.has(`cmk-inoperable-${n}`) && names.has(`cmk-atrisk-${n}`)),
     said: JSON.stringify({ rules: watch.published?.refusedRules, attention: ours, error: watch.error }),
