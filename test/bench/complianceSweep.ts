@@ -105,6 +105,14 @@ async function main(): Promise<void> {
       SWEEP_CONCURRENCY: String(CONCURRENCY),
       ALERT_RULES: 'external',
     });
+    // The app's log (one CmkVerdictChanged record per verdict change, to the Functions log) is counted
+    // here instead of printed: 10,000 lines would bury the figures. It is still formatted by the app.
+    let verdictRecords = 0;
+    const appLog = console.log.bind(console);
+    console.log = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].startsWith('{"event":"CmkVerdictChanged"')) verdictRecords++;
+      else appLog(...args);
+    };
     // Loaded after the settings: the app reads its configuration once, on first use.
     const sweep = await import('../../src/orchestrations/complianceSweep');
     const sub = await import('../../src/orchestrations/complianceSweepSubscription');
@@ -142,7 +150,7 @@ async function main(): Promise<void> {
 
     async function runSweep(subscriptions: string[]) {
       await control('PUT', '/settings', { throttling: 'azure' }); // fresh buckets for each run
-      const mark =
+      const since =
         (await control<Array<{ seq: number }>>('GET', `/requests?principal=${ready.app.objectId}`)).at(-1)
           ?.seq ?? 0;
       global.gc?.();
@@ -150,6 +158,15 @@ async function main(): Promise<void> {
       let peak = base;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
       let calls = sweepDomain.noCalls();
+      // Per phase: the peak RSS reached during it, and the heap still live after it (after a GC).
+      const heap: Array<[string, number, number]> = [];
+      const mark = (phase: string) => {
+        if (!process.env.BENCH_MEMORY_PHASES) return;
+        const phasePeak = Math.max(peak, process.memoryUsage().rss);
+        global.gc?.();
+        heap.push([phase, phasePeak - base, process.memoryUsage().heapUsed]);
+      };
+      mark('start');
       const cpu0 = { app: process.cpuUsage(), sandbox: cpuMsOf(child.pid!) };
       const started = performance.now();
       // Listing: waves of CONCURRENCY sub-orchestrations; a throttled listing waits Retry-After.
@@ -173,8 +190,10 @@ async function main(): Promise<void> {
         listed.push(...results);
       }
       const namespaces = listed.flatMap((l) => l.namespaces);
+      mark('listed');
       const request = domain.keyMaterialRequest(namespaces);
       const read = unwrap(json(await sweep.keyMaterialActivity(json({ request, settings }))));
+      mark('material');
       calls = sweepDomain.addCalls(calls, read.calls);
       const readMs = performance.now() - started;
       const appCpu = process.cpuUsage(cpu0.app);
@@ -213,6 +232,7 @@ async function main(): Promise<void> {
           calls = sweepDomain.addCalls(calls, r.calls);
         }
       }
+      mark('evaluated');
       const finishedAt = new Date().toISOString();
       const done = unwrap(
         json(
@@ -247,13 +267,21 @@ async function main(): Promise<void> {
         ),
       );
       const wallMs = performance.now() - started;
+      mark('finished');
       clearInterval(sampler);
+      if (heap.length)
+        process.stdout.write(
+          `  memory by phase (peak RSS growth so far / live heap after GC): ${heap.map(([p, r, h]) => `${p} ${(r / 1048576).toFixed(1)}/${(h / 1048576).toFixed(1)} MB`).join(', ')}\n`,
+        );
       peak = Math.max(peak, process.memoryUsage().rss);
-      const log = await control<Array<{ service: string }>>(
+      const log = await control<Array<{ service: string; operation?: string; method: string }>>(
         'GET',
-        `/requests?principal=${ready.app.objectId}&since=${mark}`,
+        `/requests?principal=${ready.app.objectId}&since=${since}`,
       );
+      const verdicts = verdictRecords;
+      verdictRecords = 0;
       return {
+        verdicts,
         namespaces: namespaces.length,
         entries: entries.length,
         compliant: entries.filter((x) => x.compliant).length,
@@ -264,6 +292,18 @@ async function main(): Promise<void> {
         logged: {
           arm: log.filter((l) => l.service === 'arm').length,
           keyVault: log.filter((l) => l.service === 'keyvault').length,
+          byOperation: Object.entries(
+            log
+              .filter((l) => l.service === 'arm' || l.service === 'keyvault')
+              .reduce<Record<string, number>>((acc, l) => {
+                const op = (l.operation ?? `${l.method} ?`).replace(/^Microsoft\./, '');
+                acc[op] = (acc[op] ?? 0) + 1;
+                return acc;
+              }, {}),
+          )
+            .sort((a, b) => b[1] - a[1])
+            .map(([op, n]) => `${op} ${n}`)
+            .join(', '),
         },
         readMs,
         readCpu,
@@ -277,6 +317,8 @@ async function main(): Promise<void> {
       total: number;
       pages: number;
       vaults: number;
+      vaultReads: number;
+      vaultHow: string;
       keys: number;
       rolePages: number;
       geoDr: number;
@@ -300,7 +342,15 @@ async function main(): Promise<void> {
           n + Math.max(1, Math.ceil(ns.filter((x) => x.subscriptionId === s).length / ready.pageSize)),
         0,
       );
-      const total = pages + vaults.size + keys.size + rolePages + cmk.length;
+      // Vaults: one GET each, or one vault list (its pages) per subscription holding any of them —
+      // whichever is fewer (the list returns every vault of the subscription, used or not).
+      const holding = [...new Set(e.vaults.filter((v) => vaults.has(v.name)).map((v) => v.subscriptionId))];
+      const listPagesOf = (s: string) =>
+        Math.ceil(e.vaults.filter((v) => v.subscriptionId === s).length / ready.pageSize);
+      const vaultLists = holding.reduce((n, s) => n + listPagesOf(s), 0);
+      const byList = vaultLists < vaults.size;
+      const vaultReads = byList ? vaultLists : vaults.size;
+      const total = pages + vaultReads + keys.size + rolePages + cmk.length;
       // Reads per subscription bucket: its pages and Geo-DR lists, plus the vault, key and role reads
       // of the vaults it holds. Over 250, the excess refills at 25/s.
       let busiest = 0;
@@ -310,14 +360,14 @@ async function main(): Promise<void> {
         const reads =
           Math.max(1, Math.ceil(own.length / ready.pageSize)) +
           own.filter((x) => x.cmk).length +
-          held.length +
+          (byList ? (held.length ? listPagesOf(s) : 0) : held.length) +
           held.reduce((n, v) => n + [...keys].filter((k) => k.startsWith(`${v.name}/`)).length, 0) +
           held.filter((v) => v.rbac).length * Math.ceil(assignmentsPerVault / ready.pageSize);
         busiest = Math.max(busiest, reads);
       }
       const throttleMs = (Math.max(0, busiest - 250) / 25) * 1000;
       const listing = pages + cmk.length;
-      const material = vaults.size + keys.size + rolePages;
+      const material = vaultReads + keys.size + rolePages;
       // Each phase takes at least its dependency depth (listing: list → Geo-DR list; material: vault →
       // role-assignment pages / key) and at least its calls spread over the calls it may have in flight.
       const latencyMs =
@@ -327,6 +377,10 @@ async function main(): Promise<void> {
         total,
         pages,
         vaults: vaults.size,
+        vaultReads,
+        vaultHow: byList
+          ? `${vaultLists} vault-list pages (${holding.length} subscriptions hold them)`
+          : `${vaults.size} vault GETs`,
         keys: keys.size,
         rolePages,
         geoDr: cmk.length,
@@ -386,10 +440,11 @@ async function main(): Promise<void> {
       process.stdout.write(
         [
           `${fmt(r.namespaces)} namespaces in ${subs.length} subscriptions (${fmt(m.geoDr)} CMK, ${m.vaults} vaults, ${m.keys} keys):`,
-          `  calls    ${fmt(made)} (ARM ${fmt(r.calls.arm)}, Key Vault ${r.calls.keyVault}; request log ${fmt(r.logged.arm + r.logged.keyVault)}${ok.logged ? '' : ' ≠!'}) vs minimum ${fmt(m.total)} = ${m.pages} list pages + ${m.vaults} vaults + ${m.keys} keys + ${m.rolePages} role-assignment pages + ${fmt(m.geoDr)} Geo-DR lists → ×${(made / m.total).toFixed(3)} ${ok.calls ? 'ok' : 'OVER (target ≤ ×1.1)'}`,
+          `  calls    ${fmt(made)} (ARM ${fmt(r.calls.arm)}, Key Vault ${r.calls.keyVault}; request log ${fmt(r.logged.arm + r.logged.keyVault)}${ok.logged ? '' : ' ≠!'}) vs minimum ${fmt(m.total)} = ${m.pages} list pages + ${m.vaultHow} for ${m.vaults} vaults + ${m.keys} keys + ${m.rolePages} role-assignment pages + ${fmt(m.geoDr)} Geo-DR lists → ×${(made / m.total).toFixed(3)} ${ok.calls ? 'ok' : 'OVER (target ≤ ×1.1)'}`,
+          `           by operation (request log): ${r.logged.byOperation}`,
           `           throttled ${r.calls.throttled}, held by the pacing gate ${r.calls.paced}; busiest subscription bucket ${m.busiest} reads`,
           `  wall     reading ${(r.readMs / 1000).toFixed(2)} s vs bound ${(m.boundMs / 1000).toFixed(2)} s (latency ${(m.latencyMs / 1000).toFixed(2)} s, throttling ${(m.throttleMs / 1000).toFixed(2)} s, emulator CPU ${(r.readCpu.sandbox / 1000).toFixed(2)} s, app CPU ${(r.readCpu.app / 1000).toFixed(2)} s) → ×${(r.readMs / m.boundMs).toFixed(2)} ${ok.wall ? 'ok' : 'SLOW (target ≤ ×1.5)'}`,
-          `           whole sweep ${(r.wallMs / 1000).toFixed(2)} s (evaluate ${fmt(r.entries)} + publish ${fmt(r.published)} health + index ${fmt(r.indexed)} + report)`,
+          `           whole sweep ${(r.wallMs / 1000).toFixed(2)} s (evaluate ${fmt(r.entries)} + publish ${fmt(r.published)} health, ${fmt(r.verdicts)} verdict-change records + index ${fmt(r.indexed)} + report)`,
           `  memory   peak RSS growth ${(r.rssGrowth / 1048576).toFixed(1)} MB = ${perNsKb.toFixed(2)} KB per namespace ${ok.rss ? 'ok' : 'OVER (target ≤ 20 KB)'}`,
           `  result   ${fmt(r.entries)} namespaces judged, ${fmt(r.compliant)} compliant, ${r.notAssessed} could not be assessed${ok.complete ? '' : ' — INCOMPLETE'}`,
           '',

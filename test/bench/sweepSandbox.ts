@@ -10,7 +10,10 @@
  * Prints one JSON line `{"event":"ready", …}` with the endpoints, the admin secret and the estate.
  * Throttling starts off (the seed is ~11,000 writes); the benchmark turns Azure's limits on after.
  */
+import { randomBytes } from 'node:crypto';
 import { WallClock } from '../../sandbox/clock';
+import { KeyVaultProvider } from '../../sandbox/azure/keyvault';
+import { VAULTS as VAULT_RECORDS, vaultRecordKey } from '../../sandbox/azure/keyvault/persistence';
 import { startAzureSandbox } from '../../sandbox/azure';
 import { httpsJson } from '../../sandbox/azure/testing';
 
@@ -58,6 +61,9 @@ async function main(): Promise<void> {
     subscriptions: subscriptions.map((s, i) => ({ subscriptionId: s, displayName: `Bench ${i + 1}` })),
     storage: true,
   });
+  const t0 = Date.now();
+  const phase = (what: string) =>
+    process.stderr.write(`seed: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const admin = sb.admin.objectId;
   let token = (await sb.control.token(admin, 'arm')).access_token;
   const refresh = setInterval(() => {
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
       });
   });
 
+  phase('resource groups + identities');
   // Vaults (half RBAC) with every identity granted, and their keys.
   const vaults: BenchEstate['vaults'] = [];
   for (let v = 0; v < VAULTS; v++) {
@@ -103,6 +110,7 @@ async function main(): Promise<void> {
     await arm('PUT', `${rg(s, 'rg-keys')}?api-version=2021-04-01`, { location: 'westeurope' });
   });
   const keys: BenchEstate['keys'] = [];
+  const keyName = (k: number) => `key${String(k).padStart(2, '0')}`;
   const expires = Math.floor((sb.clock.now() + 365 * 86_400_000) / 1000);
   await mapLimit(vaults, 8, async (v) => {
     await arm('PUT', `${v.id}?api-version=2023-07-01`, {
@@ -129,14 +137,30 @@ async function main(): Promise<void> {
           scope: v.id,
           immediate: true,
         });
-    for (let k = 0; k < KEYS_PER_VAULT; k++) {
-      const name = `key${String(k).padStart(2, '0')}`;
-      await arm('PUT', `${v.id}/keys/${name}?api-version=2023-07-01`, {
-        properties: { kty: 'RSA', keySize: 2048, attributes: { exp: expires } },
-      });
-      keys.push({ vault: v.name, name });
-    }
   });
+  // Keys: ONE through ARM (the service's rules apply: kty, size, expiry), the others its record copied
+  // into the store under their own name and version, then loaded by the Key Vault model the way a
+  // snapshot-backed sandbox loads its vaults at start (persistence.ts). A PUT per key would spend
+  // the seed's minutes generating 500 RSA keys; the sweep reads key metadata through ARM, which is
+  // the same for a copied record.
+  const kv = sb.core.providers.find((p): p is KeyVaultProvider => p instanceof KeyVaultProvider)!.model;
+  const first = vaults[0]!;
+  await arm('PUT', `${first.id}/keys/${keyName(0)}?api-version=2023-07-01`, {
+    properties: { kty: 'RSA', keySize: 2048, attributes: { exp: expires } },
+  });
+  const state = kv.exportState();
+  const template = state.vaults.find((v) => v.name === first.name)!.keys.find((k) => k.name === keyName(0))!;
+  for (const stored of state.vaults) {
+    stored.keys = Array.from({ length: KEYS_PER_VAULT }, (_, k) => ({
+      ...template,
+      name: keyName(k),
+      versions: template.versions.map((v) => ({ ...v, version: randomBytes(16).toString('hex') })),
+    }));
+    sb.core.store.put(VAULT_RECORDS, vaultRecordKey(stored), stored);
+    for (let k = 0; k < KEYS_PER_VAULT; k++) keys.push({ vault: stored.name, name: keyName(k) });
+  }
+  kv.importState(state);
+  phase('vaults + keys');
   keys.sort((a, b) => `${a.vault}/${a.name}`.localeCompare(`${b.vault}/${b.name}`));
 
   // Namespaces: j-th namespace of the estate uses key j mod K.
@@ -208,6 +232,7 @@ async function main(): Promise<void> {
       sb.core.store.put('serviceBusNamespaces', ns.id, copy);
     }
   });
+  phase('namespaces');
   clearInterval(refresh);
   sb.control.clearRequests();
   const estate: BenchEstate = { subscriptions, vaults, keys, namespaces };
