@@ -1,11 +1,15 @@
 /**
  * The compliance-sweep benchmark's Azure: a sandbox in its own process (so the benchmark's RSS is the
- * app's alone) with a generated estate, seeded through the sandbox's REST APIs as the administrator
- * (every Azure rule applies to the seed, as in demoEstate.ts):
+ * app's alone) with a generated estate — the benchmark's fixture, not what it measures. What has few
+ * instances goes through the sandbox's REST APIs as the administrator (resource groups, identities,
+ * vaults, one key, one CMK and one plain namespace per subscription: every Azure rule applies); the
+ * many copies (the other keys, the other namespaces) are written into the sandbox's state store
+ * directly, in the providers' own record shapes, so 10,000 namespaces seed in seconds:
  *
  *   SUBS subscriptions × PER_SUB Premium namespaces (CMK_SHARE of them with CMK, one user-assigned
  *   identity per subscription), VAULTS vaults (half access-policy, half RBAC) × KEYS_PER_VAULT keys,
- *   the vaults in the first VAULT_SUBS subscriptions; namespace j uses key j mod (VAULTS × KEYS_PER_VAULT).
+ *   the vaults in the first VAULT_SUBS subscriptions; the j-th CMK
+ *   namespace uses key j mod (VAULTS × KEYS_PER_VAULT), so every key and vault is in use.
  *
  * Prints one JSON line `{"event":"ready", …}` with the endpoints, the admin secret and the estate.
  * Throttling starts off (the seed is ~11,000 writes); the benchmark turns Azure's limits on after.
@@ -163,11 +167,11 @@ async function main(): Promise<void> {
   phase('vaults + keys');
   keys.sort((a, b) => `${a.vault}/${a.name}`.localeCompare(`${b.vault}/${b.name}`));
 
-  // Namespaces: j-th namespace of the estate uses key j mod K.
+  // Namespaces: the j-th CMK namespace of the estate uses key j mod K (all K keys in use).
   const namespaces: BenchEstate['namespaces'] = [];
+  let j = 0;
   subscriptions.forEach((s, i) => {
     for (let n = 0; n < PER_SUB; n++) {
-      const j = i * PER_SUB + n;
       const name = `sbb-${String(i).padStart(3, '0')}-${String(n).padStart(3, '0')}`;
       const cmk = n < PER_SUB * CMK_SHARE;
       namespaces.push({
@@ -175,7 +179,7 @@ async function main(): Promise<void> {
         subscriptionId: s,
         name,
         cmk,
-        ...(cmk ? { key: keys[j % keys.length]! } : {}),
+        ...(cmk ? { key: keys[j++ % keys.length]! } : {}),
       });
     }
   });
