@@ -31,8 +31,6 @@ export interface RoleEntry {
   condition?: string;
   /** Feature ids (keys of `features`) that fail without this role. Absent for the app's own resources. */
   features?: string[];
-  /** Proven by this suite rather than by the role-removal e2e (no HTTP feature exercises it yet). */
-  provenBy?: string;
   /** Granted only in this configuration (e.g. ALERT_RULES=managed). */
   onlyWhen?: string;
   why: string;

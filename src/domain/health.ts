@@ -46,3 +46,23 @@ export function namespaceHealth(diagnosis: Diagnosis, location?: string): Namesp
     findings: diagnosis.findings,
   };
 }
+
+/** The rules that report what could not be read (a vault, a key): the reasons a verdict is unknown. */
+const UNREAD_RULES: ReadonlySet<string> = new Set(['PRE-011', 'PRE-012']);
+
+/**
+ * Why a verdict is `unknown`, in the operator's words: each unread vault or key with its fix (the
+ * role to grant, with the command). Empty for any other verdict — every flow that summarises health
+ * (key watch, reactions, blast radius) shows it, so "no verdict" always says what to change.
+ */
+export function unknownBecause(findings: readonly Finding[], verdict: CmkVerdict): string[] {
+  if (verdict !== 'unknown') return [];
+  return [
+    ...new Set(
+      findings
+        .filter((f) => UNREAD_RULES.has(f.ruleId))
+        // `fix` already ends with the command when there is one.
+        .map((f) => `${f.message} ${f.fix}`),
+    ),
+  ];
+}

@@ -4,7 +4,7 @@
  * evaluator); this names, per namespace, whether another usable key remains and what to do, and the
  * severity of the whole event. Pure.
  */
-import type { NamespaceHealth } from './health';
+import { unknownBecause, type NamespaceHealth } from './health';
 import type { CmkVerdict } from './preflight/verdict';
 
 export type KeyEventKind = 'KeyNearExpiry' | 'KeyExpired' | 'VaultAccessPolicyChanged' | 'AuditAlert';
@@ -64,7 +64,9 @@ export function describeKeyEventImpact(
           : h.verdict === 'atRisk'
             ? `${name} is at risk: a key expires${h.daysToExpiry !== undefined ? ` in ${h.daysToExpiry} day(s)` : ' soon'}; ${others.length ? `another usable key remains (${others.join(', ')})` : 'no other usable key remains'}.${fix ? ` ${fix}` : ''}`
             : h.verdict === 'unknown'
-              ? `${name}: its keys could not all be read; no verdict.`
+              ? `${name}: its keys could not all be read; no verdict.${unknownBecause(h.findings, h.verdict)
+                  .map((why) => ` ${why}`)
+                  .join('')}`
               : `${name} is ${h.verdict}.`;
     return {
       namespaceId: h.namespaceId,

@@ -6,6 +6,7 @@
  */
 import { evaluateDiagnosis, type CmkVerdict, type DiagnoseFacts, type KeySubjectFacts } from './preflight';
 import type { CmkKeyReference } from './cmkState';
+import { unknownBecause } from './health';
 import {
   geoDrPartnerOf,
   namespacesUsingIdentity,
@@ -43,6 +44,8 @@ export interface NamespaceImpact {
   remainingKeyIds: string[];
   /** A deleted key may stay in Service Bus's cache: inoperable within at most this many minutes. */
   inoperableWithinMinutes?: number;
+  /** Undetermined: what could not be read, with the fix (the role to grant). */
+  couldNotRead?: string[];
 }
 
 export interface GeoDrPartnerImpact {
@@ -206,6 +209,7 @@ export function predictKeyImpact(
       : beforeDiagnosis;
     const after = afterDiagnosis.health;
     const cached = afterDiagnosis.cacheWindow?.inoperableWithinMinutes;
+    const unread = unknownBecause(afterDiagnosis.findings, after.verdict);
     verdicts.set(facts.namespace.id.toLowerCase(), after.verdict);
     if (applied.affectedKeyIds.length === 0) continue;
     hit.push({
@@ -216,6 +220,7 @@ export function predictKeyImpact(
       affectedKeyIds: applied.affectedKeyIds,
       remainingKeyIds: after.usableKeyIds,
       ...(cached !== undefined ? { inoperableWithinMinutes: cached } : {}),
+      ...(unread.length ? { couldNotRead: unread } : {}),
     });
   }
   const inoperable = hit.filter((i) => i.after === 'inoperable');

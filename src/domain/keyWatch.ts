@@ -2,7 +2,7 @@
  * The key watch, pure half (docs/ARCHITECTURE.md "Key watch"): its timer schedule from
  * `KEY_POLL_MINUTES`, and the summary of one cycle an operator reads in the operation's output.
  */
-import type { NamespaceHealth } from './health';
+import { unknownBecause, type NamespaceHealth } from './health';
 import type { CmkVerdict } from './preflight';
 
 /**
@@ -30,6 +30,8 @@ export interface KeyWatchSummary {
     verdict: CmkVerdict;
     ruleIds: string[];
     inoperableWithinMinutes?: number;
+    /** Verdict unknown: what could not be read, with the fix (the role to grant). */
+    couldNotRead?: string[];
   }[];
 }
 
@@ -55,13 +57,17 @@ export function summarizeKeyWatch(
       (a, b) =>
         SEVERITY.indexOf(a.verdict) - SEVERITY.indexOf(b.verdict) || (a.namespaceId < b.namespaceId ? -1 : 1),
     )
-    .map((h) => ({
-      namespaceId: h.namespaceId,
-      verdict: h.verdict,
-      ruleIds: h.ruleIds,
-      ...(h.inoperableWithinMinutes !== undefined
-        ? { inoperableWithinMinutes: h.inoperableWithinMinutes }
-        : {}),
-    }));
+    .map((h) => {
+      const unread = unknownBecause(h.findings, h.verdict);
+      return {
+        namespaceId: h.namespaceId,
+        verdict: h.verdict,
+        ruleIds: h.ruleIds,
+        ...(h.inoperableWithinMinutes !== undefined
+          ? { inoperableWithinMinutes: h.inoperableWithinMinutes }
+          : {}),
+        ...(unread.length ? { couldNotRead: unread } : {}),
+      };
+    });
   return { at, namespaces: assessed.length, calls, byVerdict, attention };
 }

@@ -64,6 +64,8 @@ export interface RotationKeyEvidence {
   currentVersion?: string;
   /** The version the event announced, read by its own id. */
   eventVersion: Pick<KeyFacts, 'status' | 'enabled' | 'expiresOn' | 'notBefore'>;
+  /** Not read because Azure refused: what to grant (the evidence names it). */
+  fix?: string;
 }
 
 /** What one namespace says, re-read from Azure. */
@@ -105,7 +107,11 @@ export interface Uptake {
 /** Whether the announced version can be used now (as Service Bus would judge it at its poll). */
 export function versionUsable(key: RotationKeyEvidence, now: Date): { usable: boolean; why: string } {
   const v = key.eventVersion;
-  if (v.status !== 'found') return { usable: false, why: `the new version could not be read (${v.status})` };
+  if (v.status !== 'found')
+    return {
+      usable: false,
+      why: `the new version could not be read (${v.status})${key.fix ? `: ${key.fix}` : ''}`,
+    };
   if (v.enabled === false) return { usable: false, why: 'the new version is disabled' };
   if (v.expiresOn && Date.parse(v.expiresOn) <= now.getTime())
     return { usable: false, why: `the new version expired at ${v.expiresOn}` };

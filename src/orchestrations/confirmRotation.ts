@@ -23,6 +23,7 @@ import { PlatformMetricsGateway } from '../azure/platformMetrics';
 import { azureClients } from '../azure/runtime';
 import type { PinnedVersionPolicy } from '../config';
 import {
+  grantRoleFix,
   followRotationEncryption,
   judgeUptake,
   parseServiceBusNamespaceId,
@@ -174,13 +175,26 @@ export const readEvidenceActivity = activity(async (input: EvidenceInput): Promi
   const bodies = await Promise.all(ids.map((id) => gw.serviceBus.getNamespace(id)));
   const listed = bodies.flatMap((b) => (b.ok ? [b.value] : []));
   const { facts, material } = await readEstateFacts(gw, listed, input.settings);
-  const vaultResourceId = material.vaults[vaultName]?.facts.resourceId;
+  const vaultFacts = material.vaults[vaultName]?.facts;
+  const vaultResourceId = vaultFacts?.resourceId;
+  // A refusal names the role that would have allowed the read (decided by status, never by wording).
+  const readerFix = (status: number | undefined, subscriptionId: string): string | undefined =>
+    status === 403 || status === 401
+      ? grantRoleFix('subscription', `/subscriptions/${subscriptionId}`)
+      : undefined;
+  const withFix = (detail: string, fix: string | undefined) => (fix ? sentences(detail, fix) : detail);
 
   const namespaces = await Promise.all(
     ids.map(async (ns, i): Promise<NamespaceRotationEvidence> => {
       const base = { namespaceId: ns.id, name: ns.name };
       const body = bodies[i]!;
-      if (!body.ok) return { ...base, readable: false, detail: body.detail, listsKey: false };
+      if (!body.ok)
+        return {
+          ...base,
+          readable: false,
+          detail: withFix(body.detail, readerFix(body.status, ns.subscriptionId)),
+          listsKey: false,
+        };
       const cmk = body.value.cmk;
       const at = cmk.encrypted
         ? cmk.keys.findIndex(
@@ -205,13 +219,19 @@ export const readEvidenceActivity = activity(async (input: EvidenceInput): Promi
         ...(access !== undefined ? { identityHasAccess: access } : {}),
         ...(read.ok
           ? { metrics: summariseRequestMetrics(read.value, sinceDate, now) }
-          : { metricsUnreadable: read.detail }),
+          : { metricsUnreadable: withFix(read.detail, readerFix(read.status, ns.subscriptionId)) }),
       };
     }),
   );
 
   // The key: its current version and the announced one, each by id (two reads, whatever the count of namespaces).
   let key: RotationKeyEvidence = { status: 'notFound', eventVersion: notRead('notFound') };
+  if (vaultFacts?.status === 'forbidden' && ids[0])
+    key = {
+      status: 'forbidden',
+      eventVersion: notRead('forbidden'),
+      fix: grantRoleFix('subscription', `/subscriptions/${ids[0].subscriptionId}`),
+    };
   if (vaultResourceId) {
     const [current, announced] = await Promise.all([
       gw.keyVault.getKeyCurrent(vaultResourceId, input.key.keyName),
@@ -248,7 +268,13 @@ export const movePinnedActivity = activity(async (input: MoveInput): Promise<Mov
   const gw = cmkGateways(azureClients());
   const ns = parseServiceBusNamespaceId(input.namespaceId);
   const current = await gw.serviceBus.getNamespace(ns);
-  if (!current.ok) return failureOf(current);
+  if (!current.ok)
+    return failureOf({
+      ...current,
+      ...(current.status === 403
+        ? { fix: grantRoleFix('subscription', `/subscriptions/${ns.subscriptionId}`) }
+        : {}),
+    });
   const encryption = followRotationEncryption(current.value.cmk, input.key, input.key.version);
   if (!encryption)
     return failureOf({
@@ -256,7 +282,11 @@ export const movePinnedActivity = activity(async (input: MoveInput): Promise<Mov
       detail: `Namespace ${ns.name} no longer pins a version of ${input.key.versionlessKeyId}.`,
     });
   const patched = await gw.serviceBus.patchEncryption(ns, encryption);
-  if (!patched.ok) return failureOf(patched);
+  if (!patched.ok)
+    return failureOf({
+      ...patched,
+      ...(patched.status === 403 ? { fix: grantRoleFix('namespace', ns.id) } : {}),
+    });
   return {
     ok: true,
     ...(patched.value?.provisioningState ? { provisioningState: patched.value.provisioningState } : {}),
@@ -466,6 +496,9 @@ export const confirmRotationOrchestrator: OrchestrationHandler = function* (cont
   return finish();
 };
 
+/** Azure's message (which may end in a full stop or not), then the fix. */
+const sentences = (detail: string, fix: string): string => `${detail.replace(/\.$/, '')}. ${fix}`;
+
 /** PATCH the pinned reference to the new version, then wait for provisioning to succeed. */
 function* movePinned(
   context: OrchestrationContext,
@@ -478,7 +511,7 @@ function* movePinned(
     { namespaceId: n.namespaceId, key: input.key, settings: input.settings } satisfies MoveInput,
     'movePinned',
   )) as MoveResult;
-  if (isFailure(r)) return { ok: false, detail: r.detail };
+  if (isFailure(r)) return { ok: false, detail: r.fix ? sentences(r.detail, r.fix) : r.detail };
   let state = r.provisioningState;
   for (let poll = 0; state?.toLowerCase() !== 'succeeded'; poll++) {
     if (state?.toLowerCase() === 'failed')

@@ -23,6 +23,8 @@ export interface KeyWatchPublished {
   unpublished: number;
   changes: number;
   refused: { namespaceId: string; code: string; detail: string; fix?: string }[];
+  /** ALERT_RULES=managed: rules Azure refused to create or repair (e.g. no Monitoring Contributor), with the fix. */
+  refusedRules: { name: string; resourceGroup: string; action: string; detail?: string; fix?: string }[];
 }
 
 export type KeyWatchOutput =
@@ -51,6 +53,7 @@ export function* keyWatchOrchestrator(
               unpublished: p.unpublished,
               changes: p.changes,
               refused: p.refused,
+              refusedRules: p.rules.filter((r) => r.action === 'refused' || r.action === 'foreign'),
             },
           }
         : {}),

@@ -294,3 +294,34 @@ describe('impactNamespaces', () => {
     ]);
   });
 });
+
+describe('a namespace whose vault the app may not read', () => {
+  it('is undetermined, and says what could not be read and which role to grant', () => {
+    const facts = ns('sb-unread', [K1]);
+    const unread: DiagnoseFacts = {
+      ...facts,
+      vaults: [
+        vaultFacts('kv-prod', {
+          status: 'forbidden',
+          detail: '403 AuthorizationFailed: no Microsoft.KeyVault/vaults/read',
+        }),
+        vaultFacts('kv-dr'),
+      ],
+      keys: [{ key: { status: 'notFound' }, identityHasAccess: undefined }],
+    };
+    const impact = predictKeyImpact([unread], { key: key1() }, 'disable', NOW);
+    expect(impact.undetermined.map((i) => [i.before, i.after, i.couldNotRead])).toEqual([
+      [
+        'unknown',
+        'unknown',
+        [
+          `Key vault kv-prod could not be read: the app's identity is not allowed to read it (403 AuthorizationFailed: no Microsoft.KeyVault/vaults/read). Give the app's identity Reader on the vault or its subscription (the app reads vaults and key metadata through Resource Manager): az role assignment create --assignee <app-principal-id> --role Reader --scope /subscriptions/${SUB}/resourceGroups/rg-cmk/providers/Microsoft.KeyVault/vaults/kv-prod`,
+        ],
+      ],
+    ]);
+    // A namespace with a verdict carries no such list.
+    expect(predictKeyImpact([ns('sb-read', [K1])], { key: key1() }, 'disable', NOW).inoperable).toEqual([
+      expect.not.objectContaining({ couldNotRead: expect.anything() as unknown }),
+    ]);
+  });
+});

@@ -73,3 +73,42 @@ describe('summarizeKeyWatch', () => {
     });
   });
 });
+
+describe('summarizeKeyWatch: an unknown verdict', () => {
+  it('carries what could not be read with its fix; other verdicts carry nothing', () => {
+    const finding = (ruleId: string, message: string, fix: string) => ({
+      ruleId,
+      severity: 'error' as const,
+      blocks: true,
+      title: ruleId,
+      message,
+      fix,
+      subject: { kind: 'vault' as const, id: 'kv' },
+    });
+    const s = summarizeKeyWatch(
+      '2026-01-01T00:05:00.000Z',
+      [
+        health('/ns/u', 'unknown', {
+          findings: [
+            finding('PRE-011', 'Key vault kv could not be read (403).', 'Give the app Reader: az role …'),
+            finding('PRE-011', 'Key vault kv could not be read (403).', 'Give the app Reader: az role …'),
+            finding('CMK-007', 'Key vault kv has purge protection off.', 'Turn it on.'),
+          ],
+        }),
+        health('/ns/i', 'inoperable', {
+          findings: [finding('PRE-011', 'Key vault kv2 could not be read.', 'Reader')],
+        }),
+      ],
+      2,
+    );
+    expect(s.attention).toEqual([
+      { namespaceId: '/ns/i', verdict: 'inoperable', ruleIds: ['CMK-010'] },
+      {
+        namespaceId: '/ns/u',
+        verdict: 'unknown',
+        ruleIds: [],
+        couldNotRead: ['Key vault kv could not be read (403). Give the app Reader: az role …'],
+      },
+    ]);
+  });
+});

@@ -133,6 +133,23 @@ describe('judgeUptake', () => {
       'the new version could not be read (deleted)',
     );
   });
+
+  it('a version Azure refused to show says which role to grant', () => {
+    expect(
+      versionUsable(
+        {
+          ...key,
+          status: 'forbidden',
+          eventVersion: { status: 'forbidden' },
+          fix: "The app's identity lacks the role Reader on /subscriptions/s; grant it with: az role assignment create …",
+        },
+        at(10),
+      ),
+    ).toEqual({
+      usable: false,
+      why: "the new version could not be read (forbidden): The app's identity lacks the role Reader on /subscriptions/s; grant it with: az role assignment create …",
+    });
+  });
 });
 
 describe('followRotationEncryption', () => {
