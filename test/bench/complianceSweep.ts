@@ -25,7 +25,8 @@
  * replay, not the sweep. Targets: calls ≤ 1.1 × minimum, wall ≤ 1.5 × bound, ≥ 10 × fewer calls than
  * naive, ≤ 20 KB RSS growth per namespace. Exit code 1 when one is missed.
  *
- * Run: npm run build && node dist/test/bench/complianceSweep.js   (BENCH_LATENCY_MS=25 by default)
+ * Run: npm run bench:sweep   (BENCH_LATENCY_MS=25 by default; BENCH_MEMORY_PHASES=1 prints RSS and live
+ * heap per phase; BENCH_SUBS=10 seeds 1,000 namespaces only, for a quick 100 → 1,000 run)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
