@@ -18,7 +18,7 @@ import { listNamespaces, readKeyMaterial } from '../azure/estate';
 import { KeyIndexStore } from '../azure/keyIndexStore';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
-import { getConfig, type AppConfig } from '../config';
+import { getConfig, infrastructureEncryptionSettings, type AppConfig } from '../config';
 import {
   assembleDiagnoseFacts,
   buildKeyIndex,
@@ -97,6 +97,7 @@ function settingsOf(config: AppConfig): RuleSettings {
     keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
     keyExpiryWarningDays: config.keyExpiryWarningDays,
     deletedKeyCacheMinutes: config.deletedKeyCacheMinutes,
+    ...infrastructureEncryptionSettings(config),
   };
 }
 
