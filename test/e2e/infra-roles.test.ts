@@ -54,7 +54,7 @@ const GUARD_VAULT = 'kv-i-g';
 
 let e: GuardianEstate;
 /** The last key-watch cycle of a round (the baseline proves it published every namespace). */
-let lastWatch: WatchOutput | undefined;
+let lastWatch: (WatchOutput & { due: number }) | undefined;
 let granted: GrantedRole[];
 let uai: { id: string; principalId: string };
 let diagnosed: string;
@@ -214,8 +214,14 @@ async function runRound(round: string, remove: () => Promise<void>): Promise<Rec
     `/subscriptions/${e.sub}/resourceGroups/${ALERT_RG}/providers/Microsoft.Insights/metricAlerts?api-version=2018-03-01`,
   );
   for (const rule of rulesNow.value) await e.arm('DELETE', `${rule.id}?api-version=2018-03-01`);
-  // Before the removal: the guardian's namespaces in the index, nothing of theirs published yet.
-  const watched = await watchCycle();
+  // Before the removal: the guardian's namespaces in the index, nothing of theirs published yet — the
+  // refresh comes REFRESH_OFFSET_MIN after a key watch that ran before they existed (the last round's,
+  // when the clock has not passed that refresh yet).
+  const last = lastWatch?.due;
+  const watchedDue =
+    last !== undefined && (await clockNow()) < last + (REFRESH_OFFSET_MIN * MINUTE) / 2
+      ? last
+      : (await watchCycle()).due;
   const guarded = await guardedNamespaces(round);
   for (const f of ['ap', 'rbac', 'uai', 'geop', 'geos']) await e.namespace(ns(f));
   await pairAndSettle(e, ns('geop'), ns('geos'), `alias-${round}`);
@@ -223,7 +229,7 @@ async function runRound(round: string, remove: () => Promise<void>): Promise<Rec
   await grantRound(
     [ns('ap'), ns('rbac'), ns('uai'), ns('geop'), ns('geos'), guarded.pin].map((n) => e.nsId(n)),
   );
-  await refreshIndexAfter(watched.due);
+  await refreshIndexAfter(watchedDue);
   leftovers.push(
     ...['ap', 'rbac', 'uai'].map(ns).filter((n) => e.nsId(n) !== diagnosed),
     guarded.g,
