@@ -1,4 +1,4 @@
-import { app, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getConfig } from '../config';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
@@ -61,10 +61,3 @@ export async function azureHealthHandler(
     },
   };
 }
-
-app.http('azureHealth', {
-  route: 'health/azure',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: azureHealthHandler,
-});

@@ -1,5 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { cmkGateways, readDiagnoseFacts, readEnablePreflightFacts } from '../azure/cmkFacts';
 import { azureClients } from '../azure/runtime';
 import {
@@ -110,18 +109,3 @@ export async function diagnoseCmkHandler(
     return platformProblem(error, context);
   }
 }
-
-app.http('cmkEnable', {
-  route: 'cmk/enable',
-  methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: enableCmkHandler,
-});
-
-app.http('cmkDiagnose', {
-  route: 'cmk/diagnose',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: diagnoseCmkHandler,
-});

@@ -3,8 +3,7 @@
  * only); otherwise start `enableCmkGeoDr` and answer 202 with the operation to follow.
  */
 import { createHash } from 'node:crypto';
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import {
   buildGeoDrPlan,
   geoDrRequestFindings,
@@ -103,11 +102,3 @@ export async function enableCmkGeoDrHandler(
     },
   };
 }
-
-app.http('cmkGeoDr', {
-  route: 'cmk/geo-dr',
-  methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: enableCmkGeoDrHandler,
-});

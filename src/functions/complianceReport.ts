@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { azureClients } from '../azure/runtime';
 import { reportStore } from '../azure/reportStore';
 import { parseReportInstant, reportCsvRows, toCsv, type ComplianceReport } from '../domain/complianceReport';
@@ -121,18 +121,3 @@ export async function getComplianceReportPageHandler(
     return errorProblem(error, context, { refusal: 'The report store refused the read' });
   }
 }
-
-app.http('getComplianceReport', {
-  route: 'compliance/report',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getComplianceReportHandler,
-});
-
-// [U] a literal dot in a route segment: the local host and ASP.NET Core routing accept it; not run on Azure yet.
-app.http('getComplianceReportPage', {
-  route: 'compliance/report.html',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getComplianceReportPageHandler,
-});

@@ -1,12 +1,5 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-  type Timer,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../config';
 import {
   COMPLIANCE_SWEEP_INSTANCE_ID,
   COMPLIANCE_SWEEP_ORCHESTRATION,
@@ -71,18 +64,3 @@ export async function sweepTimerHandler(timer: Timer, context: InvocationContext
   });
   context.log(`complianceSweep started on schedule${timer.isPastDue ? ' (past due)' : ''}`);
 }
-
-app.http('complianceSweepStart', {
-  route: 'compliance/sweeps',
-  methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: startSweepHandler,
-});
-
-// The setting name when it is set (the host resolves it, as in Azure); config.ts's default otherwise.
-app.timer('complianceSweepTimer', {
-  schedule: process.env.SWEEP_SCHEDULE?.trim() ? '%SWEEP_SCHEDULE%' : getConfig().sweep.schedule,
-  extraInputs: [df.input.durableClient()],
-  handler: sweepTimerHandler,
-});

@@ -1,4 +1,4 @@
-import { app, type HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../config';
 
 /**
@@ -42,5 +42,3 @@ export async function healthHandler(): Promise<HttpResponseInit> {
     },
   };
 }
-
-app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: healthHandler });

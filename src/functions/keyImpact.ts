@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { cmkGateways } from '../azure/cmkFacts';
 import { readImpactFacts } from '../azure/keyImpact';
 import { KeyIndexStore } from '../azure/keyIndexStore';
@@ -60,10 +60,3 @@ export async function keyImpactHandler(
     return platformProblem(error, context);
   }
 }
-
-app.http('keysImpact', {
-  route: 'keys/impact',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: keyImpactHandler,
-});

@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { KeyIndexStore } from '../azure/keyIndexStore';
 import { azureClients } from '../azure/runtime';
@@ -100,11 +100,3 @@ export async function keyVaultAuditHandler(
     return platformProblem(error, context);
   }
 }
-
-app.http('keyVaultAuditAlert', {
-  route: 'alerts/keyvault-audit',
-  methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: keyVaultAuditHandler,
-});

@@ -1,4 +1,4 @@
-import { app, type InvocationContext } from '@azure/functions';
+import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { KeyIndexStore } from '../azure/keyIndexStore';
 import { azureClients } from '../azure/runtime';
@@ -198,8 +198,3 @@ export async function keyVaultEventsHandler(event: unknown, context: InvocationC
     `keyVaultEvents: ${outcome === 'started' ? 'started' : 'duplicate of'} ${decision.orchestration} ${decision.instanceId} for ${decision.namespaces} namespace(s)`,
   );
 }
-
-app.eventGrid('keyVaultEvents', {
-  extraInputs: [df.input.durableClient()],
-  handler: keyVaultEventsHandler,
-});

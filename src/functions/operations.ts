@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { instanceStatusCode } from './durableStatus';
 import { problem } from './problem';
@@ -60,11 +60,3 @@ function toIso(value: Date | string | undefined): string | null {
   const date = value instanceof Date ? value : new Date(value);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
-
-app.http('getOperation', {
-  route: 'operations/{instanceId}',
-  methods: ['GET'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: getOperationHandler,
-});

@@ -8,6 +8,7 @@
  * namespace. Time comes from the caller (`at`, the orchestration's replay-safe clock): an activity has
  * no other clock that agrees with the sandbox's or with the orchestration's.
  */
+import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { cmkGateways, type CmkGateways } from '../azure/cmkFacts';
@@ -18,7 +19,7 @@ import { listNamespaces, readKeyMaterial } from '../azure/estate';
 import { KeyIndexStore } from '../azure/keyIndexStore';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
-import { getConfig, infrastructureEncryptionSettings, type AppConfig } from '../config';
+import { infrastructureEncryptionSettings, type AppConfig } from '../config';
 import {
   assembleDiagnoseFacts,
   buildKeyIndex,
@@ -40,13 +41,21 @@ import {
   type SubscriptionListing,
 } from '../domain';
 import { activity, callActivity, callOrFail, isFailure, StepFailed } from './plumbing';
+import {
+  ASSESS_NAMESPACES,
+  REFRESH_KEY_INDEX,
+  KEY_INDEX_REFRESH_ORCHESTRATION,
+  KEY_INDEX_REFRESH_TIMER,
+  KEY_INDEX_REFRESH_INSTANCE,
+} from './names';
 
-export const ASSESS_NAMESPACES = 'assessNamespaces';
-export const REFRESH_KEY_INDEX = 'refreshKeyIndex';
-export const KEY_INDEX_REFRESH_ORCHESTRATION = 'keyIndexRefresh';
-export const KEY_INDEX_REFRESH_TIMER = 'keyIndexRefreshTimer';
-/** One refresh at a time from the timer: a tick while one runs is skipped. */
-export const KEY_INDEX_REFRESH_INSTANCE = 'key-index-refresh';
+export {
+  ASSESS_NAMESPACES,
+  REFRESH_KEY_INDEX,
+  KEY_INDEX_REFRESH_ORCHESTRATION,
+  KEY_INDEX_REFRESH_TIMER,
+  KEY_INDEX_REFRESH_INSTANCE,
+};
 
 export interface AssessInput {
   selector: NamespaceSelector;
@@ -290,9 +299,6 @@ export const refreshKeyIndexActivity = activity(
   }),
 );
 
-df.app.activity(ASSESS_NAMESPACES, { handler: assessNamespacesActivity });
-df.app.activity(REFRESH_KEY_INDEX, { handler: refreshKeyIndexActivity });
-
 /** Refreshes the index (the timer's orchestration): one activity, platform faults retried. */
 export const keyIndexRefreshOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<RefreshInput>() ?? { reason: 'timer' };
@@ -305,31 +311,31 @@ export const keyIndexRefreshOrchestrator: OrchestrationHandler = function* (cont
   const { ok: _ok, ...result } = out;
   return result;
 };
-df.app.orchestration(KEY_INDEX_REFRESH_ORCHESTRATION, keyIndexRefreshOrchestrator);
 
 const RUNNING: ReadonlySet<string> = new Set(['Running', 'Pending', 'ContinuedAsNew']);
 
 /**
  * KEY_INDEX_REFRESH_SCHEDULE (NCRONTAB, default hourly): starts the refresh under one instance id; a
- * tick while the previous refresh still runs is skipped with a log line. The schedule is read from
- * the validated configuration at registration, so a default works without an app setting.
+ * tick while the previous refresh still runs is skipped with a log line. `src/index.ts` registers it
+ * with the schedule from the validated configuration, so a default works without an app setting.
  */
-df.app.client.timer(KEY_INDEX_REFRESH_TIMER, {
-  schedule: getConfig().keyIndexRefreshSchedule,
-  handler: async (_timer, client, context) => {
-    const existing = await client
-      .getStatus(KEY_INDEX_REFRESH_INSTANCE, { showInput: false })
-      .catch(() => undefined);
-    if (existing && RUNNING.has(String(existing.runtimeStatus))) {
-      context.log(`key index refresh still running (${KEY_INDEX_REFRESH_INSTANCE}); this tick is skipped`);
-      return;
-    }
-    await client.startNew(KEY_INDEX_REFRESH_ORCHESTRATION, {
-      instanceId: KEY_INDEX_REFRESH_INSTANCE,
-      input: { reason: 'timer' } satisfies RefreshInput,
-    });
-  },
-});
+export async function keyIndexRefreshTimerHandler(
+  _timer: Timer,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<void> {
+  const existing = await client
+    .getStatus(KEY_INDEX_REFRESH_INSTANCE, { showInput: false })
+    .catch(() => undefined);
+  if (existing && RUNNING.has(String(existing.runtimeStatus))) {
+    context.log(`key index refresh still running (${KEY_INDEX_REFRESH_INSTANCE}); this tick is skipped`);
+    return;
+  }
+  await client.startNew(KEY_INDEX_REFRESH_ORCHESTRATION, {
+    instanceId: KEY_INDEX_REFRESH_INSTANCE,
+    input: { reason: 'timer' } satisfies RefreshInput,
+  });
+}
 
 /** What a successful enable reports about the key index refresh it ends with. */
 export interface KeyIndexRefreshNote {

@@ -11,7 +11,6 @@
  * announcement (`assessKeyImpactInstanceId`), so duplicates collapse.
  */
 import { createHash } from 'node:crypto';
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import {
   describeKeyEventImpact,
@@ -22,8 +21,9 @@ import {
 } from '../domain';
 import { ASSESS_NAMESPACES, type AssessInput } from './assess';
 import { asStepFailed, callOrFail, operationError, type OperationError } from './plumbing';
+import { ASSESS_KEY_IMPACT_ORCHESTRATION } from './names';
 
-export const ASSESS_KEY_IMPACT_ORCHESTRATION = 'assessKeyImpact';
+export { ASSESS_KEY_IMPACT_ORCHESTRATION };
 
 /**
  * `assessKeyImpact-<kind>-<hash>`: key events by key + version (Key Vault announces each version's
@@ -160,5 +160,3 @@ export const assessKeyImpactOrchestrator: OrchestrationHandler = function* (cont
     calls,
   } satisfies AssessKeyImpactOutput;
 };
-
-df.app.orchestration(ASSESS_KEY_IMPACT_ORCHESTRATION, assessKeyImpactOrchestrator);

@@ -68,14 +68,23 @@ import {
   type SweepSubscriptionInput,
   type SweepSubscriptionOutput,
 } from './complianceSweepSubscription';
+import {
+  COMPLIANCE_SWEEP_ORCHESTRATION,
+  COMPLIANCE_SWEEP_INSTANCE_ID,
+  SWEEP_SCOPE_ACTIVITY,
+  SWEEP_KEY_MATERIAL_ACTIVITY,
+  SWEEP_EVALUATE_ACTIVITY,
+  SWEEP_FINISH_ACTIVITY,
+} from './names';
 
-export const COMPLIANCE_SWEEP_ORCHESTRATION = 'complianceSweep';
-/** The one sweep instance: a second start while it runs collapses into a 409. */
-export const COMPLIANCE_SWEEP_INSTANCE_ID = 'complianceSweep';
-export const SWEEP_SCOPE_ACTIVITY = 'complianceSweep_scope';
-export const SWEEP_KEY_MATERIAL_ACTIVITY = 'complianceSweep_readKeyMaterial';
-export const SWEEP_EVALUATE_ACTIVITY = 'complianceSweep_evaluate';
-export const SWEEP_FINISH_ACTIVITY = 'complianceSweep_finish';
+export {
+  COMPLIANCE_SWEEP_ORCHESTRATION,
+  COMPLIANCE_SWEEP_INSTANCE_ID,
+  SWEEP_SCOPE_ACTIVITY,
+  SWEEP_KEY_MATERIAL_ACTIVITY,
+  SWEEP_EVALUATE_ACTIVITY,
+  SWEEP_FINISH_ACTIVITY,
+};
 
 /** Namespaces per evaluation activity (input stays ≪ 1 MB; evaluating is CPU only, publishing batched). */
 export const EVALUATE_BATCH = 500;
@@ -266,11 +275,6 @@ export const finishActivity = activity(async (input: FinishInput): Promise<{ ok:
   const saved = await reportStore(azureClients()).save(report);
   return { ok: true, report: saved, indexed: index.namespaces.length };
 });
-
-df.app.activity(SWEEP_SCOPE_ACTIVITY, { handler: scopeActivity });
-df.app.activity(SWEEP_KEY_MATERIAL_ACTIVITY, { handler: keyMaterialActivity });
-df.app.activity(SWEEP_EVALUATE_ACTIVITY, { handler: evaluateActivity });
-df.app.activity(SWEEP_FINISH_ACTIVITY, { handler: finishActivity });
 
 // ---------------------------------------------------------------------------------------------------
 // Orchestrator
@@ -487,5 +491,3 @@ function platformRetryForEvaluate(): df.RetryOptions {
   retry.backoffCoefficient = 2;
   return retry;
 }
-
-df.app.orchestration(COMPLIANCE_SWEEP_ORCHESTRATION, complianceSweepOrchestrator);

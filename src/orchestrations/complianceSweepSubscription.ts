@@ -12,7 +12,7 @@
  * assessed with its cause; the sweep goes on with the others.
  */
 import * as df from 'durable-functions';
-import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import type { OrchestrationContext } from 'durable-functions';
 import { withCallCount } from '../azure/armPacing';
 import { classifyError } from '../azure/errors';
 import { cmkGateways } from '../azure/cmkFacts';
@@ -30,9 +30,9 @@ import {
   wait,
   type ActivityFailure,
 } from './plumbing';
+import { SWEEP_SUBSCRIPTION_ORCHESTRATION, SWEEP_LIST_NAMESPACES_ACTIVITY } from './names';
 
-export const SWEEP_SUBSCRIPTION_ORCHESTRATION = 'complianceSweepSubscription';
-export const SWEEP_LIST_NAMESPACES_ACTIVITY = 'complianceSweep_listNamespaces';
+export { SWEEP_SUBSCRIPTION_ORCHESTRATION, SWEEP_LIST_NAMESPACES_ACTIVITY };
 
 /** Durable waits for Retry-After before a throttled subscription is given up. */
 export const THROTTLE_WAITS = 3;
@@ -90,6 +90,9 @@ export async function listNamespacesActivity(
   return { ok: true, namespaces: [...(listing.namespaces ?? [])], calls };
 }
 
+/** The list activity as the host runs it (refusals returned, bugs logged: plumbing.ts `activity`). */
+export const listNamespacesActivityHandler = activity(listNamespacesActivity);
+
 export function* sweepSubscriptionOrchestrator(
   context: OrchestrationContext,
 ): Generator<df.Task, SweepSubscriptionOutput, unknown> {
@@ -138,9 +141,3 @@ export function* sweepSubscriptionOrchestrator(
     return ended({ status: 'failed', cause: 'failed', ...answered });
   }
 }
-
-df.app.activity(SWEEP_LIST_NAMESPACES_ACTIVITY, { handler: activity(listNamespacesActivity) });
-df.app.orchestration(
-  SWEEP_SUBSCRIPTION_ORCHESTRATION,
-  sweepSubscriptionOrchestrator as unknown as OrchestrationHandler,
-);

@@ -48,10 +48,9 @@ import {
   type OperationError,
   operationError,
 } from './plumbing';
+import { CONFIRM_ROTATION_ORCHESTRATION, ROTATION_EVIDENCE_ACTIVITY, MOVE_PINNED_ACTIVITY } from './names';
 
-export const CONFIRM_ROTATION_ORCHESTRATION = 'confirmRotation';
-export const ROTATION_EVIDENCE_ACTIVITY = 'confirmRotation_readEvidence';
-export const MOVE_PINNED_ACTIVITY = 'confirmRotation_movePinned';
+export { CONFIRM_ROTATION_ORCHESTRATION, ROTATION_EVIDENCE_ACTIVITY, MOVE_PINNED_ACTIVITY };
 
 /** `confirmRotation-<hash of vault/key/version>`: one confirmation per key version, however often announced. */
 export function confirmRotationInstanceId(key: {
@@ -293,9 +292,6 @@ export const movePinnedActivity = activity(async (input: MoveInput): Promise<Mov
   };
 });
 
-df.app.activity(ROTATION_EVIDENCE_ACTIVITY, { handler: readEvidenceActivity });
-df.app.activity(MOVE_PINNED_ACTIVITY, { handler: movePinnedActivity });
-
 // ---------------------------------------------------------------------------------------------------
 // Orchestrator
 // ---------------------------------------------------------------------------------------------------
@@ -530,5 +526,3 @@ function* movePinned(
   }
   return { ok: true };
 }
-
-df.app.orchestration(CONFIRM_ROTATION_ORCHESTRATION, confirmRotationOrchestrator);

@@ -19,7 +19,6 @@
  * already paired with that partner, grants skip what exists), and the plan is made from what Azure
  * says now — so a run that was terminated mid-way and is started again converges.
  */
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { cmkGateways, readGeoDrFacts } from '../azure/cmkFacts';
 import { GeoDrGateway } from '../azure/geoDr';
@@ -75,12 +74,21 @@ import {
   type OperationError,
   type StepLogEntry,
 } from './plumbing';
+import {
+  ENABLE_CMK_GEO_DR_ORCHESTRATION,
+  GEO_READ_FACTS_ACTIVITY,
+  GEO_READ_ALIASES_ACTIVITY,
+  GEO_BREAK_ACTIVITY,
+  GEO_PAIR_ACTIVITY,
+} from './names';
 
-export const ENABLE_CMK_GEO_DR_ORCHESTRATION = 'enableCmkGeoDr';
-export const GEO_READ_FACTS_ACTIVITY = 'enableCmkGeoDr_readFacts';
-export const GEO_READ_ALIASES_ACTIVITY = 'enableCmkGeoDr_readAliases';
-export const GEO_BREAK_ACTIVITY = 'enableCmkGeoDr_breakPairing';
-export const GEO_PAIR_ACTIVITY = 'enableCmkGeoDr_pair';
+export {
+  ENABLE_CMK_GEO_DR_ORCHESTRATION,
+  GEO_READ_FACTS_ACTIVITY,
+  GEO_READ_ALIASES_ACTIVITY,
+  GEO_BREAK_ACTIVITY,
+  GEO_PAIR_ACTIVITY,
+};
 
 export const GEO_TIMING = {
   pollSeconds: 15,
@@ -216,11 +224,6 @@ export const pairActivity = activity(
     return { ok: true as const, already: false };
   },
 );
-
-df.app.activity(GEO_READ_FACTS_ACTIVITY, { handler: readFactsActivity });
-df.app.activity(GEO_READ_ALIASES_ACTIVITY, { handler: readAliasesActivity });
-df.app.activity(GEO_BREAK_ACTIVITY, { handler: breakPairingActivity });
-df.app.activity(GEO_PAIR_ACTIVITY, { handler: pairActivity });
 
 // ---------------------------------------------------------------------------------------------------
 // Pairing status: always from a read
@@ -721,5 +724,3 @@ function pairingRoleFix(
   if (!['breakPairing', 'pair', 'grantSecondary', 'restorePairing'].includes(failed.step)) return undefined;
   return `${grantRoleFix('namespace', input.primary.id)} ${grantRoleFix('namespace', input.secondary.id)}`;
 }
-
-df.app.orchestration(ENABLE_CMK_GEO_DR_ORCHESTRATION, enableCmkGeoDrOrchestrator);

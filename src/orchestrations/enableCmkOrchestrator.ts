@@ -14,7 +14,6 @@
  *   in the output, whatever happens after it.
  */
 import { createHash } from 'node:crypto';
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { azureClients } from '../azure/runtime';
 import { refreshIndexAfterEnable, type KeyIndexRefreshNote } from './assess';
@@ -57,13 +56,23 @@ import {
   type RuleSettings,
   type SetEncryptionStep,
 } from '../domain';
+import {
+  ENABLE_CMK_ORCHESTRATION,
+  READ_ENABLE_FACTS_ACTIVITY,
+  ENSURE_IDENTITY_ACTIVITY,
+  GRANT_KEY_ACCESS_ACTIVITY,
+  SET_ENCRYPTION_ACTIVITY,
+  READ_NAMESPACE_ACTIVITY,
+} from './names';
 
-export const ENABLE_CMK_ORCHESTRATION = 'enableCmk';
-export const READ_ENABLE_FACTS_ACTIVITY = 'enableCmk_readFacts';
-export const ENSURE_IDENTITY_ACTIVITY = 'enableCmk_ensureIdentity';
-export const GRANT_KEY_ACCESS_ACTIVITY = 'enableCmk_grantKeyAccess';
-export const SET_ENCRYPTION_ACTIVITY = 'enableCmk_setEncryption';
-export const READ_NAMESPACE_ACTIVITY = 'enableCmk_readNamespace';
+export {
+  ENABLE_CMK_ORCHESTRATION,
+  READ_ENABLE_FACTS_ACTIVITY,
+  ENSURE_IDENTITY_ACTIVITY,
+  GRANT_KEY_ACCESS_ACTIVITY,
+  SET_ENCRYPTION_ACTIVITY,
+  READ_NAMESPACE_ACTIVITY,
+};
 
 /** Timing (virtual or real seconds): propagation wait, provisioning poll, principal poll. */
 export const TIMING = {
@@ -265,12 +274,6 @@ export const setEncryptionActivity = activity(
     };
   },
 );
-
-df.app.activity(READ_ENABLE_FACTS_ACTIVITY, { handler: readFactsActivity });
-df.app.activity(ENSURE_IDENTITY_ACTIVITY, { handler: ensureIdentityActivity });
-df.app.activity(GRANT_KEY_ACCESS_ACTIVITY, { handler: grantKeyAccessActivity });
-df.app.activity(SET_ENCRYPTION_ACTIVITY, { handler: setEncryptionActivity });
-df.app.activity(READ_NAMESPACE_ACTIVITY, { handler: readNamespaceActivity });
 
 // ---------------------------------------------------------------------------------------------------
 // Orchestrator
@@ -572,5 +575,3 @@ export function missingRoleFix(
   }
   return grantRoleFix('subscription', subscription);
 }
-
-df.app.orchestration(ENABLE_CMK_ORCHESTRATION, enableCmkOrchestrator);

@@ -6,15 +6,13 @@
  * within one cycle, and every namespace's metric gets a fresh sample (a metric alert resolves on data,
  * not on silence).
  */
-import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { summarizeKeyWatch, type KeyWatchSummary } from '../domain/keyWatch';
 import { ASSESS_NAMESPACES, type AssessInput, type AssessOutput } from './assess';
 import { asStepFailed, callOrFail, operationError, type OperationError } from './plumbing';
+import { KEY_WATCH_ORCHESTRATION, KEY_WATCH_INSTANCE_ID } from './names';
 
-export const KEY_WATCH_ORCHESTRATION = 'keyWatch';
-/** One watch at a time: the timer skips a cycle while this instance still runs. */
-export const KEY_WATCH_INSTANCE_ID = 'key-watch';
+export { KEY_WATCH_ORCHESTRATION, KEY_WATCH_INSTANCE_ID };
 
 /** What the alert path did with this cycle's verdicts (counts; refusals with their fix). */
 export interface KeyWatchPublished {
@@ -64,5 +62,3 @@ export function* keyWatchOrchestrator(
     return { outcome: 'failed', at, error: operationError(failed) };
   }
 }
-
-df.app.orchestration(KEY_WATCH_ORCHESTRATION, keyWatchOrchestrator);

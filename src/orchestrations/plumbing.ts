@@ -3,7 +3,7 @@
  * the app is built from, so each orchestration file is only its step sequence.
  *
  * Activities:
- *   df.app.activity(NAME, { handler: activity(async (input: In) => …) });
+ *   export const myActivity = activity(async (input: In) => …);  // registered in src/index.ts
  *   The body returns a value or an ActivityFailure (a refusal from a gateway: `failureOf(r)`). A thrown
  *   platform fault is rethrown (Durable retries it with `platformRetry()`); a thrown refusal becomes an
  *   ActivityFailure; a bug (TypeError…) is logged with its stack and returned as a `bug` failure —
