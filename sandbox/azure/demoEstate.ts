@@ -13,8 +13,9 @@
  *   must be purged, which takes the 7-day retention), two firewalled vaults — trusted services allowed
  *   and not (CMK-009) —, a Geo-DR partner whose access was revoked (CMK-012), a resource group that
  *   requires infrastructure encryption with one namespace that has it and one that has not (CMK-013,
- *   with REQUIRE_INFRASTRUCTURE_ENCRYPTION = DEMO_REGULATED_SCOPE), and a key in a vault of a third
- *   subscription the app holds no role on ("could not assess"). Their keys have an expiry and a
+ *   with REQUIRE_INFRASTRUCTURE_ENCRYPTION = demoRegulatedScope), a key shared across the two
+ *   subscriptions, and a vault of a third subscription the app holds no role on (for a "could not
+ *   assess" case; nothing in the seed uses it). Their keys have an expiry and a
  *   rotation policy, so CMK-014 stays on the original three CMK namespaces.
  *
  * The infra wiring (roles, Event Grid, diagnostic settings, alerts) is not seeded here: `npm start`
@@ -498,7 +499,10 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
     'subscription 2, Premium, CMK (key in subscription 1)',
   );
 
-  // Could not assess: the key is in a vault of a third subscription the app holds no role on.
+  // A vault (and key) in a third subscription the app holds no role on. No demo namespace uses it: a
+  // key the app can never find is searched for in every visible subscription on every key-watch
+  // cycle, and those generic list calls would interleave with the fault matrix's call sites. The sweep
+  // e2e points a namespace at it ("could not assess").
   const subC = ensureSecuritySubscription(sandbox);
   const rgSec = `/subscriptions/${subC}/resourceGroups/rg-demo-security`;
   await arm('PUT', rgSec, '2021-04-01', { location: 'westeurope' });
@@ -509,12 +513,6 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
     'subscription 3, no role for the app',
   );
   await cleanKey('kv-demo-sec', 'cmk', 'in a subscription the app cannot read');
-  await cmkNamespace(
-    ns(rgMsg, 'sb-demo-cmk-foreign'),
-    { rg: rgSec, name: 'kv-demo-sec' },
-    'cmk',
-    'Premium, CMK, its vault in subscription 3',
-  );
 
   summary.text = [
     `Demo estate seeded (subscriptions ${subA}, ${subB}; ${subC} holds only kv-demo-sec):`,

@@ -21,7 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SUBSCRIPTION_ID } from '../../sandbox/azure';
-import { DEMO_SECOND_SUBSCRIPTION_ID } from '../../sandbox/azure/demoEstate';
+import { DEMO_SECOND_SUBSCRIPTION_ID, DEMO_SECURITY_SUBSCRIPTION_ID } from '../../sandbox/azure/demoEstate';
 import { httpsJson } from '../../sandbox/azure/testing';
 import type { ComplianceReport } from '../../src/domain/complianceReport';
 import { PREFLIGHT_RULES } from '../../src/domain/preflight/catalogue';
@@ -42,6 +42,8 @@ const SUB_A = DEFAULT_SUBSCRIPTION_ID;
 const SUB_B = DEMO_SECOND_SUBSCRIPTION_ID;
 const DAY = 86_400_000;
 const KV_ARM = '2023-07-01';
+const SB = '2021-11-01';
+const SEC_VAULT = `/subscriptions/${DEMO_SECURITY_SUBSCRIPTION_ID}/resourceGroups/rg-demo-security/providers/Microsoft.KeyVault/vaults/kv-demo-sec`;
 const KEYS_RG = `/subscriptions/${SUB_A}/resourceGroups/rg-demo-keys/providers/Microsoft.KeyVault/vaults`;
 /** The demo's action group (sandbox/azure/monitor/demo.ts): the receiver of every demo alert. */
 const SINK = 'ag-demo-ops';
@@ -61,6 +63,33 @@ beforeAll(async () => {
       },
     }),
   ).init();
+  // A namespace encrypted with the key of kv-demo-sec, in the demo's third subscription, where the app
+  // holds no role (the seed leaves it unused: see sandbox/azure/demoEstate.ts). As the administrator.
+  const foreign = `/subscriptions/${SUB_A}/resourceGroups/rg-demo-messaging/providers/Microsoft.ServiceBus/namespaces/sb-demo-cmk-foreign`;
+  const made = await e.arm<{ identity: { principalId: string } }>('PUT', `${foreign}?api-version=${SB}`, {
+    location: 'westeurope',
+    sku: { name: 'Premium', tier: 'Premium', capacity: 1 },
+    identity: { type: 'SystemAssigned' },
+  });
+  await e.arm('PUT', `${SEC_VAULT}/accessPolicies/add?api-version=${KV_ARM}`, {
+    properties: {
+      accessPolicies: [
+        {
+          tenantId: e.estate.azure.tenantId,
+          objectId: made.identity.principalId,
+          permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
+        },
+      ],
+    },
+  });
+  await e.arm('PATCH', `${foreign}?api-version=${SB}`, {
+    properties: {
+      encryption: {
+        keySource: 'Microsoft.KeyVault',
+        keyVaultProperties: [{ keyName: 'cmk', keyVaultUri: 'https://kv-demo-sec.vault.sandbox.localhost/' }],
+      },
+    },
+  });
   chromium = headlessChromium();
 }, 180_000);
 
@@ -140,7 +169,7 @@ const SEEDED = {
   'sb-demo-regulated-double': 'healthy: ',
   'sb-demo-regulated-single': 'healthy: CMK-013',
   'sb-demo-b-cmk': 'healthy: ',
-  // Its vault is in a subscription the app cannot see: PRE-011, no verdict.
+  // Added by this test (beforeAll): its vault is in a subscription the app cannot see — PRE-011, no verdict.
   'sb-demo-cmk-foreign': 'unknown: PRE-011',
 };
 /** The namespaces sharing kv-demo-ap/sb-cmk-managed, in both subscriptions. */
