@@ -58,6 +58,8 @@ param uptakeDeadlineMinutes int = 60
 param pinnedVersionPolicy string = 'report'
 param reportsContainer string = 'cmk-reports'
 param deletedKeyCacheMinutes int = 60
+@description('CMK-013: where namespaces must have infrastructure encryption — \'*\', or comma-separated subscription / resource group / namespace ids; empty = nowhere.')
+param requireInfrastructureEncryption string = ''
 @description('NCRONTAB (6 fields) of the key index refresh and of the compliance sweep.')
 param keyIndexRefreshSchedule string = '0 0 * * * *'
 param sweepSchedule string = '0 0 */6 * * *'
@@ -105,6 +107,7 @@ module app 'modules/app.bicep' = {
     reportsContainer: reportsContainer
     monitoringEndpoint: monitoringEndpoint
     deletedKeyCacheMinutes: deletedKeyCacheMinutes
+    requireInfrastructureEncryption: requireInfrastructureEncryption
     keyIndexRefreshSchedule: keyIndexRefreshSchedule
     sweepSchedule: sweepSchedule
     sweepConcurrency: sweepConcurrency

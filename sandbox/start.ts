@@ -23,7 +23,12 @@ import { parseArgs } from 'node:util';
 import { VirtualClock, WallClock, type Clock } from './clock';
 import { startAzureSandbox, DEFAULT_KEYVAULT_DNS_SUFFIX, sandboxHostNames } from './azure';
 import { loadTls } from './azure/certs';
-import { DEMO_SUBSCRIPTIONS, seedDemoEstate, type DemoEstateSummary } from './azure/demoEstate';
+import {
+  DEMO_SUBSCRIPTIONS,
+  demoRegulatedScope,
+  seedDemoEstate,
+  type DemoEstateSummary,
+} from './azure/demoEstate';
 import { seedDemoMonitoring } from './azure/monitor/demo';
 import { EventGridProvider } from './azure/eventgrid';
 import { grantDemoAppRoles, wireDemoAlerts, wireDemoVaults } from './infra/demo';
@@ -117,6 +122,9 @@ async function compose(): Promise<void> {
   for (const key of ['ARM_AUDIENCE', 'MONITORING_ENDPOINT'])
     if (!(key in azure.env)) delete settings.values[key];
   applySettings(settings.values);
+  // The demo's CMK-013 case: its regulated resource group requires infrastructure encryption.
+  if (demo && process.env.REQUIRE_INFRASTRUCTURE_ENCRYPTION === undefined)
+    process.env.REQUIRE_INFRASTRUCTURE_ENCRYPTION = demoRegulatedScope(azure.subscriptionId);
 
   const host = await startFunctionsHost({
     app: ROOT,

@@ -65,6 +65,9 @@ const ACTION_GROUP_ID =
   /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w._()]{1,90}\/providers\/microsoft\.insights\/actionGroups\/[^/?#\s]{1,260}$/i;
 const RESOURCE_GROUP_NAME = /^[-\w._()]{1,90}$/;
 
+// A subscription, a resource group in it, or a Service Bus namespace in that (no trailing slash).
+const INFRA_SCOPE =
+  /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\/resourceGroups\/[-\w._()]{1,90}(\/providers\/Microsoft\.ServiceBus\/namespaces\/[a-z0-9-]{6,50})?)?$/i;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Azure's container naming rule: 3-63 characters, lower-case letters, digits and single hyphens.
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -103,6 +106,12 @@ export interface AppConfig {
   deletedKeyCacheMinutes: number;
   /** KEY_INDEX_REFRESH_SCHEDULE: NCRONTAB (6 fields) of the key-index refresh timer. Default hourly. */
   keyIndexRefreshSchedule: string;
+  /**
+   * REQUIRE_INFRASTRUCTURE_ENCRYPTION: where namespaces must have infrastructure (double) encryption
+   * (CMK-013): `*` everywhere, or ARM scopes (subscription, resource group or namespace ids, lower-case);
+   * none by default.
+   */
+  requireInfrastructureEncryption: '*' | string[];
 }
 
 export interface StorageConfig {
@@ -287,6 +296,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         );
       return fields.join(' ');
     }) ?? '0 0 * * * *';
+  const requireInfrastructureEncryption =
+    check('REQUIRE_INFRASTRUCTURE_ENCRYPTION', (v, problem): '*' | string[] | undefined => {
+      if (v === '*' || v.toLowerCase() === 'true') return '*';
+      if (v.toLowerCase() === 'false') return [];
+      const list = v
+        .split(/[\s,;]+/)
+        .filter(Boolean)
+        .map((x) => x.replace(/\/+$/, ''));
+      if (list.every((x) => INFRA_SCOPE.test(x))) return list.map((x) => x.toLowerCase());
+      return problem(
+        'must be *, false, or a comma-separated list of subscription, resource group or namespace ids',
+      );
+    }) ?? [];
   const storage: StorageConfig = {};
   const connectionString = read('AzureWebJobsStorage');
   if (connectionString) storage.connectionString = connectionString;
@@ -366,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     storage,
     deletedKeyCacheMinutes,
     keyIndexRefreshSchedule,
+    requireInfrastructureEncryption,
     alerting: {
       rules: alertRules,
       ...(actionGroupId ? { actionGroupId } : {}),
@@ -383,4 +406,13 @@ let cached: AppConfig | undefined;
 export function getConfig(): AppConfig {
   cached ??= loadConfig();
   return cached;
+}
+
+/** The CMK-013 part of the rule settings (docs/ARCHITECTURE.md "Rules"). */
+export function infrastructureEncryptionSettings(
+  config: Pick<AppConfig, 'requireInfrastructureEncryption'>,
+): { requireInfrastructureEncryption?: true; infrastructureEncryptionScopes?: string[] } {
+  const required = config.requireInfrastructureEncryption;
+  if (required === '*') return { requireInfrastructureEncryption: true };
+  return required.length ? { infrastructureEncryptionScopes: [...required] } : {};
 }

@@ -15,6 +15,7 @@ param pinnedVersionPolicy string
 param reportsContainer string
 param monitoringEndpoint string
 param deletedKeyCacheMinutes int
+param requireInfrastructureEncryption string
 param keyIndexRefreshSchedule string
 param sweepSchedule string
 param sweepConcurrency int
@@ -114,6 +115,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'REPORTS_CONTAINER', value: reportsContainer }
         { name: 'MONITORING_ENDPOINT', value: monitoringEndpoint }
         { name: 'DELETED_KEY_CACHE_MINUTES', value: string(deletedKeyCacheMinutes) }
+        { name: 'REQUIRE_INFRASTRUCTURE_ENCRYPTION', value: requireInfrastructureEncryption }
         { name: 'KEY_INDEX_REFRESH_SCHEDULE', value: keyIndexRefreshSchedule }
         { name: 'SWEEP_SCHEDULE', value: sweepSchedule }
         { name: 'SWEEP_CONCURRENCY', value: string(sweepConcurrency) }

@@ -17,7 +17,7 @@ var eventSubscription = loadJsonContent('../wiring/keyVaultEventSubscription.jso
 var diagnosticSetting = loadJsonContent('../wiring/keyVaultDiagnosticSetting.json')
 var vaultRoles = permissionModel == 'rbac' ? roles.scopes.rbacVault.roles : roles.scopes.accessPolicyVault.roles
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
   name: vaultName
 }
 

@@ -7,7 +7,16 @@
  *   network rule;
  * - keys including one near expiry and one pinned by a namespace (rotated since);
  * - Premium and Standard namespaces, empty and non-empty, CMK with system- and user-assigned identities;
- * - a Geo-DR pair.
+ * - a Geo-DR pair;
+ * - one namespace (or pair) per compliance rule the above does not show (`RULE_CASES`): a deleted key
+ *   (CMK-002), a vault rebuilt without purge protection (CMK-007, virtual clock only: its first vault
+ *   must be purged, which takes the 7-day retention), two firewalled vaults — trusted services allowed
+ *   and not (CMK-009) —, a Geo-DR partner whose access was revoked (CMK-012), a resource group that
+ *   requires infrastructure encryption with one namespace that has it and one that has not (CMK-013,
+ *   with REQUIRE_INFRASTRUCTURE_ENCRYPTION = demoRegulatedScope), a key shared across the two
+ *   subscriptions, and a vault of a third subscription the app holds no role on (for a "could not
+ *   assess" case; nothing in the seed uses it). Their keys have an expiry and a
+ *   rotation policy, so CMK-014 stays on the original three CMK namespaces.
  *
  * The infra wiring (roles, Event Grid, diagnostic settings, alerts) is not seeded here: `npm start`
  * applies it from infra/ (sandbox/infra/demo.ts), as a deployment would.
@@ -16,6 +25,7 @@
  * The second subscription is added when the sandbox was started with one; pass `DEMO_SUBSCRIPTIONS` to
  * `startAzureSandbox` so `SWEEP_SUBSCRIPTIONS` lists both from the start.
  */
+import { VirtualClock } from '../clock';
 import { DEFAULT_SUBSCRIPTION_ID, type AzureSandbox } from './index';
 import { httpsJson } from './testing';
 
@@ -24,6 +34,13 @@ export const DEMO_SUBSCRIPTIONS = [
   { subscriptionId: DEFAULT_SUBSCRIPTION_ID, displayName: 'Sandbox subscription' },
   { subscriptionId: DEMO_SECOND_SUBSCRIPTION_ID, displayName: 'Sandbox subscription 2' },
 ];
+
+/** A subscription of the demo holding only a vault; the app is given no role on it (infra/roles.json). */
+export const DEMO_SECURITY_SUBSCRIPTION_ID = '00000000-0000-4000-8000-000000000003';
+
+/** The resource group whose namespaces must have infrastructure encryption (REQUIRE_INFRASTRUCTURE_ENCRYPTION). */
+export const demoRegulatedScope = (subscriptionId: string): string =>
+  `/subscriptions/${subscriptionId}/resourceGroups/rg-demo-regulated`;
 
 export interface DemoEstateSummary {
   subscriptions: string[];
@@ -79,8 +96,8 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
   };
   const arm = (method: string, path: string, api: string, body?: unknown) =>
     request(method, `${sandbox.url}${path}?api-version=${api}`, body);
-  const kv = (vault: string, path: string, body?: unknown) =>
-    request('POST', `${sandbox.vaultUri(vault)}${path}?api-version=${KV_API}`, body, 'keyvault');
+  const kv = (vault: string, path: string, body?: unknown, method = 'POST') =>
+    request(method, `${sandbox.vaultUri(vault)}${path}?api-version=${KV_API}`, body, 'keyvault');
 
   const summary: DemoEstateSummary = {
     subscriptions: [subA, subB],
@@ -99,6 +116,74 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
   }
 
   for (const rg of [rgKeys, rgMsg, rgB]) await arm('PUT', rg, '2021-04-01', { location: 'westeurope' });
+  const rgRegulated = demoRegulatedScope(subA);
+  await arm('PUT', rgRegulated, '2021-04-01', { location: 'westeurope' });
+  const policyFor = (objectId: string, keys: string[]) => ({
+    tenantId: sandbox.tenantId,
+    objectId,
+    permissions: { keys },
+  });
+  const CMK_PERMISSIONS = ['get', 'wrapKey', 'unwrapKey'];
+  const ROTATION_POLICY = {
+    lifetimeActions: [{ trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Rotate' } }],
+    attributes: { expiryTime: 'P1Y' },
+  };
+
+  // CMK-007 first (it moves the clock, so every relative date below is taken after it): a namespace
+  // encrypted while its vault had purge protection; the vault was deleted, purged by Key Vault after
+  // its 7-day retention, rebuilt under the same name WITHOUT purge protection and the key restored
+  // from its backup (same versions, so Service Bus keeps working). Service Bus checks purge protection
+  // only when encryption is set, so this is the one way a CMK namespace ends up on such a vault. Only a
+  // virtual clock can skip the retention; on the wall clock (plain npm start) this case is left out.
+  if (sandbox.clock instanceof VirtualClock) {
+    const name = 'kv-demo-rebuilt';
+    const id = vaultId(rgKeys, name);
+    const props = (purgeProtection: boolean, extra: Array<Record<string, unknown>>) => ({
+      location: 'westeurope',
+      properties: {
+        tenantId: sandbox.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        softDeleteRetentionInDays: 7,
+        ...(purgeProtection ? { enablePurgeProtection: true } : {}),
+        accessPolicies: [policyFor(admin, ['all']), ...extra],
+      },
+    });
+    await arm('PUT', id, KV_ARM_API, props(true, []));
+    await kv(name, 'keys/cmk/create', {
+      kty: 'RSA',
+      key_size: 2048,
+      attributes: { exp: Math.floor((sandbox.clock.now() + 400 * DAY) / 1000) },
+    });
+    await kv(name, 'keys/cmk/rotationpolicy', ROTATION_POLICY, 'PUT');
+    const backup = String((await kv(name, 'keys/cmk/backup')).value);
+    const nsId = ns(rgMsg, 'sb-demo-cmk-rebuilt');
+    const made = await arm('PUT', nsId, SB_API, {
+      location: 'westeurope',
+      sku: { name: 'Premium', tier: 'Premium', capacity: 1 },
+      identity: { type: 'SystemAssigned' },
+    });
+    const principal = String((made.identity as { principalId?: string } | undefined)?.principalId);
+    await arm('PUT', `${id}/accessPolicies/add`, KV_ARM_API, {
+      properties: { accessPolicies: [policyFor(principal, CMK_PERMISSIONS)] },
+    });
+    await arm('PATCH', nsId, SB_API, {
+      properties: {
+        encryption: {
+          keySource: 'Microsoft.KeyVault',
+          keyVaultProperties: [{ keyName: 'cmk', keyVaultUri: sandbox.vaultUri(name) }],
+        },
+      },
+    });
+    await arm('DELETE', id, KV_ARM_API);
+    await sandbox.clock.advanceBy(7 * DAY + 60_000);
+    await arm('PUT', id, KV_ARM_API, props(false, [policyFor(principal, CMK_PERMISSIONS)]));
+    await kv(name, 'keys/restore', { value: backup });
+    // The next key poll finds the key again: the namespace serves before anything else is seeded.
+    await sandbox.clock.advanceBy(6 * 60_000);
+    summary.vaults.push(`${name} (rebuilt after a purge, no purge protection)`);
+    summary.keys.push(`${name}/cmk (restored from a backup)`);
+    summary.namespaces.push('sb-demo-cmk-rebuilt (Premium, CMK on a vault rebuilt without purge protection)');
+  }
 
   // ── vaults ──
   const vault = async (
@@ -298,8 +383,139 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
   await namespace(stdB, { sku: standard }, 'subscription 2, Standard, one topic');
   await entities(stdB, [], ['notifications']);
 
+  // ── one namespace per rule the estate above does not show (each key clean: expiry + rotation policy) ──
+  const cleanKey = async (v: string, name: string, note: string): Promise<void> => {
+    await key(v, name, note, now + 365 * DAY);
+    await kv(v, `keys/${name}/rotationpolicy`, ROTATION_POLICY, 'PUT');
+  };
+  const cmkNamespace = async (
+    id: string,
+    vault: { rg: string; name: string },
+    keyName: string,
+    note: string,
+    options: { infra?: boolean } = {},
+  ): Promise<string> => {
+    const made = await namespace(id, { sku: premium, identity: { type: 'SystemAssigned' } }, note);
+    const principal = principalOf(made);
+    await grantPolicy(vault.rg, vault.name, principal);
+    await arm('PATCH', id, SB_API, {
+      properties: {
+        encryption: {
+          keySource: 'Microsoft.KeyVault',
+          keyVaultProperties: [{ keyName, keyVaultUri: sandbox.vaultUri(vault.name) }],
+          ...(options.infra ? { requireInfrastructureEncryption: true } : {}),
+        },
+      },
+    });
+    return principal;
+  };
+  const ap = { rg: rgKeys, name: 'kv-demo-ap' };
+  await cleanKey(
+    'kv-demo-ap',
+    'sb-cmk-managed',
+    'expiry and rotation policy; 4 namespaces in 2 subscriptions',
+  );
+
+  // CMK-002: the namespace's only key was deleted (soft-deleted, recoverable). Its own vault, which
+  // infra's wiring (audit log, Event Grid) does not cover: Service Bus's failing polls would keep the
+  // demo's audit alert fired from the start.
+  await vault(rgKeys, 'kv-demo-del', { purgeProtection: true, rbac: false }, 'its only key deleted');
+  await cleanKey('kv-demo-del', 'cmk', 'deleted after sb-demo-cmk-deleted-key was encrypted with it');
+  await cmkNamespace(
+    ns(rgMsg, 'sb-demo-cmk-deleted-key'),
+    { rg: rgKeys, name: 'kv-demo-del' },
+    'cmk',
+    'Premium, CMK, its key deleted since',
+  );
+  await request(
+    'DELETE',
+    `${sandbox.vaultUri('kv-demo-del')}keys/cmk?api-version=${KV_API}`,
+    undefined,
+    'keyvault',
+  );
+
+  // CMK-009: two vaults that deny by default, with no address of the app allowed; one lets trusted
+  // services (Service Bus) through, the other does not. The firewall closes after the key and the
+  // encryption were set (Service Bus would refuse the second while it is closed).
+  for (const [name, bypass] of [
+    ['kv-demo-fw-trusted', 'AzureServices'],
+    ['kv-demo-fw-closed', 'None'],
+  ] as const) {
+    await vault(rgKeys, name, { purgeProtection: true, rbac: false }, `firewall: deny, bypass ${bypass}`);
+    await cleanKey(name, 'cmk', `behind the firewall of ${name}`);
+    const nsName = name === 'kv-demo-fw-trusted' ? 'sb-demo-cmk-fw-trusted' : 'sb-demo-cmk-fw-closed';
+    await cmkNamespace(
+      ns(rgMsg, nsName),
+      { rg: rgKeys, name },
+      'cmk',
+      `Premium, CMK, vault firewall bypass ${bypass}`,
+    );
+    await arm('PATCH', vaultId(rgKeys, name), KV_ARM_API, {
+      properties: { networkAcls: { defaultAction: 'Deny', bypass, ipRules: [], virtualNetworkRules: [] } },
+    });
+  }
+
+  // CMK-012: a CMK primary paired with a secondary whose identity was granted (so the pairing
+  // succeeded) and whose access policy was removed since: a failover would leave it unable to unwrap.
+  const geo = ns(rgMsg, 'sb-demo-cmk-geo');
+  await cmkNamespace(geo, ap, 'sb-cmk-managed', 'Premium, CMK, Geo-DR primary');
+  const geoDr = ns(rgMsg, 'sb-demo-cmk-geo-dr');
+  const geoDrPrincipal = principalOf(
+    await namespace(
+      geoDr,
+      { sku: premium, identity: { type: 'SystemAssigned' } },
+      'Premium, Geo-DR secondary of sb-demo-cmk-geo, its key access removed',
+    ),
+  );
+  await grantPolicy(rgKeys, 'kv-demo-ap', geoDrPrincipal);
+  await arm('PUT', `${geo}/disasterRecoveryConfigs/sb-demo-geo-alias`, SB_API, {
+    properties: { partnerNamespace: geoDr },
+  });
+  await arm('PUT', `${vaultId(rgKeys, 'kv-demo-ap')}/accessPolicies/remove`, KV_ARM_API, {
+    properties: { accessPolicies: [policyFor(geoDrPrincipal, CMK_PERMISSIONS)] },
+  });
+  summary.pairs.push('sb-demo-geo-alias: sb-demo-cmk-geo (primary, CMK) → sb-demo-cmk-geo-dr (secondary)');
+
+  // CMK-013: the regulated resource group requires infrastructure encryption; one namespace has it.
+  await cmkNamespace(
+    ns(rgRegulated, 'sb-demo-regulated-double'),
+    ap,
+    'sb-cmk-managed',
+    'Premium, CMK with infrastructure encryption, regulated group',
+    { infra: true },
+  );
+  await cmkNamespace(
+    ns(rgRegulated, 'sb-demo-regulated-single'),
+    ap,
+    'sb-cmk-managed',
+    'Premium, CMK without infrastructure encryption, regulated group',
+  );
+
+  // Subscription 2 shares sb-cmk-managed (a vault of subscription 1): one key, namespaces in two subscriptions.
+  await cmkNamespace(
+    ns(rgB, 'sb-demo-b-cmk'),
+    ap,
+    'sb-cmk-managed',
+    'subscription 2, Premium, CMK (key in subscription 1)',
+  );
+
+  // A vault (and key) in a third subscription the app holds no role on. No demo namespace uses it: a
+  // key the app can never find is searched for in every visible subscription on every key-watch
+  // cycle, and those generic list calls would interleave with the fault matrix's call sites. The sweep
+  // e2e points a namespace at it ("could not assess").
+  const subC = ensureSecuritySubscription(sandbox);
+  const rgSec = `/subscriptions/${subC}/resourceGroups/rg-demo-security`;
+  await arm('PUT', rgSec, '2021-04-01', { location: 'westeurope' });
+  await vault(
+    rgSec,
+    'kv-demo-sec',
+    { purgeProtection: true, rbac: false },
+    'subscription 3, no role for the app',
+  );
+  await cleanKey('kv-demo-sec', 'cmk', 'in a subscription the app cannot read');
+
   summary.text = [
-    `Demo estate seeded (subscriptions ${subA}, ${subB}):`,
+    `Demo estate seeded (subscriptions ${subA}, ${subB}; ${subC} holds only kv-demo-sec):`,
     '  Key vaults:',
     ...summary.vaults.map((v) => `    ${v}`),
     '  Keys:',
@@ -310,6 +526,24 @@ export async function seedDemoEstate(sandbox: Sandbox): Promise<DemoEstateSummar
     ...summary.pairs.map((p) => `    ${p}`),
   ].join('\n');
   return summary;
+}
+
+/** The demo's third subscription (only a vault in it); the app is granted nothing there. */
+function ensureSecuritySubscription(sandbox: Sandbox): string {
+  const id = DEMO_SECURITY_SUBSCRIPTION_ID;
+  if (!sandbox.core.options.subscriptions.some((s) => s.subscriptionId === id)) {
+    sandbox.core.options.subscriptions.push({
+      subscriptionId: id,
+      displayName: 'Sandbox subscription 3 (security)',
+    });
+  }
+  sandbox.core.store.put('subscriptions', id, {
+    subscriptionId: id,
+    displayName: 'Sandbox subscription 3 (security)',
+    state: 'Enabled',
+    tenantId: sandbox.tenantId,
+  });
+  return id;
 }
 
 /** Adds the demo's second subscription to a sandbox started with one (the directory's root admin sees it). */

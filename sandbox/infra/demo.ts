@@ -36,10 +36,10 @@ function demoIds(sandbox: Sandbox) {
   const subB = b ?? a!;
   const rgKeys = `${a!}/resourceGroups/rg-demo-keys`;
   const vault = (rg: string, n: string) => `${rg}/providers/Microsoft.KeyVault/vaults/${n}`;
-  const namespaces = sandbox.core.store
-    .list<{ id: string; sku: { name: string } }>('serviceBusNamespaces')
-    .filter((n) => n.sku.name === 'Premium')
-    .map((n) => n.id);
+  const premium = sandbox.core.store
+    .list<{ id: string; sku: { name: string }; encryption?: unknown }>('serviceBusNamespaces')
+    .filter((n) => n.sku.name === 'Premium');
+  const namespaces = premium.map((n) => n.id);
   return {
     subscriptions: b ? [a!, b] : [a!],
     rgKeys,
@@ -54,9 +54,8 @@ function demoIds(sandbox: Sandbox) {
     identities: [`${rgKeys}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-demo-sb-cmk`],
     workspaceId: `${rgKeys}/providers/Microsoft.OperationalInsights/workspaces/law-demo`,
     operatorsActionGroupId: `${rgKeys}/providers/Microsoft.Insights/actionGroups/${DEMO_SINK}`,
-    cmkNamespaces: ['sb-demo-cmk-sai', 'sb-demo-cmk-pinned', 'sb-demo-cmk-uai'].map(
-      (n) => `${a!}/resourceGroups/rg-demo-messaging/providers/Microsoft.ServiceBus/namespaces/${n}`,
-    ),
+    // Every CMK namespace of the demo (infra's guardedNamespaceIds): the rules live in its own group.
+    cmkNamespaces: premium.filter((n) => n.encryption).map((n) => n.id),
   };
 }
 
@@ -121,11 +120,20 @@ export async function wireDemoAlerts(
   ];
   // The app's default is external (src/config.ts): infra deploys the rules unless ALERT_RULES=managed.
   if ((app.alertRules ?? 'external').toLowerCase() === 'external') {
-    const rules = await wireMetricAlertRules(t, data, {
-      resourceGroupId: ids.cmkNamespaces[0]!.replace(/\/providers\/.*$/i, ''),
-      namespaceIds: ids.cmkNamespaces,
-      actionGroupId: ids.operatorsActionGroupId,
-    });
+    const byGroup = new Map<string, string[]>();
+    for (const id of ids.cmkNamespaces) {
+      const group = id.replace(/\/providers\/.*$/i, '');
+      byGroup.set(group, [...(byGroup.get(group) ?? []), id]);
+    }
+    const rules: string[] = [];
+    for (const [resourceGroupId, namespaceIds] of byGroup)
+      rules.push(
+        ...(await wireMetricAlertRules(t, data, {
+          resourceGroupId,
+          namespaceIds,
+          actionGroupId: ids.operatorsActionGroupId,
+        })),
+      );
     lines.push(`  ALERT_RULES=external: metric alerts ${rules.map((r) => r.split('/').pop()).join(', ')}`);
   }
   return lines;

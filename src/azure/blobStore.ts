@@ -17,6 +17,11 @@ export interface JsonBlob<T> {
   etag: string;
 }
 
+export interface BlobProperties {
+  etag: string;
+  metadata: Record<string, string>;
+}
+
 export type WriteCondition = { ifMatch: string } | { ifNoneMatch: '*' };
 
 /** A conditional write lost a race: someone else wrote the blob since it was read. */
@@ -68,8 +73,25 @@ export class BlobContainer {
   }
 
   /** Writes the document; returns the new ETag. Throws BlobConflictError when the condition fails. */
-  async writeJson(blob: string, value: unknown, condition?: WriteCondition): Promise<string> {
-    const body = JSON.stringify(value);
+  async writeJson(
+    blob: string,
+    value: unknown,
+    condition?: WriteCondition,
+    metadata?: Record<string, string>,
+  ): Promise<string> {
+    return this.writeText(blob, JSON.stringify(value), condition, metadata);
+  }
+
+  /**
+   * Writes an already serialised JSON document (a large one serialised once for several blobs),
+   * with optional metadata (lower-case names: Azure keeps them as given, Azurite too).
+   */
+  async writeText(
+    blob: string,
+    body: string,
+    condition?: WriteCondition,
+    metadata?: Record<string, string>,
+  ): Promise<string> {
     const conditions =
       condition === undefined
         ? {}
@@ -80,6 +102,7 @@ export class BlobContainer {
       this.client.getBlockBlobClient(blob).upload(body, Buffer.byteLength(body), {
         conditions,
         blobHTTPHeaders: { blobContentType: 'application/json' },
+        ...(metadata ? { metadata } : {}),
       });
     try {
       return (await upload()).etag ?? '';
@@ -90,6 +113,20 @@ export class BlobContainer {
         return this.writeJsonAfterCreate(upload, blob);
       }
       throw this.conflictOr(error, blob);
+    }
+  }
+
+  /**
+   * The blob's ETag and metadata without its body (one HEAD); undefined when the blob or the
+   * container does not exist. How a large document is judged by a field kept in its metadata.
+   */
+  async properties(blob: string): Promise<BlobProperties | undefined> {
+    try {
+      const props = await this.client.getBlockBlobClient(blob).getProperties();
+      return { etag: props.etag ?? '', metadata: props.metadata ?? {} };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
     }
   }
 

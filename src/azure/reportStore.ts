@@ -21,7 +21,16 @@ export const HISTORY_PREFIX = 'history/';
 /** Trend points kept in trend.json (the history blobs themselves are all kept). */
 export const TREND_LIMIT = 1000;
 
-export type ReportBlobs = Pick<BlobContainer, 'readJson' | 'writeJson' | 'listBlobs'>;
+export type ReportBlobs = Pick<
+  BlobContainer,
+  'readJson' | 'writeJson' | 'writeText' | 'properties' | 'listBlobs'
+>;
+
+/**
+ * Blob metadata of the report blobs: the report's generatedAt, so "is latest.json newer than this
+ * report?" costs one HEAD — never a download of the previous report (as large as the estate).
+ */
+export const GENERATED_AT_METADATA = 'generatedat';
 
 interface TrendDocument {
   version: 1;
@@ -45,19 +54,51 @@ export class ReportStore {
   /** Stores the report: its history copy, the trend point, then latest.json (unless a newer one is there). */
   async save(report: ComplianceReport): Promise<{ historyBlob: string; latest: boolean }> {
     const historyBlob = historyBlobName(report.generatedAt);
-    await this.blobs.writeJson(historyBlob, report);
+    // Serialised once for both copies (a report holds every namespace of the estate).
+    const body = JSON.stringify(report);
+    const metadata = { [GENERATED_AT_METADATA]: report.generatedAt };
+    await this.blobs.writeText(historyBlob, body, undefined, metadata);
     await this.update<TrendDocument>(TREND_BLOB, (current) => {
       const points = (current?.points ?? []).filter((p) => p.generatedAt !== report.generatedAt);
       points.push(...complianceTrend([report]));
       return { version: 1, points: complianceTrend(points.map(fromPoint)).slice(-TREND_LIMIT) };
     });
-    let latest = false;
-    await this.update<ComplianceReport>(LATEST_BLOB, (current) => {
-      if (current && Date.parse(current.generatedAt) > Date.parse(report.generatedAt)) return undefined;
-      latest = true;
-      return report;
-    });
+    const latest = await this.replaceLatest(body, report.generatedAt, metadata);
     return { historyBlob, latest };
+  }
+
+  /**
+   * latest.json := body unless the stored one is newer; judged by its metadata (one HEAD), under
+   * its ETag. A latest.json written before the metadata existed is read once for its generatedAt.
+   */
+  private async replaceLatest(
+    body: string,
+    generatedAt: string,
+    metadata: Record<string, string>,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const props = await this.blobs.properties(LATEST_BLOB);
+      let etag = props?.etag;
+      let current = props?.metadata[GENERATED_AT_METADATA];
+      if (props && current === undefined) {
+        const read = await this.blobs.readJson<Pick<ComplianceReport, 'generatedAt'>>(LATEST_BLOB);
+        current = read?.value.generatedAt;
+        etag = read?.etag;
+      }
+      if (current !== undefined && Date.parse(current) > Date.parse(generatedAt)) return false;
+      try {
+        await this.blobs.writeText(
+          LATEST_BLOB,
+          body,
+          etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: '*' },
+          metadata,
+        );
+        return true;
+      } catch (error) {
+        // Another writer got there first: look again (bounded; a bug would loop).
+        if (!(error instanceof BlobConflictError) || attempt >= 4) throw error;
+      }
+    }
   }
 
   async latest(): Promise<ComplianceReport | undefined> {

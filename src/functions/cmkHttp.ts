@@ -1,5 +1,5 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { getConfig } from '../config';
+import { getConfig, infrastructureEncryptionSettings } from '../config';
 import type { Finding, RequestProblem, RuleSettings } from '../domain';
 import { errorProblem, problem } from './problem';
 
@@ -43,6 +43,7 @@ export function ruleSettings(): RuleSettings {
   return {
     keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
     keyExpiryWarningDays: config.keyExpiryWarningDays,
+    ...infrastructureEncryptionSettings(config),
   };
 }
 

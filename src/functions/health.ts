@@ -27,6 +27,7 @@ export async function healthHandler(): Promise<HttpResponseInit> {
         pinnedVersionPolicy: config.pinnedVersionPolicy,
         deletedKeyCacheMinutes: config.deletedKeyCacheMinutes,
         keyIndexRefreshSchedule: config.keyIndexRefreshSchedule,
+        requireInfrastructureEncryption: config.requireInfrastructureEncryption,
         // The alert path; the storage connection string holds a key, so only which kind is set.
         alertRules: config.alerting.rules,
         alertActionGroupId: config.alerting.actionGroupId ?? null,

@@ -19,7 +19,7 @@ import { listNamespaces, readKeyMaterial } from '../azure/estate';
 import { KeyIndexStore } from '../azure/keyIndexStore';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
-import type { AppConfig } from '../config';
+import { infrastructureEncryptionSettings, type AppConfig } from '../config';
 import {
   assembleDiagnoseFacts,
   buildKeyIndex,
@@ -106,6 +106,7 @@ function settingsOf(config: AppConfig): RuleSettings {
     keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
     keyExpiryWarningDays: config.keyExpiryWarningDays,
     deletedKeyCacheMinutes: config.deletedKeyCacheMinutes,
+    ...infrastructureEncryptionSettings(config),
   };
 }
 

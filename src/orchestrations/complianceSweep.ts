@@ -27,7 +27,7 @@ import { KeyIndexStore } from '../azure/keyIndexStore';
 import { reportStore } from '../azure/reportStore';
 import { azureClients } from '../azure/runtime';
 import { SubscriptionsGateway } from '../azure/subscriptions';
-import { getConfig } from '../config';
+import { getConfig, infrastructureEncryptionSettings } from '../config';
 import {
   assembleDiagnoseFacts,
   buildComplianceReport,
@@ -127,6 +127,7 @@ export function sweepSettings(): RuleSettings {
   return {
     keyVaultDnsSuffix: config.endpoints.keyVaultDnsSuffix,
     keyExpiryWarningDays: config.keyExpiryWarningDays,
+    ...infrastructureEncryptionSettings(config),
   };
 }
 
@@ -433,7 +434,9 @@ export const complianceSweepOrchestrator: OrchestrationHandler = function* (cont
     },
     settings: {
       keyExpiryWarningDays: scope.settings.keyExpiryWarningDays,
-      requireInfrastructureEncryption: scope.settings.requireInfrastructureEncryption ?? false,
+      requireInfrastructureEncryption:
+        scope.settings.requireInfrastructureEncryption === true ||
+        (scope.settings.infrastructureEncryptionScopes ?? []).length > 0,
     },
     subscriptions,
   };

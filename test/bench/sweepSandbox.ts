@@ -1,16 +1,23 @@
 /**
  * The compliance-sweep benchmark's Azure: a sandbox in its own process (so the benchmark's RSS is the
- * app's alone) with a generated estate, seeded through the sandbox's REST APIs as the administrator
- * (every Azure rule applies to the seed, as in demoEstate.ts):
+ * app's alone) with a generated estate — the benchmark's fixture, not what it measures. What has few
+ * instances goes through the sandbox's REST APIs as the administrator (resource groups, identities,
+ * vaults, one key, one CMK and one plain namespace per subscription: every Azure rule applies); the
+ * many copies (the other keys, the other namespaces) are written into the sandbox's state store
+ * directly, in the providers' own record shapes, so 10,000 namespaces seed in seconds:
  *
  *   SUBS subscriptions × PER_SUB Premium namespaces (CMK_SHARE of them with CMK, one user-assigned
  *   identity per subscription), VAULTS vaults (half access-policy, half RBAC) × KEYS_PER_VAULT keys,
- *   the vaults in the first VAULT_SUBS subscriptions; namespace j uses key j mod (VAULTS × KEYS_PER_VAULT).
+ *   the vaults in the first VAULT_SUBS subscriptions; the j-th CMK
+ *   namespace uses key j mod (VAULTS × KEYS_PER_VAULT), so every key and vault is in use.
  *
  * Prints one JSON line `{"event":"ready", …}` with the endpoints, the admin secret and the estate.
  * Throttling starts off (the seed is ~11,000 writes); the benchmark turns Azure's limits on after.
  */
+import { randomBytes } from 'node:crypto';
 import { WallClock } from '../../sandbox/clock';
+import { KeyVaultProvider } from '../../sandbox/azure/keyvault';
+import { VAULTS as VAULT_RECORDS, vaultRecordKey } from '../../sandbox/azure/keyvault/persistence';
 import { startAzureSandbox } from '../../sandbox/azure';
 import { httpsJson } from '../../sandbox/azure/testing';
 
@@ -58,6 +65,9 @@ async function main(): Promise<void> {
     subscriptions: subscriptions.map((s, i) => ({ subscriptionId: s, displayName: `Bench ${i + 1}` })),
     storage: true,
   });
+  const t0 = Date.now();
+  const phase = (what: string) =>
+    process.stderr.write(`seed: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const admin = sb.admin.objectId;
   let token = (await sb.control.token(admin, 'arm')).access_token;
   const refresh = setInterval(() => {
@@ -87,6 +97,7 @@ async function main(): Promise<void> {
       });
   });
 
+  phase('resource groups + identities');
   // Vaults (half RBAC) with every identity granted, and their keys.
   const vaults: BenchEstate['vaults'] = [];
   for (let v = 0; v < VAULTS; v++) {
@@ -103,6 +114,7 @@ async function main(): Promise<void> {
     await arm('PUT', `${rg(s, 'rg-keys')}?api-version=2021-04-01`, { location: 'westeurope' });
   });
   const keys: BenchEstate['keys'] = [];
+  const keyName = (k: number) => `key${String(k).padStart(2, '0')}`;
   const expires = Math.floor((sb.clock.now() + 365 * 86_400_000) / 1000);
   await mapLimit(vaults, 8, async (v) => {
     await arm('PUT', `${v.id}?api-version=2023-07-01`, {
@@ -129,21 +141,37 @@ async function main(): Promise<void> {
           scope: v.id,
           immediate: true,
         });
-    for (let k = 0; k < KEYS_PER_VAULT; k++) {
-      const name = `key${String(k).padStart(2, '0')}`;
-      await arm('PUT', `${v.id}/keys/${name}?api-version=2023-07-01`, {
-        properties: { kty: 'RSA', keySize: 2048, attributes: { exp: expires } },
-      });
-      keys.push({ vault: v.name, name });
-    }
   });
+  // Keys: ONE through ARM (the service's rules apply: kty, size, expiry), the others its record copied
+  // into the store under their own name and version, then loaded by the Key Vault model the way a
+  // snapshot-backed sandbox loads its vaults at start (persistence.ts). A PUT per key would spend
+  // the seed's minutes generating 500 RSA keys; the sweep reads key metadata through ARM, which is
+  // the same for a copied record.
+  const kv = sb.core.providers.find((p): p is KeyVaultProvider => p instanceof KeyVaultProvider)!.model;
+  const first = vaults[0]!;
+  await arm('PUT', `${first.id}/keys/${keyName(0)}?api-version=2023-07-01`, {
+    properties: { kty: 'RSA', keySize: 2048, attributes: { exp: expires } },
+  });
+  const state = kv.exportState();
+  const template = state.vaults.find((v) => v.name === first.name)!.keys.find((k) => k.name === keyName(0))!;
+  for (const stored of state.vaults) {
+    stored.keys = Array.from({ length: KEYS_PER_VAULT }, (_, k) => ({
+      ...template,
+      name: keyName(k),
+      versions: template.versions.map((v) => ({ ...v, version: randomBytes(16).toString('hex') })),
+    }));
+    sb.core.store.put(VAULT_RECORDS, vaultRecordKey(stored), stored);
+    for (let k = 0; k < KEYS_PER_VAULT; k++) keys.push({ vault: stored.name, name: keyName(k) });
+  }
+  kv.importState(state);
+  phase('vaults + keys');
   keys.sort((a, b) => `${a.vault}/${a.name}`.localeCompare(`${b.vault}/${b.name}`));
 
-  // Namespaces: j-th namespace of the estate uses key j mod K.
+  // Namespaces: the j-th CMK namespace of the estate uses key j mod K (all K keys in use).
   const namespaces: BenchEstate['namespaces'] = [];
+  let j = 0;
   subscriptions.forEach((s, i) => {
     for (let n = 0; n < PER_SUB; n++) {
-      const j = i * PER_SUB + n;
       const name = `sbb-${String(i).padStart(3, '0')}-${String(n).padStart(3, '0')}`;
       const cmk = n < PER_SUB * CMK_SHARE;
       namespaces.push({
@@ -151,7 +179,7 @@ async function main(): Promise<void> {
         subscriptionId: s,
         name,
         cmk,
-        ...(cmk ? { key: keys[j % keys.length]! } : {}),
+        ...(cmk ? { key: keys[j++ % keys.length]! } : {}),
       });
     }
   });
@@ -208,6 +236,7 @@ async function main(): Promise<void> {
       sb.core.store.put('serviceBusNamespaces', ns.id, copy);
     }
   });
+  phase('namespaces');
   clearInterval(refresh);
   sb.control.clearRequests();
   const estate: BenchEstate = { subscriptions, vaults, keys, namespaces };

@@ -64,6 +64,7 @@ describe('the Function App on the local host', () => {
       'monitoringEndpoint',
       'pinnedVersionPolicy',
       'reportsContainer',
+      'requireInfrastructureEncryption',
       'resourceManager',
       'storage',
       'subscriptions',

@@ -5,7 +5,14 @@
  */
 import { blobContainer } from '../../src/azure/blobStore';
 import { AzureClients } from '../../src/azure/clients';
-import { HISTORY_PREFIX, LATEST_BLOB, TREND_BLOB, reportStore } from '../../src/azure/reportStore';
+import {
+  GENERATED_AT_METADATA,
+  HISTORY_PREFIX,
+  LATEST_BLOB,
+  ReportStore,
+  TREND_BLOB,
+  reportStore,
+} from '../../src/azure/reportStore';
 import { loadConfig } from '../../src/config';
 import { startBlobStorage, type BlobStorage } from '../../sandbox/azure/storage/azurite';
 import { NOW } from '../unit/domain-fixtures';
@@ -80,4 +87,52 @@ test('saves, history, as-of reads, trend; latest never moves back to an older sw
   );
   expect((await raw.readJson(`${HISTORY_PREFIX}${day2.generatedAt}.json`))?.value).toEqual(day2);
   expect((await raw.readJson(LATEST_BLOB))?.value).toEqual(day3);
+});
+
+test('latest.json is judged by its metadata, never by downloading the previous report; a latest.json without metadata is read once', async () => {
+  const raw = blobContainer(clients, 'reports-meta-it');
+  const downloads: string[] = [];
+  // The real container, with every download recorded: saving must not read latest.json back.
+  const store = new ReportStore({
+    readJson: <T>(blob: string) => {
+      downloads.push(blob);
+      return raw.readJson<T>(blob);
+    },
+    writeJson: raw.writeJson.bind(raw),
+    writeText: raw.writeText.bind(raw),
+    properties: raw.properties.bind(raw),
+    listBlobs: raw.listBlobs.bind(raw),
+  });
+  const older = reportFrom({ now: new Date(NOW.getTime() - DAY), sweepId: 'older' });
+  const newer = reportFrom({ now: NOW, sweepId: 'newer' });
+
+  expect(await store.save(newer)).toEqual({
+    historyBlob: `${HISTORY_PREFIX}${newer.generatedAt}.json`,
+    latest: true,
+  });
+  expect(await store.save(older)).toEqual({
+    historyBlob: `${HISTORY_PREFIX}${older.generatedAt}.json`,
+    latest: false,
+  });
+  expect(downloads.filter((b) => b !== TREND_BLOB)).toEqual([]);
+  expect((await raw.properties(LATEST_BLOB))?.metadata).toEqual({
+    [GENERATED_AT_METADATA]: newer.generatedAt,
+  });
+  expect((await raw.properties(`${HISTORY_PREFIX}${older.generatedAt}.json`))?.metadata).toEqual({
+    [GENERATED_AT_METADATA]: older.generatedAt,
+  });
+  expect((await raw.readJson(LATEST_BLOB))?.value).toEqual(newer);
+
+  // A latest.json stored before the metadata existed (no metadata): read once, still never moved back.
+  await raw.writeJson(LATEST_BLOB, newer);
+  downloads.length = 0;
+  expect((await store.save(older)).latest).toBe(false);
+  expect(downloads.filter((b) => b !== TREND_BLOB)).toEqual([LATEST_BLOB]);
+  expect((await raw.readJson(LATEST_BLOB))?.value).toEqual(newer);
+  // … and replaced by a newer report, which brings the metadata.
+  const newest = reportFrom({ now: new Date(NOW.getTime() + DAY), sweepId: 'newest' });
+  expect((await store.save(newest)).latest).toBe(true);
+  expect((await raw.properties(LATEST_BLOB))?.metadata).toEqual({
+    [GENERATED_AT_METADATA]: newest.generatedAt,
+  });
 });

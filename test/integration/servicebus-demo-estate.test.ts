@@ -29,7 +29,7 @@ it('seeds the estate once and describes it', async () => {
   const second: string[] = [];
   for await (const n of h.serviceBus(h.admin, DEMO_SECOND_SUBSCRIPTION_ID).namespaces.list())
     second.push(n.name ?? '');
-  expect(second.sort()).toEqual(['sb-demo-b-premium', 'sb-demo-b-standard']);
+  expect(second.sort()).toEqual(['sb-demo-b-cmk', 'sb-demo-b-premium', 'sb-demo-b-standard']);
 
   const pinned = await h.sb.namespaces.get('rg-demo-messaging', 'sb-demo-cmk-pinned');
   expect(pinned.encryption?.keyVaultProperties?.[0]?.keyVersion).toMatch(/^[0-9a-f]{32}$/);
@@ -47,6 +47,25 @@ it('seeds the estate once and describes it', async () => {
   for (const n of ['sb-demo-cmk-sai', 'sb-demo-cmk-pinned', 'sb-demo-cmk-uai']) {
     expect(await h.operable(n, 'rg-demo-messaging')).toBe(true);
   }
+  // The rule cases: a vault rebuilt from a backup and a firewall that lets trusted services through
+  // keep their namespaces working; a firewall without that bypass stops its namespace.
+  const operable: Array<[string, boolean]> = [];
+  for (const n of [
+    'sb-demo-cmk-rebuilt',
+    'sb-demo-cmk-fw-trusted',
+    'sb-demo-cmk-fw-closed',
+    'sb-demo-cmk-geo',
+  ])
+    operable.push([n, await h.operable(n, 'rg-demo-messaging')]);
+  expect(operable).toEqual([
+    ['sb-demo-cmk-rebuilt', true],
+    ['sb-demo-cmk-fw-trusted', true],
+    ['sb-demo-cmk-fw-closed', false],
+    ['sb-demo-cmk-geo', true],
+  ]);
+  expect((await h.kv.vaults.get('rg-demo-keys', 'kv-demo-rebuilt')).properties.enablePurgeProtection).toBe(
+    undefined,
+  );
   const alias = await h.sb.disasterRecoveryConfigs.get(
     'rg-demo-messaging',
     'sb-demo-premium-dr',

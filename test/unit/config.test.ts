@@ -33,6 +33,26 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads REQUIRE_INFRASTRUCTURE_ENCRYPTION: nowhere by default, * everywhere, or ARM scopes', () => {
+    const sub = '/subscriptions/00000000-0000-4000-8000-000000000001';
+    expect(loadConfig({}).requireInfrastructureEncryption).toEqual([]);
+    expect(loadConfig({ REQUIRE_INFRASTRUCTURE_ENCRYPTION: '*' }).requireInfrastructureEncryption).toBe('*');
+    expect(
+      loadConfig({ REQUIRE_INFRASTRUCTURE_ENCRYPTION: 'false' }).requireInfrastructureEncryption,
+    ).toEqual([]);
+    expect(
+      loadConfig({
+        REQUIRE_INFRASTRUCTURE_ENCRYPTION: `${sub}/resourceGroups/RG-Regulated/, ${sub}/resourceGroups/rg-b/providers/Microsoft.ServiceBus/namespaces/sb-one`,
+      }).requireInfrastructureEncryption,
+    ).toEqual([
+      `${sub}/resourcegroups/rg-regulated`,
+      `${sub}/resourcegroups/rg-b/providers/microsoft.servicebus/namespaces/sb-one`,
+    ]);
+    expect(() => loadConfig({ REQUIRE_INFRASTRUCTURE_ENCRYPTION: 'rg-regulated' })).toThrow(
+      /REQUIRE_INFRASTRUCTURE_ENCRYPTION must be \*, false, or a comma-separated list/,
+    );
+  });
+
   it('reads SWEEP_SCHEDULE as NCRONTAB (six fields, names, ranges, lists, steps) and SWEEP_CONCURRENCY', () => {
     const config = loadConfig({ SWEEP_SCHEDULE: ' 30  15 2-4,22 * JAN-mar MON/2 ', SWEEP_CONCURRENCY: '3' });
     expect(config.sweep).toEqual({
@@ -166,6 +186,7 @@ describe('loadConfig', () => {
       'keyPollMinutes',
       'pinnedVersionPolicy',
       'reportsContainer',
+      'requireInfrastructureEncryption',
       'storage',
       'sweep',
       'uptakeDeadlineMinutes',

@@ -720,6 +720,25 @@ describe('evaluateDiagnosis', () => {
     expect(ids(diagnosis.findings)).toContain('CMK-013');
   });
 
+  it('CMK-013 by scope: a namespace in or below a configured scope, whole segments only', () => {
+    const facts = diagnoseFacts();
+    const id = facts.namespace.id.toLowerCase();
+    const group = id.replace(/\/providers\/.*$/, '');
+    const fires = (scopes: string[]) =>
+      ids(
+        evaluateDiagnosis(
+          { ...facts, settings: { ...facts.settings, infrastructureEncryptionScopes: scopes } },
+          NOW,
+        ).findings,
+      ).includes('CMK-013');
+    expect([fires([group]), fires([id]), fires([group.replace(/\/resourcegroups\/.*$/, '')])]).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect([fires([]), fires([`${group}x`]), fires([`${id}-other`])]).toEqual([false, false, false]);
+  });
+
   it('CMK-008 on an access-policy vault gives the set-policy command', () => {
     const diagnosis = evaluateDiagnosis(
       diagnoseFacts({

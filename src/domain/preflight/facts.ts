@@ -67,8 +67,13 @@ export interface UserAssignedIdentityFacts {
 export interface RuleSettings {
   keyVaultDnsSuffix: string;
   keyExpiryWarningDays: number;
-  /** Diagnose only: the estate requires infrastructure (double) encryption (CMK-013). */
+  /** Diagnose only: every namespace must have infrastructure (double) encryption (CMK-013). */
   requireInfrastructureEncryption?: boolean;
+  /**
+   * Diagnose only: the ARM scopes (subscription, resource group or namespace ids) whose namespaces
+   * must have infrastructure encryption (CMK-013; REQUIRE_INFRASTRUCTURE_ENCRYPTION). Lower-case.
+   */
+  infrastructureEncryptionScopes?: readonly string[];
   /**
    * DELETED_KEY_CACHE_MINUTES: how long Service Bus may keep using a key after it is deleted (the
    * 2019 article's "up to an hour"; the current docs describe a 5-minute poll instead) [U]. Default 60.

@@ -8,6 +8,7 @@ import {
   isoDate,
   describeIdentity,
   describeUnusable,
+  infrastructureEncryptionRequired,
   ns,
   safeParseIdentity,
   usability,
@@ -353,7 +354,7 @@ export const NAMESPACE_RULES: readonly AzureRule[] = [
       },
     },
     check: (ctx) =>
-      ctx.settings.requireInfrastructureEncryption === true &&
+      infrastructureEncryptionRequired(ctx.settings, ctx.namespace.id) &&
       ctx.namespace.skuTier.toLowerCase() === 'premium' &&
       !(ctx.namespace.cmk.encrypted && ctx.namespace.cmk.requireInfrastructureEncryption)
         ? { params: ns(ctx) }

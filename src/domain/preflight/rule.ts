@@ -166,6 +166,21 @@ export function versionArg(k: KeySubject): string {
  * rules alone do not block a trusted service; the 2019 article calls them unsupported for BYOK, which
  * CMK-009 reports, but whether the service then fails is not verified [U].
  */
+/**
+ * Whether CMK-013 applies to the namespace: required everywhere, or the namespace id is one of the
+ * configured scopes or below it (whole segments: `/resourceGroups/rg-a` does not cover `rg-ab`).
+ */
+export function infrastructureEncryptionRequired(
+  settings: Pick<RuleSettings, 'requireInfrastructureEncryption' | 'infrastructureEncryptionScopes'>,
+  namespaceId: string,
+): boolean {
+  if (settings.requireInfrastructureEncryption === true) return true;
+  const id = namespaceId.toLowerCase();
+  return (settings.infrastructureEncryptionScopes ?? []).some(
+    (scope) => id === scope || id.startsWith(`${scope}/`),
+  );
+}
+
 export function vaultBlocksServiceBus(vault: VaultFacts | undefined): boolean {
   const acls = vault?.status === 'found' ? vault.networkAcls : undefined;
   return !!acls && acls.defaultAction === 'Deny' && acls.bypass !== 'AzureServices';
