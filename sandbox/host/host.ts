@@ -132,6 +132,11 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
   for (const fn of registry.functions.values()) {
     const { binding: trigger } = Registry.trigger(fn);
     const name = fn.metadata.name;
+    if (triggerDisabled(name, trigger.type)) {
+      // As Azure's AzureWebJobs.<name>.Disabled: the function is listed but never triggered.
+      listing.push({ name, trigger: trigger.type, detail: 'disabled' });
+      continue;
+    }
     switch (trigger.type) {
       case 'httpTrigger': {
         const route = typeof trigger.route === 'string' && trigger.route ? trigger.route : name;
@@ -319,7 +324,11 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       return sendJson(res, 401, { error: 'A valid eventgrid_extension system key (code) is required.' });
     const name = url.searchParams.get('functionName') ?? '';
     const fn = registry.find(name);
-    if (!fn || Registry.trigger(fn).binding.type !== 'eventGridTrigger') {
+    if (
+      !fn ||
+      Registry.trigger(fn).binding.type !== 'eventGridTrigger' ||
+      triggerDisabled(name, 'eventGridTrigger')
+    ) {
       return sendJson(res, 404, { error: `No Event Grid trigger function named '${name}'.` });
     }
     if (method === 'OPTIONS') {
@@ -572,4 +581,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function sendEmpty(res: ServerResponse, status: number): void {
   res.writeHead(status, { 'Content-Length': '0', 'x-request-id': randomUUID() });
   res.end();
+}
+
+/**
+ * Azure's per-function switch: the app setting `AzureWebJobs.<name>.Disabled` = true (or 1) stops a
+ * trigger — an HTTP route answers 404, a timer never fires, an Event Grid webhook refuses the function.
+ * Where app-setting names cannot hold dots the same setting is spelt `AzureWebJobs__<name>__Disabled`
+ * [U: the double-underscore spelling on Linux plans]. Orchestration and activity triggers stay on, as
+ * they are only reached through the app's own orchestrations.
+ */
+function triggerDisabled(name: string, triggerType: unknown): boolean {
+  if (triggerType === 'orchestrationTrigger' || triggerType === 'activityTrigger') return false;
+  const value =
+    process.env[`AzureWebJobs.${name}.Disabled`] ?? process.env[`AzureWebJobs__${name}__Disabled`];
+  return value !== undefined && /^(true|1)$/i.test(value.trim());
 }

@@ -434,8 +434,21 @@ function unfaulted(cleans: Clean[], outcomes: Outcome[], kind: string, shard: Sh
 
 // ---- the matrix ------------------------------------------------------------------------------------
 
+/**
+ * The guardian's timers (key watch, key-index refresh, sweep) read Azure on the clock, not on a case's
+ * behalf: their generic list calls would interleave with a case's call sites by occurrence. The matrix
+ * turns them off as an operator would in Azure (AzureWebJobs.<name>.Disabled); enable's own index
+ * refresh is a step of the orchestration and stays.
+ */
+const GUARDIAN_TIMERS_OFF = Object.fromEntries(
+  ['keyWatchTimer', 'keyIndexRefreshTimer', 'complianceSweepTimer'].map((n) => [
+    `AzureWebJobs.${n}.Disabled`,
+    'true',
+  ]),
+);
+
 async function matrixEstate(): Promise<Estate> {
-  const e = await new Estate(await startLocalEstate({ seed: true })).init();
+  const e = await new Estate(await startLocalEstate({ seed: true, env: GUARDIAN_TIMERS_OFF })).init();
   // Reader on both subscriptions comes with the demo estate (infra/roles.json at the demo's scopes).
   await grantDocumentedRoles(e, 'Reader');
   return e;
@@ -508,7 +521,7 @@ export function describeTokenMatrix(): void {
   describe('fault matrix: the managed-identity token endpoint', () => {
     test('the first token request of a fresh host × every fault: enable still ends the same, each fault served once', async () => {
       const run = async (fault: Fault | undefined) => {
-        const e = await new Estate(await startLocalEstate()).init();
+        const e = await new Estate(await startLocalEstate({ env: GUARDIAN_TIMERS_OFF })).init();
         try {
           await grantDocumentedRoles(e);
           const scenario = ENABLE_SCENARIOS[0]!;

@@ -537,6 +537,29 @@ describe('timer trigger', () => {
   });
 });
 
+describe('AzureWebJobs.<name>.Disabled', () => {
+  it('a disabled timer never fires and a disabled HTTP route answers 404; the others keep working', async () => {
+    const off = await startHostProcess({
+      env: {
+        FIXTURE_SCHEDULE: '0 */5 * * * *',
+        'AzureWebJobs.fixtureTimer.Disabled': 'true',
+        AzureWebJobs__echoJson__Disabled: '1',
+      },
+    });
+    try {
+      const now = Date.parse((await off.clock()).now);
+      await off.advanceClock(Math.ceil((now + 1) / 300_000) * 300_000 - now + 600_000);
+      const seen = await off.json<{ ticks: unknown[] }>('/api/fixture/observations');
+      expect(seen.status).toBe(200);
+      expect(seen.body.ticks).toEqual([]);
+      const echo = await off.fetch('/api/fixture/echo', { method: 'POST', headers: json, body: '{}' });
+      expect(echo.status).toBe(404);
+    } finally {
+      await off.stop();
+    }
+  });
+});
+
 describe('logging', () => {
   it('logs each invocation with function, id, outcome and duration as the Functions host does', async () => {
     await host.fetch('/api/fixture/echo', { method: 'POST', headers: json, body: '{}' });
