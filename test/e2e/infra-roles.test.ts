@@ -533,7 +533,14 @@ it('with exactly the roles of roles.json, every feature passes (Azure read back)
   expect(Object.keys(data.roles.features).sort()).toEqual([...FEATURES].sort());
   // The key watch published every namespace it assessed (the two guarded ones among them).
   expect(lastWatch!.published?.published).toBe(lastWatch!.namespaces);
-  expect(lastWatch!.namespaces).toBeGreaterThanOrEqual(2);
+  // …which is every CMK namespace in Azure (read back), the two guarded ones among them.
+  const listed = await e.arm<{ value: Array<{ properties: { encryption?: { keySource?: string } } }> }>(
+    'GET',
+    `/subscriptions/${e.sub}/providers/Microsoft.ServiceBus/namespaces?api-version=2021-11-01`,
+  );
+  expect(lastWatch!.namespaces).toBe(
+    listed.value.filter((n) => n.properties.encryption?.keySource === 'Microsoft.KeyVault').length,
+  );
   for (const n of ['ap', 'rbac', 'uai', 'geop'])
     expect((await e.getNamespace(`sb-all-${n}`)).properties.encryption).toMatchObject({
       keySource: 'Microsoft.KeyVault',
